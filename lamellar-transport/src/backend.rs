@@ -1,0 +1,73 @@
+//! What every backend implements. Everything here is byte-level and already validated by
+//! the safe layer (`memory.rs`): PEs are in range and members of the team, ranges are inside
+//! the allocation, atomics are aligned.
+
+use crate::atomic::{AtomicRequest, AtomicSupport, AtomicType, AtomicOp};
+use crate::error::Result;
+use crate::team::Team;
+
+/// A non-blocking operation in flight. `OpToken::DONE` means it completed at issue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OpToken(pub u64);
+
+impl OpToken {
+    pub const DONE: OpToken = OpToken(0);
+}
+
+/// One backend instance: a PE's connection to the job.
+pub trait Backend: Send + Sync {
+    fn name(&self) -> &'static str;
+    /// The provider / transport actually in use (e.g. "tcp;ofi_rxm", "posix,sysv").
+    fn provider(&self) -> String;
+    fn my_pe(&self) -> usize;
+    fn num_pes(&self) -> usize;
+
+    /// Collective over `team`: every member passes the same `len` (checked; a mismatch is a
+    /// `SizeMismatch` error on every member).
+    fn alloc(&self, team: &Team, len: usize) -> Result<Box<dyn Segment>>;
+
+    /// Whether the operation has completed; `Ok(true)` also releases the token.
+    fn test(&self, op: OpToken) -> Result<bool>;
+    /// Blocks until the operation completes (with the job timeout).
+    fn wait(&self, op: OpToken) -> Result<()>;
+    /// Every operation this PE issued is complete at its target.
+    fn quiet(&self) -> Result<()>;
+    /// Operations issued before are delivered before operations issued after, per target.
+    fn fence(&self) -> Result<()>;
+    /// Quiet, then every member of `team` arrives.
+    fn barrier(&self, team: &Team) -> Result<()>;
+
+    fn atomic_support(&self, op: AtomicOp, ty: AtomicType) -> AtomicSupport;
+
+    /// Ends the job for this PE (called once, from `Transport::finalize` or drop).
+    fn finalize(&self) -> Result<()>;
+}
+
+/// One symmetric allocation, as one PE sees it.
+///
+/// Dropping a segment releases this PE's local resources without communicating; the
+/// collective, checked release is [`Segment::free`].
+pub trait Segment: Send + Sync {
+    /// Start of this PE's own part (valid for `len` bytes; dangling when `len` is 0).
+    fn local_base(&self) -> *mut u8;
+
+    /// # Safety
+    /// `src` is valid for reads of `len` bytes for the duration of the call.
+    unsafe fn put(&self, pe: usize, offset: usize, src: *const u8, len: usize) -> Result<()>;
+    /// # Safety
+    /// `dst` is valid for writes of `len` bytes for the duration of the call.
+    unsafe fn get(&self, pe: usize, offset: usize, dst: *mut u8, len: usize) -> Result<()>;
+    /// # Safety
+    /// `src` stays valid (and unwritten) until the returned token completes.
+    unsafe fn put_nb(&self, pe: usize, offset: usize, src: *const u8, len: usize) -> Result<OpToken>;
+    /// # Safety
+    /// `dst` stays valid (and otherwise unaccessed) until the returned token completes.
+    unsafe fn get_nb(&self, pe: usize, offset: usize, dst: *mut u8, len: usize) -> Result<OpToken>;
+
+    /// Performs one atomic at `offset` (aligned to `req.ty.width()`), returning the old value
+    /// (zero for non-fetching ops).
+    fn atomic(&self, pe: usize, offset: usize, req: AtomicRequest) -> Result<u64>;
+
+    /// Collective and checked release over the allocation's team.
+    fn free(self: Box<Self>) -> Result<()>;
+}

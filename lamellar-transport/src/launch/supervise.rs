@@ -1,0 +1,218 @@
+//! Spawning and supervising the PEs of one job.
+
+use super::pmi_server::PmiServer;
+use crate::shmem_prefix;
+use std::ffi::OsString;
+use std::io::{BufRead, BufReader, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::time::{Duration, Instant};
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct JobSpec {
+    pub pes: usize,
+    pub program: OsString,
+    pub args: Vec<OsString>,
+    /// Kill the job after this long.
+    pub timeout: Option<Duration>,
+    /// Prefix every output line with `[pe N] `.
+    pub label: bool,
+    /// Extra environment for every PE.
+    pub env: Vec<(OsString, OsString)>,
+    /// Time between TERM and KILL when bringing the job down.
+    pub grace: Duration,
+}
+
+impl JobSpec {
+    pub fn new(pes: usize, program: impl Into<OsString>) -> JobSpec {
+        JobSpec {
+            pes,
+            program: program.into(),
+            args: Vec::new(),
+            timeout: None,
+            label: false,
+            env: Vec::new(),
+            grace: Duration::from_secs(2),
+        }
+    }
+}
+
+/// How the job ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JobOutcome {
+    /// The exit code for the launcher: 0, the first failing PE's code (128 + signal if it
+    /// was killed), or 124 on timeout.
+    pub code: i32,
+    /// Why the job failed, naming the PE, if it did.
+    pub failure: Option<String>,
+}
+
+/// Exit code on `--timeout`, as coreutils' timeout(1).
+pub const TIMEOUT_CODE: i32 = 124;
+
+/// Set by SIGINT/SIGTERM to the launcher: bring the job down.
+static SIGNALLED: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn on_signal(sig: libc::c_int) {
+    SIGNALLED.store(sig, Ordering::SeqCst);
+}
+
+fn describe(status: ExitStatus) -> (i32, String) {
+    match (status.code(), status.signal()) {
+        (Some(c), _) => (c, format!("exited with status {c}")),
+        (None, Some(s)) => (128 + s, format!("was killed by signal {s}")),
+        _ => (1, "ended abnormally".to_string()),
+    }
+}
+
+fn job_name() -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    format!("lr{}x{nanos:x}", std::process::id())
+}
+
+fn relay(pe: usize, from: impl std::io::Read + Send + 'static, to_stderr: bool) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        for line in BufReader::new(from).split(b'\n') {
+            let Ok(line) = line else { return };
+            let mut out: Box<dyn Write> = if to_stderr { Box::new(std::io::stderr().lock()) } else { Box::new(std::io::stdout().lock()) };
+            let _ = write!(out, "[pe {pe}] ");
+            let _ = out.write_all(&line);
+            let _ = out.write_all(b"\n");
+        }
+    })
+}
+
+fn signal_all(children: &mut [(usize, Child, Option<ExitStatus>)], sig: i32) {
+    for (_, c, st) in children.iter_mut().filter(|(_, _, st)| st.is_none()) {
+        let _ = st;
+        // SAFETY: kill on the child's own process group (it called setpgid(0,0) before exec).
+        unsafe { libc::kill(-(c.id() as i32), sig) };
+    }
+}
+
+/// Removes what the job's PEs may have left in /dev/shm: our own `lt-<job>-` objects and
+/// libfabric shm-provider regions named `<pid>:...` of our own (now dead) children.
+fn clean_dev_shm(kvsname: &str, pids: &[u32]) {
+    let Ok(dir) = std::fs::read_dir("/dev/shm") else { return };
+    let ours = shmem_prefix(kvsname);
+    for e in dir.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let child_region = pids.iter().any(|p| name.starts_with(&format!("{p}:")));
+        if name.starts_with(&ours) || child_region {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+/// Runs the job to completion. Errors only if the launcher itself cannot start it.
+pub fn run(spec: &JobSpec) -> std::io::Result<JobOutcome> {
+    if spec.pes == 0 {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "need at least one PE"));
+    }
+    // SAFETY: installing an async-signal-safe handler that only stores to an atomic.
+    unsafe {
+        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+    }
+    let kvsname = job_name();
+    let mut server_ends = Vec::new();
+    let mut children: Vec<(usize, Child, Option<ExitStatus>)> = Vec::new();
+    let mut relays = Vec::new();
+    let start = Instant::now();
+    for pe in 0..spec.pes {
+        let (server, client) = UnixStream::pair()?;
+        server_ends.push(server);
+        let fd = client.as_raw_fd();
+        let mut cmd = Command::new(&spec.program);
+        cmd.args(&spec.args)
+            .env("PMI_FD", fd.to_string())
+            .env("PMI_RANK", pe.to_string())
+            .env("PMI_SIZE", spec.pes.to_string())
+            .env("LAMELLAR_RUN_KVSNAME", &kvsname);
+        for (k, v) in &spec.env {
+            cmd.env(k, v);
+        }
+        if spec.label {
+            cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        }
+        // SAFETY: between fork and exec we call only async-signal-safe functions: make the
+        // PMI descriptor inheritable and give the PE its own process group, so that TERM
+        // and KILL reach anything it started too.
+        unsafe {
+            cmd.pre_exec(move || {
+                let flags = libc::fcntl(fd, libc::F_GETFD);
+                libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
+                libc::setpgid(0, 0);
+                Ok(())
+            });
+        }
+        let mut child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) => {
+                signal_all(&mut children, libc::SIGKILL);
+                for (_, c, _) in children.iter_mut() {
+                    let _ = c.wait();
+                }
+                return Err(std::io::Error::new(e.kind(), format!("cannot start {:?}: {e}", spec.program)));
+            }
+        };
+        drop(client);
+        if spec.label {
+            relays.push(relay(pe, child.stdout.take().expect("piped"), false));
+            relays.push(relay(pe, child.stderr.take().expect("piped"), true));
+        }
+        children.push((pe, child, None));
+    }
+    let server = PmiServer::start(kvsname.clone(), server_ends)?;
+
+    let mut failure: Option<(i32, String)> = None;
+    let mut kill_at: Option<Instant> = None;
+    loop {
+        for (pe, child, status) in children.iter_mut().filter(|(_, _, s)| s.is_none()) {
+            if let Some(st) = child.try_wait()? {
+                *status = Some(st);
+                if !st.success() && failure.is_none() && kill_at.is_none() {
+                    let (code, why) = describe(st);
+                    failure = Some((code, format!("PE {pe} (pid {}) {why}", child.id())));
+                }
+            }
+        }
+        let running = children.iter().filter(|(_, _, s)| s.is_none()).count();
+        if running == 0 {
+            break;
+        }
+        if kill_at.is_none() {
+            let sig = SIGNALLED.load(Ordering::SeqCst);
+            let timed_out = spec.timeout.is_some_and(|t| start.elapsed() >= t);
+            if failure.is_none() && sig != 0 {
+                failure = Some((128 + sig, format!("interrupted by signal {sig}; terminating {running} running PE(s)")));
+            }
+            if failure.is_none() && timed_out {
+                let secs = spec.timeout.unwrap_or_default().as_secs_f64();
+                failure = Some((TIMEOUT_CODE, format!("job timed out after {secs} s; terminating {running} running PE(s)")));
+            }
+            if failure.is_some() {
+                signal_all(&mut children, libc::SIGTERM);
+                kill_at = Some(Instant::now() + spec.grace);
+            }
+        } else if kill_at.is_some_and(|k| Instant::now() >= k) {
+            signal_all(&mut children, libc::SIGKILL);
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let pids: Vec<u32> = children.iter().map(|(_, c, _)| c.id()).collect();
+    drop(children);
+    server.join();
+    for r in relays {
+        let _ = r.join();
+    }
+    clean_dev_shm(&kvsname, &pids);
+    Ok(match failure {
+        Some((code, why)) => JobOutcome { code, failure: Some(why) },
+        None => JobOutcome { code: 0, failure: None },
+    })
+}

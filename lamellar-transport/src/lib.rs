@@ -1,0 +1,68 @@
+//! # lamellar-transport
+//!
+//! One-sided communication between the processes (PEs) of a job, for runtime authors:
+//! symmetric memory, put/get (blocking and non-blocking), remote atomics, quiet/fence and
+//! barriers, over one of several backends chosen at run time:
+//!
+//! | backend | cargo feature | needs |
+//! |---|---|---|
+//! | `shmem` | `shmem` (default) | nothing: POSIX shared memory, one node |
+//! | `rofi`  | `rofi` | libfabric, through our ROFI C library |
+//! | `ucx`   | `ucx`  | UCX (ucp) |
+//!
+//! `LAMELLAR_TRANSPORT` (or `LAMELLAR_BACKEND`) picks one; `LAMELLAR_TIMEOUT` (seconds)
+//! bounds every wait on another process.
+//!
+//! ## Semantics (the same on every backend)
+//! - [`SymAlloc::put`]: returns when the source may be reused; the data is visible at the
+//!   target after [`Transport::quiet`] or [`Transport::barrier`].
+//! - [`SymAlloc::get`]: returns with the data in the destination.
+//! - Non-blocking [`Scope::put_nb`] / [`Scope::get_nb`]: inside [`Transport::scope`]; see
+//!   [`nb`] for why a scope.
+//! - Atomics ([`SymAlloc::atomic_fetch_add`] and friends): blocking, complete at the target
+//!   on return, atomic with respect to every other transport atomic on the same word.
+//! - [`Transport::quiet`]: all of this PE's operations are complete at their targets.
+//!   [`Transport::fence`]: ordering only. [`Transport::barrier`]: quiet, then all PEs arrive.
+//! - Bad input (PE out of range or not in the team, range outside the allocation, misaligned
+//!   or unsupported atomic, mismatched collective sizes) is an [`Error`] before any byte moves.
+//!
+//! ```no_run
+//! use lamellar_transport::Transport;
+//! let t = Transport::init()?;
+//! let a = t.alloc_array::<u64>(16)?;
+//! let right = (t.my_pe() + 1) % t.num_pes();
+//! a.put(right, 0, &[t.my_pe() as u64])?;
+//! a.fetch_add(0, 1, 1u64)?;
+//! t.barrier()?;
+//! # Ok::<(), lamellar_transport::Error>(())
+//! ```
+
+mod atomic;
+mod backend;
+mod backoff;
+pub mod bootstrap;
+pub mod config;
+mod error;
+pub mod launch;
+mod memory;
+pub mod nb;
+mod team;
+mod transport;
+mod typed;
+
+#[cfg(feature = "shmem")]
+mod shmem;
+
+/// The /dev/shm name prefix of every object the shmem backend creates for job `job_id`
+/// (launchers use it to clean up after a crash).
+pub fn shmem_prefix(job_id: &str) -> String {
+    format!("lt-{job_id}-")
+}
+
+pub use atomic::{AtomicOp, AtomicSupport, AtomicType, RemoteAtomic};
+pub use error::{Error, ErrorKind, Result};
+pub use memory::SymAlloc;
+pub use nb::{NbHandle, Scope};
+pub use team::Team;
+pub use transport::{BACKENDS, Builder, Transport, compiled_backends};
+pub use typed::SymArray;

@@ -1,0 +1,207 @@
+//! `SymAlloc`: one collective symmetric allocation, addressed by (PE, byte offset).
+//!
+//! Every call checks its arguments here, before any byte moves: the PE is in range and a
+//! member of the allocation's team, the range is inside the allocation, atomics are aligned
+//! and supported. Backends below see only valid requests.
+
+use crate::atomic::{AtomicOp, AtomicRequest, AtomicSupport, AtomicType, RemoteAtomic};
+use crate::backend::Segment;
+use crate::error::{Error, Result};
+use crate::team::Team;
+use crate::transport::Transport;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+/// A symmetric allocation: `len` bytes on every PE of its team, made by
+/// [`Transport::alloc`] or [`Transport::alloc_team`].
+///
+/// Release it with the collective [`SymAlloc::free`]. Dropping it without `free` only
+/// releases this PE's local resources (no communication, so it cannot hang); peers that
+/// still address this PE's part may then see errors on backends with registered memory.
+pub struct SymAlloc {
+    seg: Option<Box<dyn Segment>>,
+    len: usize,
+    team: Team,
+    /// Membership by world PE; `None` for the world team (every PE is a member).
+    members: Option<Vec<bool>>,
+    transport: Transport,
+}
+
+impl std::fmt::Debug for SymAlloc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SymAlloc").field("len", &self.len).field("team", &self.team.pes()).finish()
+    }
+}
+
+impl SymAlloc {
+    pub(crate) fn new(seg: Box<dyn Segment>, len: usize, team: Team, transport: Transport) -> SymAlloc {
+        let n = transport.num_pes();
+        let members = (team.len() != n).then(|| {
+            let mut m = vec![false; n];
+            team.pes().iter().for_each(|&p| m[p] = true);
+            m
+        });
+        SymAlloc { seg: Some(seg), len, team, members, transport }
+    }
+
+    fn seg(&self) -> &dyn Segment {
+        // Only `free` takes the segment, and it consumes `self`.
+        self.seg.as_deref().expect("segment present until free")
+    }
+
+    /// Bytes on each PE.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The PEs this allocation lives on.
+    pub fn team(&self) -> &Team {
+        &self.team
+    }
+
+    pub fn transport(&self) -> &Transport {
+        &self.transport
+    }
+
+    /// Start of this PE's own part. Other PEs may write it at any time: read it with
+    /// [`SymAlloc::local_load`] or after a barrier, never through a `&[u8]` held across one.
+    pub fn local_ptr(&self) -> *mut u8 {
+        self.seg().local_base()
+    }
+
+    pub(crate) fn check_pe(&self, pe: usize) -> Result<()> {
+        let n = self.transport.num_pes();
+        if pe >= n {
+            return Err(Error::BadPe { pe, why: format!("num_pes = {n}") });
+        }
+        if let Some(m) = &self.members {
+            if !m[pe] {
+                return Err(Error::BadPe { pe, why: format!("not a member of the allocation's team {:?}", self.team.pes()) });
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn check_range(&self, offset: usize, len: usize) -> Result<()> {
+        match offset.checked_add(len) {
+            Some(end) if end <= self.len => Ok(()),
+            _ => Err(Error::OutOfBounds { offset, len, size: self.len }),
+        }
+    }
+
+    fn check_atomic(&self, pe: usize, offset: usize, op: AtomicOp, ty: AtomicType) -> Result<()> {
+        self.check_pe(pe)?;
+        let w = ty.width();
+        self.check_range(offset, w)?;
+        if (self.local_ptr() as usize + offset) % w != 0 {
+            return Err(Error::Misaligned { offset, align: w });
+        }
+        if self.transport.atomic_support(op, ty) == AtomicSupport::Unsupported {
+            return Err(Error::Unsupported {
+                backend: self.transport.backend_name(),
+                what: format!("atomic {op:?} on {ty:?}"),
+            });
+        }
+        Ok(())
+    }
+
+    /// Copies `src` to `offset` on `pe`. Returns when `src` may be reused; the data is
+    /// visible at the target after [`Transport::quiet`] or [`Transport::barrier`].
+    pub fn put(&self, pe: usize, offset: usize, src: &[u8]) -> Result<()> {
+        self.check_pe(pe)?;
+        self.check_range(offset, src.len())?;
+        // SAFETY: `src` is a live borrow for the whole call; the range was checked.
+        unsafe { self.seg().put(pe, offset, src.as_ptr(), src.len()) }
+    }
+
+    /// Copies `dst.len()` bytes from `offset` on `pe`. Returns with the data in `dst`.
+    pub fn get(&self, pe: usize, offset: usize, dst: &mut [u8]) -> Result<()> {
+        self.check_pe(pe)?;
+        self.check_range(offset, dst.len())?;
+        // SAFETY: `dst` is a live exclusive borrow for the whole call; the range was checked.
+        unsafe { self.seg().get(pe, offset, dst.as_mut_ptr(), dst.len()) }
+    }
+
+    /// Any remote atomic: `operand` is the value to add/and/or/xor/set/swap (or the new value
+    /// of a compare-swap), `compare` the expected value of a compare-swap. Returns the old
+    /// value for fetching ops, zero otherwise. Blocking: complete at the target on return.
+    pub fn atomic<T: RemoteAtomic>(&self, pe: usize, offset: usize, op: AtomicOp, operand: T, compare: T) -> Result<T> {
+        self.check_atomic(pe, offset, op, T::TYPE)?;
+        let req = AtomicRequest { op, ty: T::TYPE, operand: operand.to_bits(), compare: compare.to_bits() };
+        self.seg().atomic(pe, offset, req).map(T::from_bits)
+    }
+
+    pub fn atomic_fetch<T: RemoteAtomic>(&self, pe: usize, offset: usize) -> Result<T> {
+        self.atomic(pe, offset, AtomicOp::Fetch, T::zeroed(), T::zeroed())
+    }
+    pub fn atomic_set<T: RemoteAtomic>(&self, pe: usize, offset: usize, value: T) -> Result<()> {
+        self.atomic(pe, offset, AtomicOp::Set, value, T::zeroed()).map(drop)
+    }
+    pub fn atomic_swap<T: RemoteAtomic>(&self, pe: usize, offset: usize, value: T) -> Result<T> {
+        self.atomic(pe, offset, AtomicOp::Swap, value, T::zeroed())
+    }
+    /// Writes `new` if the word equals `current`; returns the old value (equal to `current`
+    /// exactly when the swap happened).
+    pub fn atomic_compare_swap<T: RemoteAtomic>(&self, pe: usize, offset: usize, current: T, new: T) -> Result<T> {
+        self.atomic(pe, offset, AtomicOp::CompareSwap, new, current)
+    }
+    pub fn atomic_fetch_add<T: RemoteAtomic>(&self, pe: usize, offset: usize, value: T) -> Result<T> {
+        self.atomic(pe, offset, AtomicOp::FetchAdd, value, T::zeroed())
+    }
+    pub fn atomic_add<T: RemoteAtomic>(&self, pe: usize, offset: usize, value: T) -> Result<()> {
+        self.atomic(pe, offset, AtomicOp::Add, value, T::zeroed()).map(drop)
+    }
+    pub fn atomic_fetch_and<T: RemoteAtomic>(&self, pe: usize, offset: usize, value: T) -> Result<T> {
+        self.atomic(pe, offset, AtomicOp::FetchAnd, value, T::zeroed())
+    }
+    pub fn atomic_fetch_or<T: RemoteAtomic>(&self, pe: usize, offset: usize, value: T) -> Result<T> {
+        self.atomic(pe, offset, AtomicOp::FetchOr, value, T::zeroed())
+    }
+    pub fn atomic_fetch_xor<T: RemoteAtomic>(&self, pe: usize, offset: usize, value: T) -> Result<T> {
+        self.atomic(pe, offset, AtomicOp::FetchXor, value, T::zeroed())
+    }
+    pub fn atomic_and<T: RemoteAtomic>(&self, pe: usize, offset: usize, value: T) -> Result<()> {
+        self.atomic(pe, offset, AtomicOp::And, value, T::zeroed()).map(drop)
+    }
+    pub fn atomic_or<T: RemoteAtomic>(&self, pe: usize, offset: usize, value: T) -> Result<()> {
+        self.atomic(pe, offset, AtomicOp::Or, value, T::zeroed()).map(drop)
+    }
+    pub fn atomic_xor<T: RemoteAtomic>(&self, pe: usize, offset: usize, value: T) -> Result<()> {
+        self.atomic(pe, offset, AtomicOp::Xor, value, T::zeroed()).map(drop)
+    }
+
+    /// Reads a word of this PE's own part with an acquire load, without the backend: the
+    /// way to poll for a flag that a peer puts.
+    pub fn local_load<T: RemoteAtomic>(&self, offset: usize) -> Result<T> {
+        let w = T::TYPE.width();
+        self.check_range(offset, w)?;
+        let addr = self.local_ptr() as usize + offset;
+        if addr % w != 0 {
+            return Err(Error::Misaligned { offset, align: w });
+        }
+        // SAFETY: the word is inside this PE's mapped part (range checked) and aligned to its
+        // width (checked); the mapping lives as long as `self`. Peers write it concurrently,
+        // hence the atomic load.
+        let bits = unsafe {
+            if w == 4 {
+                AtomicU32::from_ptr(addr as *mut u32).load(Ordering::Acquire) as u64
+            } else {
+                AtomicU64::from_ptr(addr as *mut u64).load(Ordering::Acquire)
+            }
+        };
+        Ok(T::from_bits(bits))
+    }
+
+    pub(crate) fn segment(&self) -> &dyn Segment {
+        self.seg()
+    }
+
+    /// Collective over the team, and checked: every member must free the same allocation.
+    pub fn free(mut self) -> Result<()> {
+        let seg = self.seg.take().expect("segment present until free");
+        seg.free()
+    }
+}

@@ -1,0 +1,229 @@
+//! `Transport`: a PE's handle on the job, and the entry point of the crate.
+
+use crate::atomic::{AtomicOp, AtomicSupport, AtomicType};
+use crate::backend::Backend;
+use crate::config;
+use crate::error::{Error, Result};
+use crate::memory::SymAlloc;
+use crate::team::Team;
+use crate::typed::{SymArray, bytes_for};
+use bytemuck::Pod;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// Backends this build knows, with the cargo feature that compiles each in.
+pub const BACKENDS: [(&str, &str); 3] = [("shmem", "shmem"), ("rofi", "rofi"), ("ucx", "ucx")];
+
+/// Names of the backends compiled into this build, in order of preference.
+pub fn compiled_backends() -> Vec<&'static str> {
+    let mut v = Vec::new();
+    if cfg!(feature = "shmem") {
+        v.push("shmem");
+    }
+    if cfg!(feature = "rofi") {
+        v.push("rofi");
+    }
+    if cfg!(feature = "ucx") {
+        v.push("ucx");
+    }
+    v
+}
+
+/// This PE's connection to the job. Cheap to clone (all clones share one backend); the job
+/// ends for this PE with [`Transport::finalize`] or when the last clone drops.
+#[derive(Clone)]
+pub struct Transport {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    backend: Box<dyn Backend>,
+    world: Team,
+    finalized: AtomicBool,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if !self.finalized.swap(true, Ordering::AcqRel) {
+            let _ = self.backend.finalize();
+        }
+    }
+}
+
+/// Chooses a backend and limits before [`Builder::init`].
+#[derive(Clone, Debug, Default)]
+pub struct Builder {
+    backend: Option<String>,
+    timeout: Option<Duration>,
+}
+
+impl Builder {
+    /// The backend to use, overriding `LAMELLAR_TRANSPORT` / `LAMELLAR_BACKEND`.
+    pub fn backend(mut self, name: &str) -> Self {
+        self.backend = Some(name.to_ascii_lowercase());
+        self
+    }
+
+    /// Limit for any wait on another process, overriding `LAMELLAR_TIMEOUT`.
+    pub fn timeout(mut self, t: Duration) -> Self {
+        self.timeout = Some(t);
+        self
+    }
+
+    /// Joins the job (collective over all PEs).
+    pub fn init(self) -> Result<Transport> {
+        let timeout = self.timeout.unwrap_or_else(config::timeout_from_env);
+        let name = match self.backend.or_else(config::backend_from_env) {
+            Some(n) => n,
+            None => compiled_backends()
+                .first()
+                .map(|s| s.to_string())
+                .ok_or_else(|| Error::BackendUnavailable { name: "(none)".into(), why: "no backend feature is enabled".into() })?,
+        };
+        let backend = open_backend(&name, timeout)?;
+        let world = Team::world(backend.num_pes());
+        Ok(Transport { inner: Arc::new(Inner { backend, world, finalized: AtomicBool::new(false) }) })
+    }
+}
+
+fn open_backend(name: &str, timeout: Duration) -> Result<Box<dyn Backend>> {
+    let Some(&(_, feature)) = BACKENDS.iter().find(|(n, _)| *n == name) else {
+        let known: Vec<_> = BACKENDS.iter().map(|(n, _)| *n).collect();
+        return Err(Error::BackendUnavailable { name: name.into(), why: format!("unknown backend; known: {}", known.join(", ")) });
+    };
+    let not_compiled = || Error::BackendUnavailable {
+        name: name.into(),
+        why: format!(
+            "not compiled into this build; enable the cargo feature \"{feature}\" of lamellar-transport (compiled in: {})",
+            compiled_backends().join(", ")
+        ),
+    };
+    match name {
+        #[cfg(feature = "shmem")]
+        "shmem" => Ok(Box::new(crate::shmem::ShmemBackend::init(timeout)?)),
+        _ => {
+            let _ = timeout;
+            Err(not_compiled())
+        }
+    }
+}
+
+impl Transport {
+    /// Joins the job with the backend and timeout from the environment
+    /// (`LAMELLAR_TRANSPORT`, `LAMELLAR_TIMEOUT`); a program started without a launcher is a
+    /// job of one PE.
+    pub fn init() -> Result<Transport> {
+        Builder::default().init()
+    }
+
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    pub(crate) fn backend(&self) -> &dyn Backend {
+        &*self.inner.backend
+    }
+
+    /// This PE's index, `0..num_pes()`.
+    pub fn my_pe(&self) -> usize {
+        self.inner.backend.my_pe()
+    }
+
+    pub fn num_pes(&self) -> usize {
+        self.inner.backend.num_pes()
+    }
+
+    /// "shmem", "rofi" or "ucx".
+    pub fn backend_name(&self) -> &'static str {
+        self.inner.backend.name()
+    }
+
+    /// The fabric provider or transport list in use.
+    pub fn provider(&self) -> String {
+        self.inner.backend.provider()
+    }
+
+    /// All PEs.
+    pub fn world(&self) -> &Team {
+        &self.inner.world
+    }
+
+    /// A team of the given PEs (local; see [`Team`]).
+    pub fn team(&self, pes: &[usize]) -> Result<Team> {
+        Team::new(pes, self.num_pes())
+    }
+
+    fn check_member(&self, team: &Team) -> Result<()> {
+        let me = self.my_pe();
+        if team.len() > self.num_pes() || team.pes().iter().any(|&p| p >= self.num_pes()) {
+            return Err(Error::BadPe { pe: team.len(), why: "team does not belong to this job".into() });
+        }
+        if !team.contains(me) {
+            return Err(Error::BadPe { pe: me, why: format!("this PE is not a member of team {:?}", team.pes()) });
+        }
+        Ok(())
+    }
+
+    /// Collective over all PEs: `len` bytes on every PE. Every PE must pass the same `len`;
+    /// otherwise every PE gets [`crate::ErrorKind::SizeMismatch`] and nothing is allocated.
+    pub fn alloc(&self, len: usize) -> Result<SymAlloc> {
+        self.alloc_team(&self.inner.world.clone(), len)
+    }
+
+    /// Collective over the members of `team` (this PE must be one).
+    pub fn alloc_team(&self, team: &Team, len: usize) -> Result<SymAlloc> {
+        self.check_member(team)?;
+        let seg = self.inner.backend.alloc(team, len)?;
+        Ok(SymAlloc::new(seg, len, team.clone(), self.clone()))
+    }
+
+    /// Collective: `len` elements of `T` on every PE.
+    pub fn alloc_array<T: Pod>(&self, len: usize) -> Result<SymArray<T>> {
+        self.alloc_array_team(&self.inner.world.clone(), len)
+    }
+
+    /// Collective over `team`: `len` elements of `T` on each member.
+    pub fn alloc_array_team<T: Pod>(&self, team: &Team, len: usize) -> Result<SymArray<T>> {
+        if size_of::<T>() == 0 {
+            return Err(Error::InvalidArgument("zero-sized element type".into()));
+        }
+        let bytes = self.alloc_team(team, bytes_for::<T>(len)?)?;
+        Ok(SymArray::from_bytes(bytes, len))
+    }
+
+    /// Every operation this PE issued is complete at its target.
+    pub fn quiet(&self) -> Result<()> {
+        self.inner.backend.quiet()
+    }
+
+    /// Orders delivery: operations to a PE issued before the fence arrive before those after.
+    pub fn fence(&self) -> Result<()> {
+        self.inner.backend.fence()
+    }
+
+    /// Quiet, then wait until every PE arrives. A write before the barrier is visible to
+    /// every PE after it.
+    pub fn barrier(&self) -> Result<()> {
+        self.inner.backend.barrier(&self.inner.world)
+    }
+
+    /// [`Transport::barrier`] over the members of `team` (this PE must be one).
+    pub fn barrier_team(&self, team: &Team) -> Result<()> {
+        self.check_member(team)?;
+        self.inner.backend.barrier(team)
+    }
+
+    /// How this backend performs `op` on `ty`.
+    pub fn atomic_support(&self, op: AtomicOp, ty: AtomicType) -> AtomicSupport {
+        self.inner.backend.atomic_support(op, ty)
+    }
+
+    /// Leaves the job now, reporting errors (drop does the same silently).
+    pub fn finalize(&self) -> Result<()> {
+        if self.inner.finalized.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        self.inner.backend.finalize()
+    }
+}

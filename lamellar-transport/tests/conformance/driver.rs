@@ -1,0 +1,147 @@
+//! The driver side of the conformance suite: which runs, how each is launched and checked.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+/// A backend configuration: name and the environment that selects it.
+struct Config {
+    name: &'static str,
+    env: Vec<(&'static str, &'static str)>,
+}
+
+fn configs() -> Vec<Config> {
+    let mut v = Vec::new();
+    for b in lamellar_transport::compiled_backends() {
+        match b {
+            "rofi" => {
+                v.push(Config { name: "rofi-shm", env: vec![("LAMELLAR_TRANSPORT", "rofi"), ("ROFI_PROVIDER", "shm")] });
+                v.push(Config { name: "rofi-tcp", env: vec![("LAMELLAR_TRANSPORT", "rofi"), ("ROFI_PROVIDER", "tcp;ofi_rxm")] });
+            }
+            "ucx" => {
+                v.push(Config { name: "ucx-shm", env: vec![("LAMELLAR_TRANSPORT", "ucx"), ("UCX_TLS", "posix,sysv,cma,self")] });
+                v.push(Config { name: "ucx-tcp", env: vec![("LAMELLAR_TRANSPORT", "ucx"), ("UCX_TLS", "tcp,self")] });
+            }
+            other => v.push(Config { name: other, env: vec![("LAMELLAR_TRANSPORT", other)] }),
+        }
+    }
+    v
+}
+
+fn dev_shm() -> BTreeSet<String> {
+    std::fs::read_dir("/dev/shm")
+        .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default()
+}
+
+fn have(cmd: &str) -> bool {
+    Command::new("sh").arg("-c").arg(format!("command -v {cmd} >/dev/null")).status().is_ok_and(|s| s.success())
+}
+
+struct Run {
+    name: String,
+    cmd: Command,
+    /// What a correct run looks like.
+    check: Box<dyn Fn(&Output, Duration) -> Result<(), String>>,
+}
+
+fn expect_success(out: &Output, _: Duration) -> Result<(), String> {
+    if out.status.success() { Ok(()) } else { Err(format!("job failed: {}", out.status)) }
+}
+
+fn pe_command(launcher: &[&str], exe: &Path, cfg: &Config, pes: usize, mode: &str) -> Command {
+    let mut cmd = Command::new(launcher.first().copied().unwrap_or(exe.to_str().unwrap()));
+    if !launcher.is_empty() {
+        cmd.args(&launcher[1..]).arg(exe);
+    }
+    cmd.env("LT_CONFORMANCE_PE", "1")
+        .env("LT_EXPECT_PES", pes.to_string())
+        .env("LT_CONFORMANCE_MODE", mode)
+        .env_remove("PMI_FD")
+        .env_remove("PMI_PORT");
+    if std::env::var_os("LAMELLAR_TIMEOUT").is_none() {
+        cmd.env("LAMELLAR_TIMEOUT", "30");
+    }
+    for (k, v) in &cfg.env {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+fn runs() -> Vec<Run> {
+    let exe = std::env::current_exe().expect("own path");
+    let run = env!("CARGO_BIN_EXE_lamellar-run");
+    let mut v = Vec::new();
+    for cfg in configs() {
+        v.push(Run { name: format!("{}/singleton", cfg.name), cmd: pe_command(&[], &exe, &cfg, 1, ""), check: Box::new(expect_success) });
+        for p in 1..=4 {
+            let np = p.to_string();
+            let l = [run, "-n", np.as_str(), "--timeout", "300", "--"];
+            v.push(Run { name: format!("{}/lamellar-run/P={p}", cfg.name), cmd: pe_command(&l, &exe, &cfg, p, ""), check: Box::new(expect_success) });
+        }
+        if have("mpiexec") {
+            for p in 2..=4 {
+                let np = p.to_string();
+                let l = ["mpiexec", "-n", np.as_str()];
+                v.push(Run { name: format!("{}/mpiexec/P={p}", cfg.name), cmd: pe_command(&l, &exe, &cfg, p, ""), check: Box::new(expect_success) });
+            }
+        }
+        let l = [run, "-n", "3", "--timeout", "60", "--"];
+        v.push(Run {
+            name: format!("{}/panicking-PE-fails-the-job", cfg.name),
+            cmd: pe_command(&l, &exe, &cfg, 3, "panic"),
+            check: Box::new(|out, took| {
+                let err = String::from_utf8_lossy(&out.stderr);
+                if out.status.success() {
+                    return Err("job with a panicking PE exited 0".into());
+                }
+                if !err.contains("PE 1 ") {
+                    return Err(format!("launcher did not name PE 1: {err}"));
+                }
+                if took > Duration::from_secs(30) {
+                    return Err(format!("took {took:?} to bring the job down"));
+                }
+                Ok(())
+            }),
+        });
+        let l = [run, "-n", "2", "--timeout", "60", "--"];
+        v.push(Run { name: format!("{}/departed-peer-is-PeerFailed", cfg.name), cmd: pe_command(&l, &exe, &cfg, 2, "peer_exit"), check: Box::new(expect_success) });
+        let mut c = pe_command(&l, &exe, &cfg, 2, "timeout");
+        c.env("LAMELLAR_TIMEOUT", "1");
+        v.push(Run { name: format!("{}/silent-peer-is-Timeout", cfg.name), cmd: c, check: Box::new(expect_success) });
+    }
+    v
+}
+
+pub fn main() -> i32 {
+    let filters: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let (mut passed, mut failed) = (0, 0);
+    for mut r in runs() {
+        if !filters.is_empty() && !filters.iter().any(|f| r.name.contains(f.as_str())) {
+            continue;
+        }
+        let before = dev_shm();
+        let start = Instant::now();
+        let out = r.cmd.output().expect("spawn a conformance run");
+        let took = start.elapsed();
+        let mut verdict = (r.check)(&out, took);
+        let leaked: Vec<String> = dev_shm().difference(&before).cloned().collect();
+        if verdict.is_ok() && !leaked.is_empty() {
+            verdict = Err(format!("left in /dev/shm: {leaked:?}"));
+        }
+        match verdict {
+            Ok(()) => {
+                passed += 1;
+                println!("test {} ... ok ({:.1} s)", r.name, took.as_secs_f64());
+            }
+            Err(why) => {
+                failed += 1;
+                println!("test {} ... FAILED: {why}", r.name);
+                println!("--- stdout\n{}--- stderr\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+            }
+        }
+    }
+    println!("\n{passed} passed, {failed} failed");
+    if failed == 0 { 0 } else { 1 }
+}

@@ -1,0 +1,67 @@
+//! The conformance suite. Run by `cargo test`; this one binary is both the driver and the PE
+//! program: the driver launches it as PEs (under lamellar-run at P = 1..4, under MPICH's
+//! mpiexec when installed, and alone as a singleton) for every compiled backend and
+//! provider, and checks exit status, error reporting and /dev/shm hygiene.
+//!
+//! `cargo test --test conformance -- FILTER` runs only the runs whose name contains FILTER.
+
+mod cases;
+mod driver;
+
+use lamellar_transport::{ErrorKind, Transport};
+
+fn main() {
+    if std::env::var_os("LT_CONFORMANCE_PE").is_some() {
+        pe_main();
+    } else {
+        std::process::exit(driver::main());
+    }
+}
+
+/// One PE: run every case in order; a failed assertion panics, which fails the job.
+fn pe_main() {
+    let mode = std::env::var("LT_CONFORMANCE_MODE").unwrap_or_default();
+    let t = Transport::init().unwrap_or_else(|e| panic!("init failed: {e}"));
+    let me = t.my_pe();
+    match mode.as_str() {
+        "" => {
+            for (name, case) in cases::all() {
+                case(&t);
+                t.barrier().unwrap_or_else(|e| panic!("barrier after {name}: {e}"));
+                if me == 0 {
+                    println!("conformance case {name}: ok");
+                }
+            }
+            t.finalize().unwrap();
+        }
+        // PE 1 panics; the launcher must fail the job and name it.
+        "panic" => {
+            if me == 1 {
+                panic!("deliberate panic on PE 1");
+            }
+            let _ = t.barrier();
+            std::thread::sleep(std::time::Duration::from_secs(600));
+        }
+        // PE 1 leaves cleanly; PE 0's barrier must end in PeerFailed, not hang.
+        "peer_exit" => {
+            if me == 1 {
+                t.finalize().unwrap();
+                std::process::exit(0);
+            }
+            let e = t.barrier().expect_err("barrier with a departed peer must fail");
+            assert_eq!(e.kind(), ErrorKind::PeerFailed, "{e}");
+            println!("peer_exit: got {e}");
+        }
+        // PE 1 stays alive but never arrives; PE 0's barrier must end in Timeout.
+        "timeout" => {
+            if me == 1 {
+                std::thread::sleep(std::time::Duration::from_secs(4));
+                return;
+            }
+            let e = t.barrier().expect_err("barrier with a silent peer must fail");
+            assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+            println!("timeout: got {e}");
+        }
+        other => panic!("unknown LT_CONFORMANCE_MODE {other}"),
+    }
+}

@@ -34,6 +34,13 @@
 //! a.put(right, 0, &[t.my_pe() as u64])?;
 //! a.fetch_add(0, 1, 1u64)?;
 //! t.barrier()?;
+//! let mut buf = [0u64; 4];
+//! let first = t.scope(|s| {
+//!     let h = s.get_nb_array(&a, right, 0, &mut buf)?;
+//!     let filled = h.wait()?; // or `.await`; dropping a handle waits too
+//!     Ok::<_, lamellar_transport::Error>(filled[0])
+//! })??;
+//! # let _ = first;
 //! # Ok::<(), lamellar_transport::Error>(())
 //! ```
 

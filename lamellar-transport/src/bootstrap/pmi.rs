@@ -85,6 +85,15 @@ impl PmiClient {
         } else {
             return Err(boot_err("no PMI_FD or PMI_PORT in the environment"));
         };
+        Self::over(conn, env_usize("PMI_RANK")?, env_usize("PMI_SIZE")?, timeout)
+    }
+
+    /// Runs the handshake over an already connected PMI_FD-style socket.
+    pub fn over_socket(sock: UnixStream, rank: usize, size: usize, timeout: Duration) -> Result<PmiClient> {
+        Self::over(Conn::Unix(sock), Some(rank), Some(size), timeout)
+    }
+
+    fn over(conn: Conn, rank: Option<usize>, size: Option<usize>, timeout: Duration) -> Result<PmiClient> {
         conn.set_timeout(timeout).map_err(|e| boot_err(format!("cannot set PMI read timeout: {e}")))?;
         let mut c = PmiClient {
             conn,
@@ -95,13 +104,11 @@ impl PmiClient {
             vallen_max: wire::VALLEN_MAX,
             finalized: false,
         };
-        c.handshake()?;
+        c.handshake(rank, size)?;
         Ok(c)
     }
 
-    fn handshake(&mut self) -> Result<()> {
-        let mut rank = env_usize("PMI_RANK")?;
-        let mut size = env_usize("PMI_SIZE")?;
+    fn handshake(&mut self, mut rank: Option<usize>, mut size: Option<usize>) -> Result<()> {
         if matches!(self.conn, Conn::Tcp(_)) {
             // PMI_PORT mode: identify ourselves, the server answers with our size and rank.
             let id = env_usize("PMI_ID")?.or(rank).unwrap_or(0);
@@ -216,5 +223,100 @@ impl PmiClient {
 impl Drop for PmiClient {
     fn drop(&mut self) {
         let _ = self.finalize();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorKind;
+    use std::io::{BufRead, BufReader};
+
+    /// A scripted server: answers each request line with the next canned reply (None: stay
+    /// silent, Some(""): close the connection).
+    fn client_against(replies: Vec<Option<&'static str>>) -> Result<PmiClient> {
+        let (server, client) = UnixStream::pair().unwrap();
+        std::thread::spawn(move || {
+            let mut w = server.try_clone().unwrap();
+            let mut r = BufReader::new(server);
+            for reply in replies {
+                let mut line = String::new();
+                if r.read_line(&mut line).unwrap_or(0) == 0 {
+                    return;
+                }
+                match reply {
+                    Some("") => return,
+                    Some(text) => w.write_all(text.as_bytes()).unwrap(),
+                    None => std::thread::sleep(Duration::from_secs(5)),
+                }
+            }
+            std::thread::sleep(Duration::from_secs(5));
+        });
+        PmiClient::over_socket(client, 1, 2, Duration::from_millis(300))
+    }
+
+    const INIT: &str = "cmd=response_to_init pmi_version=1 pmi_subversion=1 rc=0\n";
+    const MAXES: &str = "cmd=maxes kvsname_max=256 keylen_max=64 vallen_max=1024 rc=0\n";
+    const KVS: &str = "cmd=my_kvsname kvsname=kvs_7 rc=0\n";
+
+    #[test]
+    fn handshake_reads_kvsname_and_maxes() {
+        let c = client_against(vec![Some(INIT), Some(MAXES), Some(KVS)]).unwrap();
+        assert_eq!((c.rank, c.size, c.kvsname.as_str(), c.vallen_max), (1, 2, "kvs_7", 1024));
+    }
+
+    #[test]
+    fn put_get_barrier_round_trip() {
+        let mut c = client_against(vec![
+            Some(INIT),
+            Some(MAXES),
+            Some(KVS),
+            Some("cmd=put_result rc=0 msg=success\n"),
+            Some("cmd=barrier_out\n"),
+            Some("cmd=get_result rc=0 msg=success value=abcd\n"),
+            Some("cmd=get_result rc=-1 msg=key_not_found\n"),
+        ])
+        .unwrap();
+        c.put("k", "abcd").unwrap();
+        c.barrier().unwrap();
+        assert_eq!(c.get("k").unwrap(), "abcd");
+        assert_eq!(c.get("missing").unwrap_err().kind(), ErrorKind::Bootstrap);
+    }
+
+    #[test]
+    fn malformed_reply_is_bootstrap_error() {
+        let e = client_against(vec![Some("this is not pmi\n")]).err().unwrap();
+        assert_eq!(e.kind(), ErrorKind::Bootstrap, "{e}");
+        let e = client_against(vec![Some("cmd=maxes rc=0\n")]).err().unwrap();
+        assert!(e.to_string().contains("expected PMI reply cmd=response_to_init"), "{e}");
+    }
+
+    #[test]
+    fn failing_rc_is_bootstrap_error() {
+        let e = client_against(vec![Some("cmd=response_to_init rc=-1 msg=nope\n")]).err().unwrap();
+        assert_eq!(e.kind(), ErrorKind::Bootstrap);
+        assert!(e.to_string().contains("rc=-1"), "{e}");
+    }
+
+    #[test]
+    fn closed_connection_is_bootstrap_error() {
+        let e = client_against(vec![Some("")]).err().unwrap();
+        assert!(e.to_string().contains("closed"), "{e}");
+    }
+
+    #[test]
+    fn silent_server_times_out_instead_of_hanging() {
+        let t0 = std::time::Instant::now();
+        let e = client_against(vec![None]).err().unwrap();
+        assert_eq!(e.kind(), ErrorKind::Bootstrap);
+        assert!(e.to_string().contains("timeout"), "{e}");
+        assert!(t0.elapsed() < Duration::from_secs(3));
+    }
+
+    #[test]
+    fn illegal_keys_are_rejected_before_sending() {
+        let mut c = client_against(vec![Some(INIT), Some(MAXES), Some(KVS)]).unwrap();
+        assert_eq!(c.put("a key", "v").unwrap_err().kind(), ErrorKind::InvalidArgument);
+        assert_eq!(c.put("k", "has=equals").unwrap_err().kind(), ErrorKind::InvalidArgument);
     }
 }

@@ -1,0 +1,32 @@
+//! Records the compiler version and the source commit for the benchmark's environment record.
+//! The commit is read from .git files directly (no git process).
+
+use std::path::Path;
+
+fn git_commit(root: &Path) -> Option<String> {
+    let git = root.join(".git");
+    let head = std::fs::read_to_string(git.join("HEAD")).ok()?;
+    let head = head.trim();
+    let Some(r) = head.strip_prefix("ref: ") else { return Some(head.to_string()) };
+    println!("cargo:rerun-if-changed={}", git.join(r).display());
+    if let Ok(c) = std::fs::read_to_string(git.join(r)) {
+        return Some(c.trim().to_string());
+    }
+    let packed = std::fs::read_to_string(git.join("packed-refs")).ok()?;
+    packed.lines().find(|l| l.ends_with(r)).and_then(|l| l.split(' ').next()).map(str::to_string)
+}
+
+fn main() {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let version = std::process::Command::new(rustc)
+        .arg("--version")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    println!("cargo:rustc-env=LB_RUSTC_VERSION={version}");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
+    println!("cargo:rerun-if-changed={}", root.join(".git/HEAD").display());
+    let commit = git_commit(&root).unwrap_or_else(|| "unknown".into());
+    println!("cargo:rustc-env=LB_GIT_COMMIT={commit}");
+}

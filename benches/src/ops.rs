@@ -1,0 +1,150 @@
+//! The transport operations, with fixed definitions (write them down, so numbers compare):
+//! - `put`: blocking put + quiet per operation (OSU putmem latency).
+//! - `put_pingpong`: PE 0 and PE 1 put to each other and wait to see the data land; half
+//!   the round trip (ucx_perftest ucp_put_lat). Sizes of at least 8 bytes, multiple of 8.
+//! - `get`: blocking get per operation.
+//! - `put_nb` / `get_nb`: a window of non-blocking operations then one completion (quiet
+//!   for puts, waiting every handle for gets); time per operation, so MB/s is bandwidth.
+//! - `fetch_add`, `compare_swap`: one blocking u64 atomic per operation.
+//! - `barrier`: every PE loops barriers; bytes 0.
+//!
+//! PE 0 measures and PE 1 is the target (itself when P = 1); other PEs wait.
+
+use crate::args::Args;
+use crate::report::Measurement;
+use crate::stats::{plan, summarize, time_batches};
+use lamellar_transport::{Error, Result, SymAlloc, Transport};
+use std::time::Instant;
+
+/// Operations per measurement: the requested count, fewer for large sizes so that one
+/// measurement moves about 256 MiB at most.
+pub fn iters_for(args: &Args, bytes: usize) -> usize {
+    let budget = (256usize << 20) / bytes.max(1);
+    args.iters.min(budget.max(20))
+}
+
+pub struct Bench<'a> {
+    pub t: &'a Transport,
+    pub args: &'a Args,
+    pub buf: SymAlloc,
+    pub target: usize,
+}
+
+impl Bench<'_> {
+    fn measurement(&self, op: &str, bytes: usize, iters: usize, samples: Vec<f64>) -> Measurement {
+        let (median_ns, p99_ns) = summarize(samples);
+        Measurement {
+            backend: self.t.backend_name().into(),
+            provider: self.t.provider(),
+            op: op.into(),
+            bytes,
+            pes: self.t.num_pes(),
+            iters,
+            median_ns,
+            p99_ns,
+            group: "transport",
+        }
+    }
+
+    /// Runs one (op, size) on every PE; returns the measurement on PE 0.
+    pub fn run(&self, op: &str, bytes: usize) -> Result<Option<Measurement>> {
+        let t = self.t;
+        let me = t.my_pe();
+        let iters = iters_for(self.args, bytes);
+        let (samples, batch) = plan(iters);
+        let warmup = batch.min(1000);
+        let src = vec![0x5au8; bytes];
+        let mut dst = vec![0u8; bytes];
+        let a = &self.buf;
+        let target = self.target;
+        t.barrier()?;
+        let v = match (op, me) {
+            ("barrier", _) => Some(time_batches(warmup, samples, batch, || t.barrier())?),
+            ("put_pingpong", 0 | 1) if t.num_pes() >= 2 => self.pingpong(bytes, warmup, samples, batch)?,
+            (_, 0) => Some(match op {
+                "put" => time_batches(warmup, samples, batch, || {
+                    a.put(target, 0, &src)?;
+                    t.quiet()
+                })?,
+                "get" => time_batches(warmup, samples, batch, || a.get(target, 0, &mut dst))?,
+                "put_nb" => {
+                    let w = self.args.window;
+                    let v = time_batches(warmup.div_ceil(w), samples, batch.div_ceil(w).max(1), || {
+                        t.scope(|s| -> Result<()> {
+                            let hs = (0..w).map(|_| s.put_nb(a, target, 0, &src)).collect::<Result<Vec<_>>>()?;
+                            hs.into_iter().try_for_each(|h| h.wait().map(drop))
+                        })??;
+                        t.quiet()
+                    })?;
+                    v.into_iter().map(|x| x / w as f64).collect()
+                }
+                "get_nb" => {
+                    let w = self.args.window;
+                    let mut dsts = vec![vec![0u8; bytes]; w];
+                    let v = time_batches(warmup.div_ceil(w), samples, batch.div_ceil(w).max(1), || {
+                        t.scope(|s| -> Result<()> {
+                            let hs = dsts.iter_mut().map(|d| s.get_nb(a, target, 0, d)).collect::<Result<Vec<_>>>()?;
+                            hs.into_iter().try_for_each(|h| h.wait().map(drop))
+                        })?
+                    })?;
+                    v.into_iter().map(|x| x / w as f64).collect()
+                }
+                "fetch_add" => time_batches(warmup, samples, batch, || a.atomic_fetch_add::<u64>(target, 0, 1).map(drop))?,
+                "compare_swap" => time_batches(warmup, samples, batch, || a.atomic_compare_swap::<u64>(target, 0, 0, 0).map(drop))?,
+                "put_pingpong" => return Ok(None), // needs two PEs
+                other => return Err(Error::InvalidArgument(format!("unknown op {other}"))),
+            }),
+            _ => None,
+        };
+        t.barrier()?;
+        Ok(v.filter(|_| me == 0).map(|v| self.measurement(op, bytes, iters, v)))
+    }
+
+    /// Half round trip of a put ping-pong between PE 0 and PE 1 (ucx_perftest ucp_put_lat):
+    /// the sequence number rides in the last 8 bytes of the payload; each side polls its own
+    /// memory for it. Returns the samples on PE 0.
+    fn pingpong(&self, bytes: usize, warmup: usize, samples: usize, batch: usize) -> Result<Option<Vec<f64>>> {
+        if bytes < 8 || bytes % 8 != 0 {
+            return Ok(None);
+        }
+        let (t, a, me) = (self.t, &self.buf, self.t.my_pe());
+        let peer = 1 - me;
+        let mut msg = vec![0u8; bytes];
+        let mut seq = 0u64;
+        let timeout = self.args.timeout;
+        let mut step = || -> Result<()> {
+            seq += 1;
+            msg[bytes - 8..].copy_from_slice(&seq.to_ne_bytes());
+            if me == 0 {
+                a.put(peer, 0, &msg)?;
+                t.quiet()?;
+                wait_for(a, bytes - 8, seq, timeout)
+            } else {
+                wait_for(a, bytes - 8, seq, timeout)?;
+                a.put(peer, 0, &msg)?;
+                t.quiet()
+            }
+        };
+        let v = time_batches(warmup, samples, batch, &mut step)?;
+        // ns per round trip / 2 = one-way latency.
+        Ok((me == 0).then(|| v.into_iter().map(|x| x / 2.0).collect()))
+    }
+}
+
+/// Polls this PE's own word at `offset` until it equals `want`; spin, then yield.
+fn wait_for(a: &SymAlloc, offset: usize, want: u64, timeout: std::time::Duration) -> Result<()> {
+    let mut spins = 0u32;
+    let mut start: Option<Instant> = None;
+    while a.local_load::<u64>(offset)? != want {
+        spins = spins.wrapping_add(1);
+        if spins % 256 == 0 {
+            std::thread::yield_now();
+            let s = *start.get_or_insert_with(Instant::now);
+            if s.elapsed() > timeout {
+                return Err(Error::Timeout { what: "ping-pong reply".into(), after: timeout });
+            }
+        }
+        std::hint::spin_loop();
+    }
+    Ok(())
+}

@@ -1,0 +1,83 @@
+//! lamellar-bench end to end: it launches its own PEs, runs as a PE under lamellar-run and
+//! mpiexec, and writes the JSON-lines contract.
+
+use std::process::Command;
+
+const BENCH: &str = env!("CARGO_BIN_EXE_lamellar-bench");
+const FIELDS: [&str; 11] = ["backend", "provider", "op", "bytes", "pes", "iters", "median_ns", "p99_ns", "mb_per_s", "mops", "env"];
+
+fn json_path(tag: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("lamellar-bench-{tag}-{}.json", std::process::id()))
+}
+
+/// Runs `cmd`, then checks every JSON line and returns them.
+fn run_and_read(mut cmd: Command, json: &std::path::Path) -> Vec<String> {
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "bench failed: {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(json).unwrap();
+    std::fs::remove_file(json).unwrap();
+    let lines: Vec<String> = text.lines().map(str::to_string).collect();
+    for l in &lines {
+        for f in FIELDS {
+            assert!(l.contains(&format!("\"{f}\":")), "field {f} missing in {l}");
+        }
+        assert!(!l.contains("\"median_ns\":null"), "no measurement in {l}");
+    }
+    lines
+}
+
+fn has(lines: &[String], op: &str, bytes: usize, pes: usize) -> bool {
+    lines.iter().any(|l| l.contains(&format!("\"op\":\"{op}\"")) && l.contains(&format!("\"bytes\":{bytes},")) && l.contains(&format!("\"pes\":{pes},")))
+}
+
+#[test]
+fn launches_its_own_pes_and_writes_every_op() {
+    let json = json_path("self");
+    let mut cmd = Command::new(BENCH);
+    cmd.args(["--pes", "2", "--sizes", "8,4K", "--iters", "200", "--json"]).arg(&json);
+    let lines = run_and_read(cmd, &json);
+    for op in ["put", "put_pingpong", "get", "put_nb", "get_nb"] {
+        assert!(has(&lines, op, 8, 2) && has(&lines, op, 4096, 2), "{op} rows missing");
+    }
+    assert!(has(&lines, "fetch_add", 8, 2) && has(&lines, "compare_swap", 8, 2));
+    assert!(has(&lines, "barrier", 0, 2));
+    assert!(has(&lines, "memcpy", 4096, 1) && has(&lines, "cacheline_rtt", 64, 1), "limits rows missing");
+    assert!(lines[0].contains("\"backend\":\"shmem\""));
+    assert!(lines[0].contains("\"cores\":") && lines[0].contains("\"git_commit\":"));
+}
+
+#[test]
+fn runs_as_a_pe_under_lamellar_run() {
+    let json = json_path("lrun");
+    let run = std::path::Path::new(BENCH).with_file_name("lamellar-run");
+    if !run.exists() {
+        // Built by `cargo test --workspace` (it is lamellar-transport's binary).
+        Command::new(env!("CARGO")).args(["build", "-p", "lamellar-transport", "--bin", "lamellar-run"]).status().unwrap();
+    }
+    let mut cmd = Command::new(run);
+    cmd.args(["-n", "3", "--", BENCH, "--ops", "put,barrier", "--sizes", "64", "--iters", "100", "--json"]).arg(&json);
+    let lines = run_and_read(cmd, &json);
+    assert!(has(&lines, "put", 64, 3) && has(&lines, "barrier", 0, 3), "{lines:?}");
+}
+
+#[test]
+fn runs_as_a_pe_under_mpiexec() {
+    if !Command::new("sh").args(["-c", "command -v mpiexec"]).output().unwrap().status.success() {
+        eprintln!("mpiexec not installed: skipped (CI installs mpich)");
+        return;
+    }
+    let json = json_path("mpiexec");
+    let mut cmd = Command::new("mpiexec");
+    cmd.args(["-n", "2", BENCH, "--ops", "get,fetch_add", "--sizes", "8", "--iters", "100", "--json"]).arg(&json);
+    let lines = run_and_read(cmd, &json);
+    assert!(has(&lines, "get", 8, 2) && has(&lines, "fetch_add", 8, 2), "{lines:?}");
+}
+
+#[test]
+fn bad_arguments_exit_2_with_usage() {
+    for args in [&["--ops", "teleport"][..], &["--pes", "0"], &["--sizes", "lots"]] {
+        let out = Command::new(BENCH).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("usage"));
+    }
+}

@@ -1,0 +1,108 @@
+//! lamellar-run as a process: exit status, naming the failing PE, timeouts, labels,
+//! /dev/shm cleanup. Each PE here is a small shell script, so these test the launcher alone.
+
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+fn lamellar_run(args: &[&str]) -> (Output, Duration) {
+    let t0 = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_lamellar-run")).args(args).output().unwrap();
+    (out, t0.elapsed())
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn success_is_exit_zero_and_every_pe_gets_rank_and_size() {
+    let (o, _) = lamellar_run(&["-n", "3", "--", "sh", "-c", "echo $PMI_RANK/$PMI_SIZE"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut lines: Vec<String> = String::from_utf8_lossy(&o.stdout).lines().map(str::to_string).collect();
+    lines.sort();
+    assert_eq!(lines, ["0/3", "1/3", "2/3"]);
+}
+
+#[test]
+fn first_failing_pe_sets_status_and_is_named_and_others_are_stopped() {
+    let (o, took) = lamellar_run(&["-n", "3", "sh", "-c", "if [ $PMI_RANK = 1 ]; then exit 7; fi; sleep 60"]);
+    assert_eq!(o.status.code(), Some(7));
+    assert!(stderr(&o).contains("PE 1 (pid"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("exited with status 7"), "{}", stderr(&o));
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+}
+
+#[test]
+fn killed_pe_is_reported_with_its_signal() {
+    let (o, took) = lamellar_run(&["-n", "2", "sh", "-c", "if [ $PMI_RANK = 0 ]; then kill -9 $$; fi; sleep 60"]);
+    assert_eq!(o.status.code(), Some(128 + 9));
+    assert!(stderr(&o).contains("PE 0") && stderr(&o).contains("signal 9"), "{}", stderr(&o));
+    assert!(took < Duration::from_secs(20));
+}
+
+#[test]
+fn pe_ignoring_term_is_killed_after_the_grace_period() {
+    let script = "trap '' TERM; if [ $PMI_RANK = 1 ]; then exit 3; fi; while true; do sleep 1; done";
+    let (o, took) = lamellar_run(&["-n", "2", "sh", "-c", script]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+}
+
+#[test]
+fn timeout_kills_a_hung_job_and_says_so() {
+    let (o, took) = lamellar_run(&["-n", "2", "--timeout", "1", "--", "sleep", "60"]);
+    assert_eq!(o.status.code(), Some(124));
+    assert!(stderr(&o).contains("timed out after 1 s"), "{}", stderr(&o));
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+}
+
+#[test]
+fn label_prefixes_every_line() {
+    let (o, _) = lamellar_run(&["-n", "2", "--label", "sh", "-c", "echo out; echo err >&2"]);
+    assert!(o.status.success());
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("[pe 0] out") && out.contains("[pe 1] out"), "{out}");
+    let err = stderr(&o);
+    assert!(err.contains("[pe 0] err") && err.contains("[pe 1] err"), "{err}");
+}
+
+#[test]
+fn leftovers_of_this_job_are_removed_from_dev_shm_and_nothing_else() {
+    let other = format!("/dev/shm/not-ours-{}", std::process::id());
+    std::fs::write(&other, b"x").unwrap();
+    let script = "touch /dev/shm/lt-$LAMELLAR_RUN_KVSNAME-crash-$PMI_RANK; touch /dev/shm/$$:0:0; kill -9 $$";
+    let (o, _) = lamellar_run(&["-n", "2", "sh", "-c", script]);
+    assert!(!o.status.success());
+    let left: Vec<String> = std::fs::read_dir("/dev/shm")
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("-crash-") || n.ends_with(":0:0"))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    assert!(std::path::Path::new(&other).exists(), "removed a file that was not ours");
+    std::fs::remove_file(other).unwrap();
+}
+
+#[test]
+fn malformed_pmi_from_a_pe_does_not_bring_down_the_launcher() {
+    let (o, _) = lamellar_run(&["-n", "2", "sh", "-c", "echo garbage >&$PMI_FD; exit 0"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    for args in [&[][..], &["-n", "0", "true"], &["--bogus", "true"], &["-n", "2"], &["-n", "2", "--timeout", "-1", "true"]] {
+        let (o, _) = lamellar_run(args);
+        assert_eq!(o.status.code(), Some(2), "args {args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("usage"), "{}", stderr(&o));
+    }
+}
+
+#[test]
+fn missing_program_is_an_error_not_a_hang() {
+    let (o, took) = lamellar_run(&["-n", "2", "/nonexistent/program"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("cannot start"), "{}", stderr(&o));
+    assert!(took < Duration::from_secs(5));
+}

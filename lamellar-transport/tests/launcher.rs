@@ -66,22 +66,35 @@ fn label_prefixes_every_line() {
     assert!(err.contains("[pe 0] err") && err.contains("[pe 1] err"), "{err}");
 }
 
+fn dev_shm() -> std::collections::BTreeSet<String> {
+    std::fs::read_dir("/dev/shm").unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect()
+}
+
 #[test]
 fn leftovers_of_this_job_are_removed_from_dev_shm_and_nothing_else() {
     let other = format!("/dev/shm/not-ours-{}", std::process::id());
     std::fs::write(&other, b"x").unwrap();
-    let script = "touch /dev/shm/lt-$LAMELLAR_RUN_KVSNAME-crash-$PMI_RANK; touch /dev/shm/$$:0:0; kill -9 $$";
-    let (o, _) = lamellar_run(&["-n", "2", "sh", "-c", script]);
+    let before = dev_shm();
+    let pids = std::env::temp_dir().join(format!("lamellar-run-test-pids-{}", std::process::id()));
+    // Each PE leaves one of our objects and one libfabric-shm-style region, then dies.
+    let script = format!(
+        "echo $$ >> {}; touch /dev/shm/lt-$LAMELLAR_RUN_KVSNAME-crash-$PMI_RANK; touch /dev/shm/$$:0:0; kill -9 $$",
+        pids.display()
+    );
+    let (o, _) = lamellar_run(&["-n", "2", "sh", "-c", &script]);
+    let pids: Vec<String> = std::fs::read_to_string(&pids).unwrap().lines().map(|p| format!("{p}:0:0")).collect();
+    assert_eq!(pids.len(), 2);
+    let still_there = std::path::Path::new(&other).exists();
+    let _ = std::fs::remove_file(&other);
     assert!(!o.status.success());
-    let left: Vec<String> = std::fs::read_dir("/dev/shm")
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.contains("-crash-") || n.ends_with(":0:0"))
+    // Other jobs on this machine may add files meanwhile: only ours are checked.
+    let left: Vec<String> = dev_shm()
+        .difference(&before)
+        .filter(|n| n.starts_with("lt-lr") || pids.contains(n))
+        .cloned()
         .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
-    assert!(std::path::Path::new(&other).exists(), "removed a file that was not ours");
-    std::fs::remove_file(other).unwrap();
+    assert!(still_there, "removed a file that was not ours");
 }
 
 #[test]

@@ -106,7 +106,9 @@ fn runs() -> Vec<Run> {
             }),
         });
         let l = [run, "-n", "2", "--timeout", "60", "--"];
-        v.push(Run { name: format!("{}/departed-peer-is-PeerFailed", cfg.name), cmd: pe_command(&l, &exe, &cfg, 2, "peer_exit"), check: Box::new(expect_success) });
+        let mut c = pe_command(&l, &exe, &cfg, 2, "peer_exit");
+        c.env("LAMELLAR_TIMEOUT", "5");
+        v.push(Run { name: format!("{}/departed-peer-is-an-error", cfg.name), cmd: c, check: Box::new(expect_success) });
         let mut c = pe_command(&l, &exe, &cfg, 2, "timeout");
         c.env("LAMELLAR_TIMEOUT", "1");
         v.push(Run { name: format!("{}/silent-peer-is-Timeout", cfg.name), cmd: c, check: Box::new(expect_success) });

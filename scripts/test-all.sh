@@ -26,7 +26,8 @@ if [ -f rofi/configure.ac ]; then
     echo "== rofi: make check"
     build=$(mktemp -d)
     (cd rofi && autoreconf -fi >/dev/null)
-    (cd "$build" && "$OLDPWD/rofi/configure" -q && make -s -j2 && make -s check LAMELLAR_RUN="$OLDPWD/target/release/lamellar-run")
+    top=$PWD
+    (cd "$build" && "$top/rofi/configure" -q && make -s -j2 && make -s check LAUNCHER="$top/target/release/lamellar-run -n")
     rm -rf "$build"
 fi
 echo "== all tests passed"

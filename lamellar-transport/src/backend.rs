@@ -26,9 +26,10 @@ pub trait Backend: Send + Sync {
     /// `SizeMismatch` error on every member).
     fn alloc(&self, team: &Team, len: usize) -> Result<Box<dyn Segment>>;
 
-    /// Whether the operation has completed; `Ok(true)` also releases the token.
+    /// Whether the operation has completed. `Ok(true)` and `Err` both release the token:
+    /// it is never passed to the backend again.
     fn test(&self, op: OpToken) -> Result<bool>;
-    /// Blocks until the operation completes (with the job timeout).
+    /// Blocks until the operation completes (with the job timeout); releases the token.
     fn wait(&self, op: OpToken) -> Result<()>;
     /// Every operation this PE issued is complete at its target.
     fn quiet(&self) -> Result<()>;

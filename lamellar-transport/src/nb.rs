@@ -152,12 +152,13 @@ impl<'scope, 'env, B> NbHandle<'scope, 'env, B> {
         if self.token == OpToken::DONE {
             return Ok(true);
         }
-        let done = self.scope.transport.backend().test(self.token)?;
-        if done {
+        let result = self.scope.transport.backend().test(self.token);
+        // Complete or failed, the backend has released the operation: never touch it again.
+        if !matches!(result, Ok(false)) {
             self.scope.forget_token(self.token);
             self.token = OpToken::DONE;
         }
-        Ok(done)
+        result
     }
 
     /// Blocks until complete (within the job timeout) and returns the buffer.

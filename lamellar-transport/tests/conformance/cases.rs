@@ -8,7 +8,10 @@ use std::task::{Context, Poll, Waker};
 
 pub const SIZES: [usize; 7] = [0, 1, 7, 8, 4095, 4096, (1 << 20) + 3];
 
-pub fn all() -> Vec<(&'static str, fn(&Transport))> {
+/// A named case; every PE runs it.
+pub type Case = (&'static str, fn(&Transport));
+
+pub fn all() -> Vec<Case> {
     vec![
         ("identity", identity),
         ("put_get_sizes", put_get_sizes),

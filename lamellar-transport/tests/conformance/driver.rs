@@ -39,11 +39,14 @@ fn have(cmd: &str) -> bool {
     Command::new("sh").arg("-c").arg(format!("command -v {cmd} >/dev/null")).status().is_ok_and(|s| s.success())
 }
 
+/// Judges a finished run from its output and duration.
+type Check = Box<dyn Fn(&Output, Duration) -> Result<(), String>>;
+
 struct Run {
     name: String,
     cmd: Command,
     /// What a correct run looks like.
-    check: Box<dyn Fn(&Output, Duration) -> Result<(), String>>,
+    check: Check,
 }
 
 fn expect_success(out: &Output, _: Duration) -> Result<(), String> {

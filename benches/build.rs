@@ -29,4 +29,6 @@ fn main() {
     println!("cargo:rerun-if-changed={}", root.join(".git/HEAD").display());
     let commit = git_commit(&root).unwrap_or_else(|| "unknown".into());
     println!("cargo:rustc-env=LB_GIT_COMMIT={commit}");
+    #[cfg(feature = "rofi")]
+    build_support::rpath_from_deps(&["rofi"]);
 }

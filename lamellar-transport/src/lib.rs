@@ -60,6 +60,9 @@ mod typed;
 #[cfg(feature = "shmem")]
 mod shmem;
 
+#[cfg(feature = "rofi")]
+mod rofi;
+
 /// The /dev/shm name prefix of every object the shmem backend creates for job `job_id`
 /// (launchers use it to clean up after a crash).
 pub fn shmem_prefix(job_id: &str) -> String {

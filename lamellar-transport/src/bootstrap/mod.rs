@@ -54,6 +54,38 @@ impl Bootstrap {
         }
     }
 
+    /// Publishes arbitrary bytes under `key`: hex-encoded and split into chunks that fit
+    /// the server's `vallen_max`, under `key-n` (the chunk count) and `key-0`, `key-1`, ...
+    pub fn put_bytes(&mut self, key: &str, bytes: &[u8]) -> Result<()> {
+        let Some(p) = &mut self.pmi else { return Ok(()) };
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        // Even, so a chunk never splits a byte; at least 2 even if the server is stingy.
+        let chunk = (p.vallen_max.saturating_sub(1) & !1).max(2);
+        let chunks: Vec<&str> = if hex.is_empty() { Vec::new() } else { hex.as_bytes().chunks(chunk).map(|c| std::str::from_utf8(c).unwrap_or_default()).collect() };
+        p.put(&format!("{key}-n"), &chunks.len().to_string())?;
+        for (i, c) in chunks.iter().enumerate() {
+            p.put(&format!("{key}-{i}"), c)?;
+        }
+        Ok(())
+    }
+
+    /// Reads bytes another PE published with [`Bootstrap::put_bytes`] before the last barrier.
+    pub fn get_bytes(&mut self, key: &str) -> Result<Vec<u8>> {
+        let bad = |why: &str| crate::Error::Bootstrap(format!("PMI value for {key}: {why}"));
+        let n: usize = self.get(&format!("{key}-n"))?.trim().parse().map_err(|_| bad("chunk count is not a number"))?;
+        let mut hex = String::new();
+        for i in 0..n {
+            hex.push_str(&self.get(&format!("{key}-{i}"))?);
+        }
+        if hex.len() % 2 != 0 {
+            return Err(bad("odd number of hex digits"));
+        }
+        (0..hex.len())
+            .step_by(2)
+            .map(|i| hex.get(i..i + 2).and_then(|d| u8::from_str_radix(d, 16).ok()).ok_or_else(|| bad("not hex")))
+            .collect()
+    }
+
     /// All PEs meet; a no-op for a singleton.
     pub fn barrier(&mut self) -> Result<()> {
         match &mut self.pmi {
@@ -73,4 +105,51 @@ impl Bootstrap {
 
 fn sanitize(s: &str) -> String {
     s.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).take(48).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+    use std::io::{BufRead, BufReader, Write};
+    use std::os::unix::net::UnixStream;
+
+    /// A PMI server with a real key-value store and a tiny `vallen_max`, so values chunk.
+    fn kvs_server(sock: UnixStream, vallen_max: usize) {
+        let mut w = sock.try_clone().unwrap();
+        let mut kv = HashMap::new();
+        for line in BufReader::new(sock).lines() {
+            let m = wire::Message::parse(&line.unwrap()).unwrap();
+            let reply = match m.cmd.as_str() {
+                "init" => "cmd=response_to_init pmi_version=1 pmi_subversion=1 rc=0".to_string(),
+                "get_maxes" => format!("cmd=maxes kvsname_max=256 keylen_max=64 vallen_max={vallen_max} rc=0"),
+                "get_my_kvsname" => "cmd=my_kvsname kvsname=kvs_1 rc=0".to_string(),
+                "put" => {
+                    assert!(m.get("value").unwrap().len() <= vallen_max, "value longer than vallen_max");
+                    kv.insert(m.get("key").unwrap().to_string(), m.get("value").unwrap().to_string());
+                    "cmd=put_result rc=0".to_string()
+                }
+                "get" => match kv.get(m.get("key").unwrap()) {
+                    Some(v) => format!("cmd=get_result rc=0 value={v}"),
+                    None => "cmd=get_result rc=-1 msg=key_not_found".to_string(),
+                },
+                _ => return,
+            };
+            w.write_all(format!("{reply}\n").as_bytes()).unwrap();
+        }
+    }
+
+    #[test]
+    fn bytes_round_trip_through_chunks() {
+        let (server, client) = UnixStream::pair().unwrap();
+        std::thread::spawn(move || kvs_server(server, 15));
+        let pmi = PmiClient::over_socket(client, 0, 1, Duration::from_secs(5)).unwrap();
+        let mut b = Bootstrap { rank: 0, size: 1, job_id: "t".into(), pmi: Some(pmi) };
+        let data: Vec<u8> = (0..=255u8).collect();
+        b.put_bytes("blob", &data).unwrap();
+        b.put_bytes("empty", &[]).unwrap();
+        assert_eq!(b.get_bytes("blob").unwrap(), data);
+        assert_eq!(b.get_bytes("empty").unwrap(), Vec::<u8>::new());
+        assert_eq!(b.get_bytes("missing").unwrap_err().kind(), crate::ErrorKind::Bootstrap);
+    }
 }

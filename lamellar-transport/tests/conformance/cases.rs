@@ -207,6 +207,15 @@ fn compare_swap_lock(t: &Transport) {
     let me = t.my_pe();
     const ITERS: u64 = 50;
     let lock = t.alloc_array::<u64>(1).unwrap();
+    for op in [AtomicOp::CompareSwap, AtomicOp::Swap] {
+        if t.atomic_support(op, AtomicType::U64) == AtomicSupport::Unsupported {
+            let e = lock.bytes().atomic::<u64>(0, 0, op, 1, 0).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Unsupported, "{op:?} claimed unsupported");
+            t.barrier().unwrap();
+            lock.free().unwrap();
+            return;
+        }
+    }
     let counter = t.alloc_array::<u64>(1).unwrap();
     for _ in 0..ITERS {
         while lock.compare_swap(0, 0, 0, me as u64 + 1).unwrap() != 0 {

@@ -1,0 +1,115 @@
+//! One symmetric allocation on the rofi backend: ROFI names it by this PE's local address.
+
+use super::error::check;
+use crate::atomic::{AtomicOp, AtomicRequest, AtomicType};
+use crate::backend::{OpToken, Segment};
+use crate::error::Result;
+use rofi_sys as sys;
+use std::ffi::c_void;
+
+pub struct RofiSegment {
+    /// This PE's base address, as returned by rofi_alloc; also the name of the allocation.
+    pub(super) base: *mut u8,
+}
+
+// SAFETY: `base` is an address ROFI owns until rofi_release; ROFI's RMA and atomic calls
+// are thread-safe (rofi.h, THREADS AND PROGRESS), and we never form references to it.
+unsafe impl Send for RofiSegment {}
+unsafe impl Sync for RofiSegment {}
+
+pub fn rofi_type(ty: AtomicType) -> sys::rofi_type_t {
+    match ty {
+        AtomicType::U32 => sys::ROFI_UINT32,
+        AtomicType::I32 => sys::ROFI_INT32,
+        AtomicType::U64 => sys::ROFI_UINT64,
+        AtomicType::I64 => sys::ROFI_INT64,
+        AtomicType::Usize if size_of::<usize>() == 4 => sys::ROFI_UINT32,
+        AtomicType::Isize if size_of::<usize>() == 4 => sys::ROFI_INT32,
+        AtomicType::Usize => sys::ROFI_UINT64,
+        AtomicType::Isize => sys::ROFI_INT64,
+    }
+}
+
+pub fn rofi_op(op: AtomicOp) -> sys::rofi_atomic_op_t {
+    match op {
+        AtomicOp::Fetch => sys::ROFI_ATOMIC_FETCH,
+        AtomicOp::Set => sys::ROFI_ATOMIC_SET,
+        AtomicOp::Swap => sys::ROFI_ATOMIC_SWAP,
+        AtomicOp::CompareSwap => sys::ROFI_ATOMIC_CSWAP,
+        AtomicOp::FetchAdd => sys::ROFI_ATOMIC_FETCH_ADD,
+        AtomicOp::Add => sys::ROFI_ATOMIC_ADD,
+        AtomicOp::FetchAnd => sys::ROFI_ATOMIC_FETCH_AND,
+        AtomicOp::FetchOr => sys::ROFI_ATOMIC_FETCH_OR,
+        AtomicOp::FetchXor => sys::ROFI_ATOMIC_FETCH_XOR,
+        AtomicOp::And => sys::ROFI_ATOMIC_AND,
+        AtomicOp::Or => sys::ROFI_ATOMIC_OR,
+        AtomicOp::Xor => sys::ROFI_ATOMIC_XOR,
+    }
+}
+
+impl RofiSegment {
+    /// # Safety (callers in this file)
+    /// The safe layer checked the range, so the address is inside the allocation.
+    fn at(&self, offset: usize) -> *mut c_void {
+        self.base.wrapping_add(offset).cast()
+    }
+}
+
+fn token(op: *mut sys::rofi_op_t) -> OpToken {
+    if op.is_null() { OpToken::DONE } else { OpToken(op as u64) }
+}
+
+impl Segment for RofiSegment {
+    fn local_base(&self) -> *mut u8 {
+        self.base
+    }
+
+    unsafe fn put(&self, pe: usize, offset: usize, src: *const u8, len: usize) -> Result<()> {
+        // SAFETY: destination range checked by the safe layer; `src` valid for `len`.
+        check(unsafe { sys::rofi_put(self.at(offset), src.cast(), len, pe as i32) }, "rofi_put").map(drop)
+    }
+
+    unsafe fn get(&self, pe: usize, offset: usize, dst: *mut u8, len: usize) -> Result<()> {
+        // SAFETY: source range checked; `dst` valid for writes of `len`.
+        check(unsafe { sys::rofi_get(dst.cast(), self.at(offset), len, pe as i32) }, "rofi_get").map(drop)
+    }
+
+    unsafe fn put_nb(&self, pe: usize, offset: usize, src: *const u8, len: usize) -> Result<OpToken> {
+        let mut op = std::ptr::null_mut();
+        // SAFETY: as `put`; the caller keeps `src` valid until the token completes.
+        check(unsafe { sys::rofi_put_nb(self.at(offset), src.cast(), len, pe as i32, &mut op) }, "rofi_put_nb")?;
+        Ok(token(op))
+    }
+
+    unsafe fn get_nb(&self, pe: usize, offset: usize, dst: *mut u8, len: usize) -> Result<OpToken> {
+        let mut op = std::ptr::null_mut();
+        // SAFETY: as `get`; the caller keeps `dst` valid and untouched until completion.
+        check(unsafe { sys::rofi_get_nb(dst.cast(), self.at(offset), len, pe as i32, &mut op) }, "rofi_get_nb")?;
+        Ok(token(op))
+    }
+
+    fn atomic(&self, pe: usize, offset: usize, req: AtomicRequest) -> Result<u64> {
+        let ty = rofi_type(req.ty);
+        let wide = matches!(ty, sys::ROFI_UINT64 | sys::ROFI_INT64);
+        // Operands in the word's own width, as ROFI reads `type`-sized values.
+        let (op64, cmp64, mut res64) = (req.operand, req.compare, 0u64);
+        let (op32, cmp32, mut res32) = (req.operand as u32, req.compare as u32, 0u32);
+        let (o, c, r): (*const c_void, *const c_void, *mut c_void) = if wide {
+            (&op64 as *const u64 as _, &cmp64 as *const u64 as _, &mut res64 as *mut u64 as _)
+        } else {
+            (&op32 as *const u32 as _, &cmp32 as *const u32 as _, &mut res32 as *mut u32 as _)
+        };
+        // SAFETY: target word checked in range and aligned; operand/compare/result point to
+        // live locals of the type's width for the duration of this blocking call.
+        check(unsafe { sys::rofi_atomic(rofi_op(req.op), ty, self.at(offset), o, c, r, pe as i32) }, "rofi_atomic")?;
+        Ok(if wide { res64 } else { res32 as u64 })
+    }
+
+    fn free(self: Box<Self>) -> Result<()> {
+        let base = self.base;
+        std::mem::forget(self); // released below; nothing else to drop
+        // SAFETY: `base` is a live allocation's base address; rofi_release is the collective
+        // release over its team.
+        check(unsafe { sys::rofi_release(base.cast()) }, "rofi_release").map(drop)
+    }
+}

@@ -1,0 +1,289 @@
+/* progress.c - per-operation completion tracking and progress.
+ *
+ * Every operation carries its own struct rofi_op as libfabric context and
+ * is completed by its own CQ entry.  We never use a shared counter: the
+ * shm provider counts incoming writes on the same counters as local
+ * completions, so a counter can reach its target before our writes land.
+ *
+ * rofi.lock serializes all libfabric calls.  Completions are handled only
+ * under it, which also makes "orphaning" (a waiter giving up after
+ * ROFI_TIMEOUT) race-free: the waiter flips PENDING -> ORPHANED under the
+ * lock, and the CQ reader frees an orphaned op when its entry arrives. */
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "rofi_internal.h"
+
+struct rofi_op *rofi_op_new(int counted)
+{
+    struct rofi_op *op = calloc(1, sizeof *op);
+    if (!op)
+        return NULL;
+    atomic_init(&op->state, OP_PENDING);
+    op->remaining = 1;
+    op->counted = counted;
+    if (counted)
+        atomic_fetch_add(&rofi.outstanding, 1);
+    return op;
+}
+
+int rofi_op_desc(struct rofi_op *op, const void *buf, size_t len, void **desc)
+{
+    *desc = NULL;
+    if (!rofi.mr_local)
+        return 0;
+    if ((*desc = rofi_alloc_desc(buf, len)))
+        return 0;
+    /* FI_MR_LOCAL and buf is not symmetric: register it for this op only. */
+    int rc = rofi_mr_reg((void *)buf, len ? len : 1,
+                         FI_READ | FI_WRITE | FI_SEND | FI_RECV, &op->lmr);
+    if (rc)
+        return rc;
+    *desc = fi_mr_desc(op->lmr);
+    return 0;
+}
+
+static void op_free(struct rofi_op *op)
+{
+    if (op->lmr)
+        fi_close(&op->lmr->fid);
+    free(op);
+}
+
+/* `parts` fabric completions of op arrived (or will never be posted).
+ * Caller holds rofi.lock. */
+static void op_complete_locked(struct rofi_op *op, int err, int parts)
+{
+    if (err && !op->err)
+        op->err = err;
+    op->remaining -= parts;
+    if (op->remaining > 0)
+        return;
+    if (op->counted)
+        atomic_fetch_sub(&rofi.outstanding, 1);
+    if (atomic_load(&op->state) == OP_ORPHANED) {
+        op_free(op);
+        return;
+    }
+    if (op->result_out && !op->err)
+        memcpy(op->result_out, &op->scratch[2], op->result_len);
+    if (op->lmr) {
+        fi_close(&op->lmr->fid);
+        op->lmr = NULL;
+    }
+    /* Release: the waiter may read and free op as soon as it sees DONE. */
+    atomic_store_explicit(&op->state, OP_DONE, memory_order_release);
+}
+
+void rofi_op_fail(struct rofi_op *op, int err, int parts)
+{
+    pthread_mutex_lock(&rofi.lock);
+    op_complete_locked(op, err, parts);
+    pthread_mutex_unlock(&rofi.lock);
+}
+
+static int map_cq_error(int fi_err)
+{
+    switch (fi_err) {
+    case FI_ETRUNC:    return ROFI_ETRUNC;
+    case FI_ECANCELED: return ROFI_ETIMEDOUT; /* we cancel only on timeout */
+    case FI_ENOMEM:    return ROFI_ENOMEM;
+    default:           return ROFI_EFABRIC;
+    }
+}
+
+int rofi_progress_locked(void)
+{
+    struct fi_cq_tagged_entry ent[16];
+    ssize_t n = fi_cq_read(rofi.cq, ent, 16);
+    if (n > 0) {
+        for (ssize_t i = 0; i < n; i++) {
+            struct rofi_op *op = ent[i].op_context;
+            if (!op)
+                continue;
+            op->len = ent[i].len;
+            op->tag = ent[i].tag;
+            op_complete_locked(op, 0, 1);
+        }
+        return (int)n;
+    }
+    if (n == -FI_EAVAIL) {
+        struct fi_cq_err_entry e;
+        memset(&e, 0, sizeof e);
+        if (fi_cq_readerr(rofi.cq, &e, 0) == 1 && e.op_context) {
+            struct rofi_op *op = e.op_context;
+            op->fi_err = e.err < 0 ? -e.err : e.err; /* shm reports it negated */
+            op->len = e.len;
+            op_complete_locked(op, map_cq_error(op->fi_err), 1);
+        }
+        return 1;
+    }
+    return 0;
+}
+
+void rofi_progress(void)
+{
+    /* trylock: if the progress thread is reading the CQ, it will complete
+     * our op; spinning on the op state is then the right thing to do. */
+    if (pthread_mutex_trylock(&rofi.lock) == 0) {
+        rofi_progress_locked();
+        pthread_mutex_unlock(&rofi.lock);
+    }
+}
+
+/* Status of a finished op.  Errors from the CQ get a message here; errors
+ * recorded at post time already set a more specific one. */
+static int op_status(struct rofi_op *op)
+{
+    if (op->err && op->fi_err)
+        return rofi_error(op->err, "operation failed: %s (%d)",
+                          fi_strerror(op->fi_err), op->fi_err);
+    return op->err;
+}
+
+int rofi_op_wait_until(struct rofi_op *op, double deadline, int *orphaned_out)
+{
+    unsigned spins = 0;
+    int rc = 0;
+    *orphaned_out = 0;
+    atomic_fetch_add(&rofi.waiters, 1);
+    while (atomic_load_explicit(&op->state, memory_order_acquire) != OP_DONE) {
+        rofi_progress();
+        if (++spins < 64)
+            continue;
+        /* 2 cores, several PEs: let the peer (or our progress thread) run. */
+        sched_yield();
+        if (spins % 64 || rofi_now() < deadline)
+            continue;
+        pthread_mutex_lock(&rofi.lock);
+        int orphaned = atomic_load(&op->state) == OP_PENDING;
+        if (orphaned) {
+            /* A posted receive would write into its buffer later: cancel
+             * it; its (error) completion then frees the orphan. */
+            if (op->is_recv)
+                fi_cancel(&rofi.ep->fid, op);
+            atomic_store(&op->state, OP_ORPHANED);
+        }
+        pthread_mutex_unlock(&rofi.lock);
+        *orphaned_out = orphaned;
+        if (orphaned) {
+            rc = rofi_error(ROFI_ETIMEDOUT,
+                            "operation not complete after %.0f s (ROFI_TIMEOUT): "
+                            "is a peer PE gone or stuck?", rofi_timeout_s());
+            break;
+        }
+    }
+    atomic_fetch_sub(&rofi.waiters, 1);
+    return rc ? rc : op_status(op);
+}
+
+int rofi_op_wait(struct rofi_op *op)
+{
+    int orphaned;
+    int rc = rofi_op_wait_until(op, rofi_now() + rofi_timeout_s(), &orphaned);
+    if (!orphaned)
+        op_free(op);
+    return rc;
+}
+
+/* ---- public: wait / test / quiet --------------------------------------- */
+
+int rofi_wait(rofi_op_t *op)
+{
+    if (!op)
+        return rofi_error(ROFI_EINVAL, "rofi_wait: NULL handle");
+    return rofi_op_wait(op);
+}
+
+int rofi_test(rofi_op_t *op)
+{
+    if (!op)
+        return rofi_error(ROFI_EINVAL, "rofi_test: NULL handle");
+    if (atomic_load_explicit(&op->state, memory_order_acquire) != OP_DONE) {
+        rofi_progress();
+        if (atomic_load_explicit(&op->state, memory_order_acquire) != OP_DONE)
+            return 0;
+    }
+    int rc = op->err ? op_status(op) : 1;
+    op_free(op);
+    return rc;
+}
+
+int rofi_quiet(void)
+{
+    ROFI_CHECK_INIT();
+    double deadline = rofi_now() + rofi_timeout_s();
+    unsigned spins = 0;
+    int rc = 0;
+    atomic_fetch_add(&rofi.waiters, 1);
+    while (atomic_load(&rofi.outstanding) > 0) {
+        rofi_progress();
+        if (++spins < 64)
+            continue;
+        sched_yield();
+        if (spins % 64 == 0 && rofi_now() > deadline) {
+            rc = rofi_error(ROFI_ETIMEDOUT,
+                            "rofi_quiet: %ld operations not complete after %.0f s",
+                            (long)atomic_load(&rofi.outstanding), rofi_timeout_s());
+            break;
+        }
+    }
+    atomic_fetch_sub(&rofi.waiters, 1);
+    return rc;
+}
+
+/* ---- progress thread ---------------------------------------------------- */
+
+static void *progress_main(void *arg)
+{
+    (void)arg;
+    unsigned idle = 0;
+    while (!atomic_load(&rofi.progress_stop)) {
+        int n = 0;
+        if (atomic_load(&rofi.waiters) > 0) {
+            /* A thread of ours is polling the CQ in a wait loop: competing
+             * with it for the lock and (2 cores, several PEs) the CPU only
+             * adds latency. */
+            struct timespec ts = { 0, 50000 };
+            nanosleep(&ts, NULL);
+            idle = 0;
+            continue;
+        }
+        if (pthread_mutex_trylock(&rofi.lock) == 0) {
+            n = rofi_progress_locked();
+            pthread_mutex_unlock(&rofi.lock);
+        }
+        if (n > 0) {
+            idle = 0;
+        } else if (++idle < 2000) {
+            sched_yield(); /* stay responsive right after traffic */
+        } else {
+            /* Idle for a while: back off so an oversubscribed node keeps
+             * its cores for the application. */
+            struct timespec ts = { 0, 20000 };
+            nanosleep(&ts, NULL);
+        }
+    }
+    return NULL;
+}
+
+int rofi_progress_start(void)
+{
+    atomic_store(&rofi.progress_stop, 0);
+    int rc = pthread_create(&rofi.progress_tid, NULL, progress_main, NULL);
+    if (rc)
+        return rofi_error(ROFI_ENOMEM, "cannot start progress thread (error %d)", rc);
+    rofi.progress_thread = 1;
+    return 0;
+}
+
+void rofi_progress_stop(void)
+{
+    if (!rofi.progress_thread)
+        return;
+    atomic_store(&rofi.progress_stop, 1);
+    pthread_join(rofi.progress_tid, NULL);
+    rofi.progress_thread = 0;
+}

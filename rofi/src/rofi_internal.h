@@ -1,0 +1,221 @@
+/* rofi_internal.h - state and helpers shared by the ROFI source files. */
+#ifndef ROFI_INTERNAL_H
+#define ROFI_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include <rdma/fabric.h>
+#include <rdma/fi_atomic.h>
+#include <rdma/fi_cm.h>
+#include <rdma/fi_domain.h>
+#include <rdma/fi_endpoint.h>
+#include <rdma/fi_errno.h>
+#include <rdma/fi_rma.h>
+#include <rdma/fi_tagged.h>
+
+#include "rofi.h"
+
+#define ROFI_HIDDEN __attribute__((visibility("hidden")))
+
+/* ---- error.c --------------------------------------------------------- */
+
+/* Record a detailed message for rofi_last_error() and return `code`. */
+ROFI_HIDDEN int rofi_error(int code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Same, for a failed libfabric call: appends fi_strerror(-fi_rc). */
+ROFI_HIDDEN int rofi_fi_error(const char *call, long fi_rc);
+
+/* ---- time ------------------------------------------------------------- */
+
+ROFI_HIDDEN double rofi_now(void);            /* monotonic seconds       */
+ROFI_HIDDEN double rofi_timeout_s(void);      /* ROFI_TIMEOUT, default 60 */
+
+/* ---- operations (progress.c) ----------------------------------------- */
+
+enum { OP_PENDING = 0, OP_DONE = 1, OP_ORPHANED = 2 };
+
+/* One in-flight libfabric operation.  The fi_context2 must come first:
+ * libfabric gives it back as op_context in the completion entry. */
+struct rofi_op {
+    struct fi_context2 ctx;
+    _Atomic int state;     /* OP_*: the waiter and the CQ reader race on it */
+    int remaining;         /* fabric completions still expected            */
+    int err;               /* first error (ROFI code) of any part          */
+    int fi_err;            /* libfabric error from the CQ, for messages    */
+    int counted;           /* counts in rofi.outstanding (quiet)           */
+    int is_recv;           /* posted receive: cancel it on timeout         */
+    size_t len;            /* received length (receives)                   */
+    uint64_t tag;          /* received tag (receives)                      */
+    struct fid_mr *lmr;    /* on-the-fly local MR (FI_MR_LOCAL), or NULL   */
+    void *result_out;      /* fetching atomics: copy scratch[2] here ...   */
+    size_t result_len;     /* ... this many bytes, at completion           */
+    uint64_t scratch[4];   /* small internal payloads (control messages,
+                              atomic operand/compare/result): owned by the
+                              op, so an orphaned op never points at freed
+                              memory                                       */
+};
+
+ROFI_HIDDEN struct rofi_op *rofi_op_new(int counted);
+/* Local descriptor for buf: the allocation's MR if buf lies in one, else,
+ * when the provider needs FI_MR_LOCAL, a registration owned by op. */
+ROFI_HIDDEN int rofi_op_desc(struct rofi_op *op, const void *buf, size_t len,
+                             void **desc);
+/* `parts` of op will never complete (their post failed): record err and,
+ * if nothing else is in flight, finish op so a waiter returns err. */
+ROFI_HIDDEN void rofi_op_fail(struct rofi_op *op, int err, int parts);
+/* Wait until DONE or the deadline.  op stays allocated unless the wait
+ * timed out: then *orphaned = 1, op must not be touched again (the CQ
+ * reader frees it when its completion finally arrives). */
+ROFI_HIDDEN int rofi_op_wait_until(struct rofi_op *op, double deadline,
+                                   int *orphaned);
+/* Wait (ROFI_TIMEOUT) and free; returns the op's status. */
+ROFI_HIDDEN int rofi_op_wait(struct rofi_op *op);
+/* Drain completions; caller holds rofi.lock.  Returns entries handled. */
+ROFI_HIDDEN int rofi_progress_locked(void);
+/* Try to drain completions without blocking on the lock. */
+ROFI_HIDDEN void rofi_progress(void);
+ROFI_HIDDEN int rofi_progress_start(void);
+ROFI_HIDDEN void rofi_progress_stop(void);
+
+/* Post a libfabric call, retrying on -FI_EAGAIN (queue full) while making
+ * progress, under rofi.lock; bounded by ROFI_TIMEOUT.  `rc` gets the final
+ * libfabric return value (-FI_ETIMEDOUT if the queue never drained). */
+#define ROFI_POST(rc, call)                                                 \
+    do {                                                                    \
+        double rofi_post_deadline_ = 0;                                     \
+        for (;;) {                                                          \
+            pthread_mutex_lock(&rofi.lock);                                 \
+            (rc) = (call);                                                  \
+            if ((rc) == -FI_EAGAIN)                                         \
+                rofi_progress_locked();                                     \
+            pthread_mutex_unlock(&rofi.lock);                               \
+            if ((rc) != -FI_EAGAIN)                                         \
+                break;                                                      \
+            if (rofi_post_deadline_ == 0)                                   \
+                rofi_post_deadline_ = rofi_now() + rofi_timeout_s();        \
+            else if (rofi_now() > rofi_post_deadline_) {                    \
+                (rc) = -FI_ETIMEDOUT;                                       \
+                break;                                                      \
+            }                                                               \
+            sched_yield();                                                  \
+        }                                                                   \
+    } while (0)
+
+/* ---- teams and collectives (team.c) ---------------------------------- */
+
+struct rofi_team {
+    int n;               /* members                                   */
+    int *pes;            /* world ids, ascending                      */
+    int me;              /* my index in pes                           */
+    uint32_t id;         /* 12-bit tag id derived from the member list */
+    uint32_t seq;        /* collectives done: same on every member    */
+    struct rofi_team *next;
+};
+
+ROFI_HIDDEN int rofi_team_get(const int *pes, int npes,
+                              struct rofi_team **team);
+ROFI_HIDDEN void rofi_team_free_all(void);
+ROFI_HIDDEN int rofi_team_barrier(struct rofi_team *t);
+/* Every member contributes `len` (<= 32) bytes; out gets n*len bytes in
+ * member order. */
+ROFI_HIDDEN int rofi_team_allgather(struct rofi_team *t, const void *mine,
+                                    size_t len, void *out);
+
+/* ---- messages (msg.c) ---------------------------------------------------
+ * Tag layout (60 bits, so providers reserving high bits still work):
+ *   59..56 kind | 55..32 source PE | 31..0 user tag, or for collectives
+ *   31..20 team id | 19..14 round | 13..0 sequence number.            */
+enum { TAG_USER = 1, TAG_BARRIER = 2, TAG_ALLGATHER = 3 };
+ROFI_HIDDEN uint64_t rofi_tag_user(int src, uint32_t tag);
+ROFI_HIDDEN uint64_t rofi_tag_coll(int kind, int src, uint32_t team,
+                                   int round, uint32_t seq);
+/* Post a tagged send / receive of an op-owned or user buffer.  On failure
+ * the op is finished with the error (rofi_op_wait returns it). */
+ROFI_HIDDEN int rofi_post_send(struct rofi_op *op, int pe, const void *buf,
+                               size_t len, uint64_t tag);
+ROFI_HIDDEN int rofi_post_recv(struct rofi_op *op, int pe, void *buf,
+                               size_t len, uint64_t tag);
+
+/* ---- allocations (alloc.c) -------------------------------------------- */
+
+struct rofi_alloc {
+    char *base;             /* local address                                */
+    size_t size;            /* bytes requested (same on every member)       */
+    struct fid_mr *mr;
+    void *desc;             /* fi_mr_desc, for local use                    */
+    struct rofi_team *team;
+    uint64_t *rkey;         /* per world PE: MR key (members only)          */
+    uint64_t *rbase;        /* per world PE: base virtual address           */
+    struct rofi_alloc *next;
+};
+
+/* Find the allocation holding [addr, addr+len) usable towards pe; fills
+ * the remote address and key.  Returns ROFI_EINVAL (with message) if none. */
+ROFI_HIDDEN int rofi_translate(const void *addr, size_t len, int pe,
+                               uint64_t *raddr, uint64_t *rkey);
+/* Descriptor of the allocation containing [buf, buf+len), or NULL. */
+ROFI_HIDDEN void *rofi_alloc_desc(const void *buf, size_t len);
+ROFI_HIDDEN void rofi_alloc_free_all(void);
+/* Register buf with the domain honoring the MR mode bits. */
+ROFI_HIDDEN int rofi_mr_reg(void *buf, size_t len, uint64_t access,
+                            struct fid_mr **mr);
+
+/* ---- atomics (atomic.c) ------------------------------------------------ */
+ROFI_HIDDEN void rofi_atomic_probe(void);
+
+/* ---- PMI (pmi.c) -------------------------------------------------------- */
+#include "pmi.h"
+
+/* ---- global state (init.c) --------------------------------------------- */
+
+struct rofi_state {
+    int initialized;
+    int rank, size;
+    char prov_name[128], dom_name[128];
+
+    struct fi_info *info;
+    struct fid_fabric *fabric;
+    struct fid_domain *domain;
+    struct fid_av *av;
+    struct fid_cq *cq;
+    struct fid_ep *ep;
+    fi_addr_t *addrs;         /* world PE -> fabric address                 */
+
+    /* MR mode decided from the returned fi_info (never by name). */
+    int mr_virt_addr;         /* remote address = peer VA + offset         */
+    int mr_prov_key;          /* provider picks keys: exchange them        */
+    int mr_endpoint;          /* MR must be bound to the ep and enabled    */
+    int mr_local;             /* local buffers need descriptors            */
+    _Atomic uint64_t next_key;/* our key choice when !mr_prov_key          */
+    size_t max_msg;           /* largest single RMA transfer               */
+
+    int has_atomic;           /* endpoint opened with FI_ATOMIC            */
+    unsigned char atomic_ok[ROFI_NUM_ATOMIC_OPS][ROFI_NUM_TYPES];
+
+    pthread_mutex_t lock;     /* serializes every fi_* call on ep/cq/mr    */
+    _Atomic long outstanding; /* counted ops not yet complete (quiet)      */
+
+    _Atomic int waiters;      /* threads inside a ROFI wait loop: they make
+                                 progress, so the progress thread rests    */
+    int progress_thread;      /* started?                                  */
+    _Atomic int progress_stop;
+    pthread_t progress_tid;
+
+    pthread_rwlock_t alloc_lock; /* alloc list: writers alloc/release     */
+    struct rofi_alloc *allocs;
+    struct rofi_team *world, *teams;
+};
+
+extern ROFI_HIDDEN struct rofi_state rofi;
+
+/* ROFI_ESTATE with a message unless initialized. */
+#define ROFI_CHECK_INIT()                                                   \
+    do {                                                                    \
+        if (!rofi.initialized)                                              \
+            return rofi_error(ROFI_ESTATE, "%s: ROFI is not initialized",   \
+                              __func__);                                    \
+    } while (0)
+
+#endif /* ROFI_INTERNAL_H */

@@ -1,0 +1,43 @@
+/* Collective alloc/release, zeroed memory, address translation. */
+#include "common.h"
+
+int main(void)
+{
+    test_init();
+    size_t sizes[] = { 0, 1, 8, 4096, 1 << 20, 3 << 20 };
+    void *bufs[6];
+    for (int i = 0; i < 6; i++) {
+        OK(rofi_alloc(sizes[i], &bufs[i]));
+        CHECK(bufs[i] != NULL, "alloc %zu gave NULL", sizes[i]);
+        for (size_t b = 0; b < sizes[i]; b++)
+            if (((unsigned char *)bufs[i])[b]) {
+                CHECK(0, "alloc %zu byte %zu not zero", sizes[i], b);
+                break;
+            }
+    }
+    for (int i = 1; i < 6; i++) {
+        char *last = (char *)bufs[i] + sizes[i] - 1;
+        CHECK(rofi_get_remote_addr(last, me) == last, "self translation");
+        for (int pe = 0; pe < np; pe++) {
+            void *r = rofi_get_remote_addr(last, pe);
+            CHECK(r != NULL, "no remote addr for PE %d", pe);
+            CHECK(rofi_get_local_addr(r, pe) == last, "inverse translation PE %d", pe);
+        }
+        CHECK(rofi_get_remote_addr(last, np) == NULL, "PE out of range translated");
+    }
+    int local;
+    CHECK(rofi_get_remote_addr(&local, 0) == NULL, "stack address translated");
+    for (int i = 5; i >= 0; i--)
+        OK(rofi_release(bufs[i]));
+    FAILS_WITH(ROFI_EINVAL, rofi_release(&local));
+    /* Many alloc/release cycles: keys and sequence numbers keep working. */
+    for (int i = 0; i < 50; i++) {
+        void *p;
+        OK(rofi_alloc(64, &p));
+        OK(rofi_put(p, &i, sizeof i, (me + 1) % np));
+        OK(rofi_barrier());
+        CHECK(*(int *)p == i, "cycle %d got %d", i, *(int *)p);
+        OK(rofi_release(p));
+    }
+    return test_finish("alloc");
+}

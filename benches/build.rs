@@ -30,5 +30,28 @@ fn main() {
     let commit = git_commit(&root).unwrap_or_else(|| "unknown".into());
     println!("cargo:rustc-env=LB_GIT_COMMIT={commit}");
     #[cfg(feature = "rofi")]
+    rofi_baseline(&root);
+}
+
+/// Compiles the raw libfabric baseline (benches/raw-ofi) with the libfabric rofi-sys found,
+/// its `main` renamed so that the `ofi-baseline` binary can call it.
+#[cfg(feature = "rofi")]
+fn rofi_baseline(root: &Path) {
     build_support::rpath_from_deps(&["rofi"]);
+    let src = root.join("benches/raw-ofi/ofi_baseline.c");
+    println!("cargo:rerun-if-changed={}", src.display());
+    let mut b = cc::Build::new();
+    b.file(&src)
+        .define("main", "ofi_baseline_main")
+        .flag("-std=gnu11")
+        .include(root.join("rofi/include"))
+        .include(root.join("rofi/src"))
+        .opt_level(2)
+        .warnings(false);
+    if let Ok(ofi_root) = std::env::var("DEP_ROFI_OFI_ROOT") {
+        b.include(Path::new(&ofi_root).join("include"));
+    }
+    b.compile("ofi_baseline");
+    println!("cargo:rustc-link-lib=fabric");
+    println!("cargo:rustc-link-lib=pthread");
 }

@@ -19,8 +19,11 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-echo "== cargo test (workspace, all backends)"
-cargo test --workspace --all-features --release 2>&1
+# Every backend, but not rofi-sys/vendored: that one needs a libfabric source tarball in
+# vendor/ (or LIBFABRIC_SRC), which a fresh machine does not have.
+FEATURES="lamellar-transport/rofi,lamellar-bench/rofi"
+echo "== cargo test (workspace; features $FEATURES)"
+cargo test --workspace --release --features "$FEATURES" 2>&1
 
 if [ -f rofi/configure.ac ]; then
     echo "== rofi: make check"

@@ -77,7 +77,7 @@ pub fn locate(lib: &Library, env: &Env, vendor_dir: &Path, stem: &str) -> Result
     tarballs.sort();
     tarballs.pop().map(Source::Tarball).ok_or_else(|| {
         format!(
-            "{var} unset and no {stem}-*.tar.gz in {}",
+            "{var} unset and no {stem}-*.tar.{{gz,bz2,xz}} in {}",
             vendor_dir.display()
         )
     })
@@ -194,7 +194,7 @@ fn run(cmd: &mut Command, log: &Path, what: &str) -> Result<(), String> {
     ))
 }
 
-/// Recursive copy that keeps symlinks, skips VCS data and never descends into
+/// Recursive copy that keeps symlinks and modification times, skips VCS data and never descends into
 /// `skip` (OUT_DIR may sit inside the source tree).
 fn copy_tree(from: &Path, to: &Path, skip: &Path) -> std::io::Result<()> {
     for entry in fs::read_dir(from)? {
@@ -211,6 +211,14 @@ fn copy_tree(from: &Path, to: &Path, skip: &Path) -> std::io::Result<()> {
             copy_tree(&path, &dest, skip)?;
         } else {
             fs::copy(&path, &dest)?;
+            // Keep modification times: a generated `configure` / `Makefile.in` that looks
+            // older than its `configure.ac` / `Makefile.am` makes `make` re-run
+            // autoconf / automake (and fail where they are not installed).
+            let meta = entry.metadata()?;
+            let times = fs::FileTimes::new()
+                .set_accessed(meta.accessed()?)
+                .set_modified(meta.modified()?);
+            File::open(&dest)?.set_times(times)?;
         }
     }
     Ok(())

@@ -128,6 +128,40 @@ fn real_autoreconf_for_a_bare_checkout() {
 }
 
 #[test]
+fn the_copy_keeps_modification_times() {
+    // A tree with a generated `configure` older than its inputs' copies would
+    // make `make` re-run autoconf/automake; the copy must keep every mtime.
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("foo");
+    fake_source(&src);
+    let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_500_000_000);
+    for name in ["configure", "Makefile.in"] {
+        File::options()
+            .write(true)
+            .open(src.join(name))
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+    }
+    autotools(
+        &Source::Dir(src.clone()),
+        &tmp.path().join("work"),
+        &[],
+        &Env::new(),
+    )
+    .unwrap();
+    let mtime = |p: PathBuf| fs::metadata(p).unwrap().modified().unwrap();
+    for name in ["configure", "Makefile.in", "foo.c", "foo.h"] {
+        assert_eq!(
+            mtime(tmp.path().join("work/src").join(name)),
+            mtime(src.join(name)),
+            "{name}"
+        );
+    }
+    assert_eq!(mtime(tmp.path().join("work/src/configure")), old);
+}
+
+#[test]
 fn failure_shows_the_log_tail() {
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("foo");
@@ -163,7 +197,7 @@ fn locate_prefers_src_var_and_explains_absence() {
     assert_eq!(
         locate(&FAKE, &Env::new(), tmp.path(), "foo"),
         Err(format!(
-            "FOO_SRC unset and no foo-*.tar.gz in {}",
+            "FOO_SRC unset and no foo-*.tar.{{gz,bz2,xz}} in {}",
             tmp.path().display()
         ))
     );

@@ -1,7 +1,8 @@
 //! The transport operations, with fixed definitions (write them down, so numbers compare):
 //! - `put`: blocking put + quiet per operation (OSU putmem latency).
 //! - `put_pingpong`: PE 0 and PE 1 put to each other and wait to see the data land; half
-//!   the round trip (ucx_perftest ucp_put_lat). Sizes of at least 8 bytes, multiple of 8.
+//!   the round trip (ucx_perftest ucp_put_lat: blocking put, i.e. local completion, no
+//!   quiet; the receiver polls its own memory). Sizes of at least 8 bytes, multiple of 8.
 //! - `get`: blocking get per operation.
 //! - `put_nb` / `get_nb`: a window of non-blocking operations then one completion (quiet
 //!   for puts, waiting every handle for gets); time per operation, so MB/s is bandwidth.
@@ -107,7 +108,7 @@ impl Bench<'_> {
         if bytes < 8 || bytes % 8 != 0 {
             return Ok(None);
         }
-        let (t, a, me) = (self.t, &self.buf, self.t.my_pe());
+        let (a, me) = (&self.buf, self.t.my_pe());
         let peer = 1 - me;
         let mut msg = vec![0u8; bytes];
         let mut seq = 0u64;
@@ -115,14 +116,13 @@ impl Bench<'_> {
         let mut step = || -> Result<()> {
             seq += 1;
             msg[bytes - 8..].copy_from_slice(&seq.to_ne_bytes());
+            // As ucp_put_lat: a put completed locally, no quiet; the peer sees it land.
             if me == 0 {
                 a.put(peer, 0, &msg)?;
-                t.quiet()?;
                 wait_for(a, bytes - 8, seq, timeout)
             } else {
                 wait_for(a, bytes - 8, seq, timeout)?;
-                a.put(peer, 0, &msg)?;
-                t.quiet()
+                a.put(peer, 0, &msg)
             }
         };
         let v = time_batches(warmup, samples, batch, &mut step)?;

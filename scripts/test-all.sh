@@ -21,7 +21,7 @@ fi
 
 # Every backend, but not rofi-sys/vendored: that one needs a libfabric source tarball in
 # vendor/ (or LIBFABRIC_SRC), which a fresh machine does not have.
-FEATURES="lamellar-transport/rofi,lamellar-bench/rofi"
+FEATURES="lamellar-transport/rofi,lamellar-transport/ucx,lamellar-bench/rofi,lamellar-bench/ucx"
 echo "== cargo test (workspace; features $FEATURES)"
 cargo test --workspace --release --features "$FEATURES" 2>&1
 

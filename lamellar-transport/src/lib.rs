@@ -59,6 +59,8 @@ mod typed;
 
 #[cfg(feature = "shmem")]
 mod shmem;
+#[cfg(feature = "ucx")]
+mod ucx;
 
 #[cfg(feature = "rofi")]
 mod rofi;

@@ -102,6 +102,8 @@ fn open_backend(name: &str, timeout: Duration) -> Result<Box<dyn Backend>> {
     match name {
         #[cfg(feature = "shmem")]
         "shmem" => Ok(Box::new(crate::shmem::ShmemBackend::init(timeout)?)),
+        #[cfg(feature = "ucx")]
+        "ucx" => Ok(Box::new(crate::ucx::UcxBackend::init(timeout)?)),
         #[cfg(feature = "rofi")]
         "rofi" => Ok(Box::new(crate::rofi::RofiBackend::init(timeout)?)),
         _ => {

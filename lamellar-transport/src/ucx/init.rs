@@ -1,0 +1,91 @@
+//! Joining the job: bootstrap, UCX context and worker, the exchange of worker addresses
+//! and control-region keys through PMI, endpoints to every PE, the atomics probe, the
+//! progress thread.
+
+use super::card::Card;
+use super::control::{Control, control_len};
+use super::memory::{Region, RemoteKey};
+use super::peers::{self, Peers};
+use super::progress::ProgressThread;
+use super::worker::Ucx;
+use super::{Shared, UcxBackend, atomics, status};
+use crate::bootstrap::Bootstrap;
+use crate::error::{Error, Result};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+impl UcxBackend {
+    /// Joins the job: bootstrap, UCX context and worker, endpoints to every PE, control
+    /// regions, progress thread.
+    pub fn init(timeout: Duration) -> Result<UcxBackend> {
+        let mut boot = Bootstrap::from_env(timeout)?;
+        let (me, npes) = (boot.rank, boot.size);
+        let host = peers::host_id();
+
+        // Our card first: the worker and the control region exist before any peer's.
+        // Peers' liveness info is filled in once the cards are in; until then nobody fails.
+        let mut ucx = Ucx::open(npes, Peers::new(vec![None; npes]), timeout)?;
+        let (region, own) = {
+            let mut w = ucx.lock();
+            let address = w.address()?;
+            let region = Region::map(&mut w, control_len(npes))?;
+            let key = match region.pack(&mut w) {
+                Ok(k) => k,
+                Err(e) => {
+                    region.unmap(&mut w);
+                    return Err(e);
+                }
+            };
+            let own = Card { pid: std::process::id(), host: host.clone(), worker_address: address, control_base: region.base() as u64, control_key: key };
+            (region, own)
+        };
+        let cards = match exchange(&mut boot, me, npes, own) {
+            Ok(c) => c,
+            Err(e) => {
+                region.unmap(&mut ucx.lock());
+                return Err(e);
+            }
+        };
+        ucx.peers = Peers::new(cards.iter().map(|c| (c.host == host).then_some(c.pid as i32)).collect());
+        let ucx = Arc::new(ucx);
+        // From here the control region is owned by `Shared`, whose drop releases it (and the
+        // keys unpacked so far) on any error below.
+        let shared = Arc::new(Shared { me, npes, control: Mutex::new(Some(Control::new(me, region))), ucx: ucx.clone(), caps: OnceLock::new() });
+        {
+            let mut ctl = shared.lock_control();
+            let mut w = ucx.lock();
+            for (pe, c) in cards.iter().enumerate() {
+                w.connect(pe, &c.worker_address)?;
+            }
+            for (pe, c) in cards.iter().enumerate() {
+                ctl.add_peer(RemoteKey::unpack(&mut w, pe, c.control_base, &c.control_key)?);
+            }
+            let (local, remote, rkey) = ctl.scratch();
+            let _ = shared.caps.set(atomics::probe(&mut w, me, local, remote, rkey)?);
+        }
+        // Every PE has its endpoints before anyone leaves init.
+        boot.barrier()?;
+        let progress = ProgressThread::start(ucx.clone()).map_err(|e| Error::Backend {
+            backend: status::BACKEND,
+            code: e.raw_os_error().unwrap_or(0) as i64,
+            message: format!("cannot start the progress thread: {e}"),
+        })?;
+        let provider = std::env::var("UCX_TLS").ok().filter(|s| !s.trim().is_empty()).unwrap_or_else(|| "all".into());
+        Ok(UcxBackend { shared, boot: Mutex::new(boot), provider, progress: Mutex::new(progress) })
+    }
+}
+
+/// Publishes our card through PMI and reads everyone's (a singleton has only its own).
+fn exchange(boot: &mut Bootstrap, me: usize, npes: usize, own: Card) -> Result<Vec<Card>> {
+    if npes == 1 {
+        return Ok(vec![own]);
+    }
+    boot.put_bytes(&format!("ucx{me}"), &own.encode())?;
+    boot.barrier()?;
+    let mut cards = Vec::with_capacity(npes);
+    for pe in 0..npes {
+        cards.push(if pe == me { own.clone() } else { Card::decode(pe, &boot.get_bytes(&format!("ucx{pe}"))?)? });
+    }
+    Ok(cards)
+}
+

@@ -1,0 +1,124 @@
+//! The communication calls: put, get, atomics, flush and fence, each one UCX call with
+//! the lock held. Completion is left to `requests.rs`, except for atomics and flushes,
+//! which are always waited for.
+
+use super::status::check;
+use super::worker::Worker;
+use crate::error::Result;
+use lamellar_ucx_sys::{self as sys, ucp_rkey_h, ucs_status_ptr_t};
+use std::ffi::c_void;
+
+/// `ucp_request_param_t` for host memory and no callback: the request pointer is polled.
+#[inline]
+fn host_param() -> sys::ucp_request_param_t {
+    sys::ucp_request_param_t {
+        op_attr_mask: sys::UCP_OP_ATTR_FIELD_MEMORY_TYPE,
+        memory_type: sys::UCS_MEMORY_TYPE_HOST,
+        ..Default::default()
+    }
+}
+
+impl Worker<'_> {
+    /// `ucp_put_nbx` of `len` bytes from `src` to `remote` on `pe`; returns what UCX did.
+    ///
+    /// # Safety
+    /// `src` is valid for reads of `len` bytes until the returned request completes;
+    /// `rkey` was unpacked on the endpoint to `pe` and covers `remote..remote+len`.
+    #[inline]
+    pub unsafe fn put_raw(&mut self, pe: usize, src: *const u8, len: usize, remote: u64, rkey: ucp_rkey_h) -> Result<ucs_status_ptr_t> {
+        let ep = self.ep(pe)?;
+        // SAFETY: per this function's contract; the endpoint is live (lock held).
+        Ok(unsafe { sys::ucp_put_nbx(ep, src.cast(), len, remote, rkey, &host_param()) })
+    }
+
+    /// `ucp_get_nbx`, the mirror of [`Worker::put_raw`].
+    ///
+    /// # Safety
+    /// `dst` is valid for writes of `len` bytes until the returned request completes;
+    /// `rkey` as in `put_raw`.
+    #[inline]
+    pub unsafe fn get_raw(&mut self, pe: usize, dst: *mut u8, len: usize, remote: u64, rkey: ucp_rkey_h) -> Result<ucs_status_ptr_t> {
+        let ep = self.ep(pe)?;
+        // SAFETY: per this function's contract; the endpoint is live (lock held).
+        Ok(unsafe { sys::ucp_get_nbx(ep, dst.cast(), len, remote, rkey, &host_param()) })
+    }
+
+    /// One remote atomic of `width` (4 or 8) bytes, waited for. With `fetch`, returns the
+    /// old value; `reply_in` is the initial reply buffer (CSWAP's new value). Without
+    /// `fetch` the operation is posted and only its local completion is waited for.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    pub fn atomic(
+        &mut self,
+        pe: usize,
+        opcode: sys::ucp_atomic_op_t,
+        width: usize,
+        operand: u64,
+        fetch: Option<u64>,
+        remote: u64,
+        rkey: ucp_rkey_h,
+    ) -> Result<u64> {
+        let ep = self.ep(pe)?;
+        // Both buffers live on this frame until the request completes (complete() waits, or
+        // cancels by closing the endpoint, before returning).
+        let mut operand = Word::new(width, operand);
+        let mut reply = Word::new(width, fetch.unwrap_or(0));
+        let mut param = host_param();
+        param.op_attr_mask |= sys::UCP_OP_ATTR_FIELD_DATATYPE;
+        param.datatype = if width == 4 { sys::contig::<u32>() } else { sys::contig::<u64>() };
+        if fetch.is_some() {
+            param.op_attr_mask |= sys::UCP_OP_ATTR_FIELD_REPLY_BUFFER;
+            param.reply_buffer = reply.as_mut_ptr();
+        }
+        // SAFETY: buffers valid for `width` bytes until completion (see above); rkey covers
+        // the aligned word at `remote` (checked by the safe layer / control layout).
+        let ptr = unsafe { sys::ucp_atomic_op_nbx(ep, opcode, operand.as_mut_ptr(), 1, remote, rkey, &param) };
+        self.complete(ptr, Some(pe), || format!("atomic op {opcode} ({width} bytes) on PE {pe}"))?;
+        Ok(reply.get())
+    }
+
+    /// Every operation of this worker is complete at its target.
+    pub fn flush(&mut self) -> Result<()> {
+        let param = sys::ucp_request_param_t::default();
+        // SAFETY: live worker; no buffers are involved.
+        let ptr = unsafe { sys::ucp_worker_flush_nbx(self.st.worker, &param) };
+        self.complete(ptr, None, || "ucp_worker_flush_nbx (quiet)".into())
+    }
+
+    /// Every operation to `pe` is complete at `pe`.
+    pub fn flush_ep(&mut self, pe: usize) -> Result<()> {
+        let ep = self.ep(pe)?;
+        let param = sys::ucp_request_param_t::default();
+        // SAFETY: live endpoint (lock held); no buffers are involved.
+        let ptr = unsafe { sys::ucp_ep_flush_nbx(ep, &param) };
+        self.complete(ptr, Some(pe), || format!("ucp_ep_flush_nbx to PE {pe}"))
+    }
+
+    /// Operations issued before are delivered before those issued after.
+    pub fn fence(&mut self) -> Result<()> {
+        // SAFETY: live worker.
+        check(unsafe { sys::ucp_worker_fence(self.st.worker) }, "ucp_worker_fence")
+    }
+}
+
+/// An atomic operand of 4 or 8 bytes in native byte order.
+struct Word {
+    width: usize,
+    bits: u64,
+    narrow: u32,
+}
+
+impl Word {
+    #[inline]
+    fn new(width: usize, v: u64) -> Word {
+        Word { width, bits: v, narrow: v as u32 }
+    }
+    #[inline]
+    fn as_mut_ptr(&mut self) -> *mut c_void {
+        if self.width == 4 { (&mut self.narrow as *mut u32).cast() } else { (&mut self.bits as *mut u64).cast() }
+    }
+    #[inline]
+    fn get(&self) -> u64 {
+        if self.width == 4 { self.narrow as u64 } else { self.bits }
+    }
+}

@@ -55,6 +55,17 @@ impl Team {
         self.index_of(pe).is_some()
     }
 
+    /// The rounds of a dissemination barrier for member `pe`: in round k, signal the
+    /// member 2^k places ahead and wait for the member 2^k places behind. ceil(log2 n) rounds;
+    /// the distances are distinct, so no pair meets twice in one barrier.
+    pub(crate) fn dissemination_partners(&self, pe: usize) -> impl Iterator<Item = (usize, usize)> + '_ {
+        let n = self.pes.len();
+        let idx = self.index_of(pe).expect("caller checked membership");
+        std::iter::successors(Some(1usize), |d| d.checked_mul(2))
+            .take_while(move |&d| d < n)
+            .map(move |d| (self.pes[(idx + d) % n], self.pes[(idx + n - d) % n]))
+    }
+
     /// A stable 64-bit name for the team, the same on every PE (FNV-1a of the PE list).
     pub fn key(&self) -> u64 {
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;

@@ -108,12 +108,7 @@ impl Collectives {
     /// Dissemination barrier over `team` (this PE is a member).
     pub fn barrier(&mut self, team: &Team) -> Result<()> {
         std::sync::atomic::fence(Ordering::SeqCst);
-        let n = team.len();
-        let idx = team.index_of(self.me).expect("caller checked membership");
-        let mut dist = 1;
-        while dist < n {
-            let to = team.pes()[(idx + dist) % n];
-            let from = team.pes()[(idx + n - dist) % n];
+        for (to, from) in team.dissemination_partners(self.me) {
             // Release: my writes (and what I learned in earlier rounds) happen before the
             // partner's acquire of this counter.
             self.ctl[to].signal_from(self.me).fetch_add(1, Ordering::AcqRel);
@@ -126,7 +121,6 @@ impl Collectives {
                 || Ok(counter.load(Ordering::Acquire) >= want),
                 || self.check_alive(from),
             )?;
-            dist *= 2;
         }
         Ok(())
     }

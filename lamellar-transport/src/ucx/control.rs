@@ -95,12 +95,7 @@ impl Control {
     /// Dissemination barrier over `team` (this PE is a member); starts with a quiet.
     pub fn barrier(&mut self, ucx: &Ucx, team: &Team) -> Result<()> {
         ucx.lock().flush()?;
-        let n = team.len();
-        let idx = team.index_of(self.me).expect("caller checked membership");
-        let mut dist = 1;
-        while dist < n {
-            let to = team.pes()[(idx + dist) % n];
-            let from = team.pes()[(idx + n - dist) % n];
+        for (to, from) in team.dissemination_partners(self.me) {
             let k = &self.remote[to];
             let addr = k.base + (OFF_SIGNALS + SIGNAL_STRIDE * self.me) as u64;
             ucx.lock().atomic(to, sys::UCP_ATOMIC_OP_ADD, 8, 1, None, addr, k.rkey)?;
@@ -120,7 +115,6 @@ impl Control {
                 },
                 || ucx.peers.check(from),
             )?;
-            dist *= 2;
         }
         Ok(())
     }

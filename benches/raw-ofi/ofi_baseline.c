@@ -12,9 +12,14 @@
  * Ops (definitions match the harness):
  *   put       8 B fi_write + wait for its (delivery) completion
  *   get       8 B fi_read + wait
- *   put_nb    64 KiB and 1 MiB: a window of writes, then wait for all;
- *             per-op time = window time / window
+ *   put_nb    64 KiB and 1 MiB: a window of W writes, then wait for all;
+ *             per-op time = window time / W
  *   fetch_add 8 B FI_SUM on a uint64, fetched, + wait
+ * Statistic (also lamellar-bench's, so ratios compare like with like):
+ * the op is timed in 100 batches; a sample is a batch's time per op; the
+ * median and p99 are over those samples.  Batching keeps timer overhead
+ * out of sub-microsecond ops, and the median then includes the occasional
+ * slow op the way a runtime issuing many ops sees it.
  * Output: one JSON object per line on stdout (PE 0).
  *
  * Build (from the workspace root; the PMI client is ROFI's, compiled in):
@@ -22,7 +27,8 @@
  *      benches/raw-ofi/ofi_baseline.c -o ofi_baseline -lfabric -lpthread
  * Run:
  *   ROFI_PROVIDER=shm lamellar-run -n 2 ./ofi_baseline   (or mpiexec -n 2)
- *   env OFI_BASELINE_ITERS=N scales the latency loops (default 20000).
+ *   env OFI_BASELINE_ITERS=N scales the latency loops (default 20000);
+ *   OFI_BASELINE_WINDOW=W sets the put_nb window (default 64, as lamellar-bench).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -265,20 +271,31 @@ static void report(const char *op, size_t bytes, uint64_t *s, long n, long per_s
     fflush(stdout);
 }
 
+/* Batches as lamellar-bench's stats::plan: up to 100 samples of n/100 ops. */
+static void batches(long n, long *samples, long *batch)
+{
+    *samples = n < 1 ? 1 : n > 100 ? 100 : n;
+    *batch = n / *samples > 0 ? n / *samples : 1;
+}
+
 static void latency(const char *op, size_t bytes, long iters, void (*issue)(void))
 {
-    uint64_t *s = malloc((size_t)iters * sizeof *s);
+    long samples, batch;
+    batches(iters, &samples, &batch);
+    uint64_t *s = malloc((size_t)samples * sizeof *s);
     for (long i = 0; i < iters / 10 + 100; i++) { /* warm-up, not measured */
         issue();
         drain();
     }
-    for (long i = 0; i < iters; i++) {
+    for (long i = 0; i < samples; i++) {
         uint64_t t0 = now_ns();
-        issue();
-        drain();
-        s[i] = now_ns() - t0;
+        for (long j = 0; j < batch; j++) {
+            issue();
+            drain();
+        }
+        s[i] = (now_ns() - t0) / (uint64_t)batch;
     }
-    report(op, bytes, s, iters, 1);
+    report(op, bytes, s, samples, batch);
     free(s);
 }
 
@@ -312,8 +329,11 @@ int main(void)
     if (g.rank == 0) {
         latency("put", 8, iters, put8);
         latency("get", 8, iters, get8);
-        bandwidth(64 * 1024, 64, iters / 100 + 10);
-        bandwidth(1 << 20, 16, iters / 500 + 10);
+        int window = getenv("OFI_BASELINE_WINDOW") ? atoi(getenv("OFI_BASELINE_WINDOW")) : 64;
+        if (window < 1)
+            window = 64;
+        bandwidth(64 * 1024, window, 100);
+        bandwidth(1 << 20, window, 100);
         size_t count = 0;
         if (g.info->caps & FI_ATOMIC &&
             fi_fetch_atomicvalid(g.ep, FI_UINT64, FI_SUM, &count) == 0 && count)
@@ -340,10 +360,12 @@ int main(void)
             if (++spins % 65536 == 0 && rofi_now() > deadline)
                 die("waiting for PE 0 (600 s)", -FI_ETIMEDOUT);
         }
-        uint64_t total = *(uint64_t *)(g.buf + ATOM_OFF);
-        if (total && total != (uint64_t)(iters + iters / 10 + 100))
-            fprintf(stderr, "ofi_baseline: fetch_add total %llu, want %ld\n",
-                    (unsigned long long)total, iters + iters / 10 + 100);
+        long samples, batch;
+        batches(iters, &samples, &batch);
+        uint64_t total = *(uint64_t *)(g.buf + ATOM_OFF), want = (uint64_t)(iters / 10 + 100 + samples * batch);
+        if (total && total != want)
+            fprintf(stderr, "ofi_baseline: fetch_add total %llu, want %llu\n",
+                    (unsigned long long)total, (unsigned long long)want);
     }
     long rc = rofi_pmi_barrier();
     cleanup();

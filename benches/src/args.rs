@@ -6,7 +6,7 @@ use std::time::Duration;
 pub const ALL_OPS: [&str; 9] = ["put", "put_pingpong", "get", "put_nb", "get_nb", "fetch_add", "compare_swap", "barrier", "limits"];
 pub const USAGE: &str = "usage: lamellar-bench --pes N [--backend shmem|rofi|ucx] [--provider P] \
 [--ops put,put_pingpong,get,put_nb,get_nb,fetch_add,compare_swap,barrier,limits] [--sizes 8,64,4K,1M] \
-[--iters K] [--window W] [--json FILE] [--timeout SECS]";
+[--iters K] [--window W] [--json FILE] [--timeout SECS] [--bind-to core|none]";
 
 #[derive(Clone, Debug)]
 pub struct Args {
@@ -19,6 +19,8 @@ pub struct Args {
     pub window: usize,
     pub json: Option<String>,
     pub timeout: Duration,
+    /// Pin each PE to one CPU when we launch them (lamellar-run's `--bind-to core`).
+    pub bind_cores: bool,
 }
 
 /// "8", "4K", "1M", "2G" (binary multiples).
@@ -44,6 +46,7 @@ pub fn parse(argv: &[String]) -> Result<Args, String> {
         window: 64,
         json: None,
         timeout: Duration::from_secs(600),
+        bind_cores: false,
     };
     let mut it = argv.iter();
     while let Some(flag) = it.next() {
@@ -63,6 +66,13 @@ pub fn parse(argv: &[String]) -> Result<Args, String> {
             "--window" => a.window = val()?.parse().ok().filter(|&k| k > 0).ok_or("--window needs a positive number")?,
             "--json" => a.json = Some(val()?),
             "--timeout" => a.timeout = Duration::from_secs_f64(val()?.parse().map_err(|_| "--timeout needs seconds")?),
+            "--bind-to" => {
+                a.bind_cores = match val()?.as_str() {
+                    "core" => true,
+                    "none" => false,
+                    other => return Err(format!("--bind-to {other:?}: expected core or none")),
+                }
+            }
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -89,5 +99,14 @@ mod tests {
     fn rejects_unknown_op() {
         let argv: Vec<String> = ["--ops", "put,teleport"].iter().map(|s| s.to_string()).collect();
         assert!(parse(&argv).unwrap_err().contains("teleport"));
+    }
+
+    #[test]
+    fn bind_to() {
+        let p = |v: &[&str]| parse(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert!(!p(&[]).unwrap().bind_cores);
+        assert!(p(&["--bind-to", "core"]).unwrap().bind_cores);
+        assert!(!p(&["--bind-to", "none"]).unwrap().bind_cores);
+        assert!(p(&["--bind-to", "numa"]).unwrap_err().contains("core or none"));
     }
 }

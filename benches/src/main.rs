@@ -46,6 +46,7 @@ fn launch_self(args: &args::Args, argv: &[String]) -> i32 {
     let mut spec = JobSpec::new(args.pes.unwrap_or(1), exe);
     spec.args = argv.iter().map(Into::into).collect();
     spec.timeout = Some(args.timeout);
+    spec.bind_cores = args.bind_cores;
     match run(&spec) {
         Ok(out) => {
             if let Some(why) = out.failure {

@@ -103,9 +103,42 @@ fn malformed_pmi_from_a_pe_does_not_bring_down_the_launcher() {
     assert!(o.status.success(), "{}", stderr(&o));
 }
 
+/// The CPUs this test may use, as the kernel lists them for a process.
+fn allowed_cpus(status: &str) -> Vec<usize> {
+    let list = status.lines().find_map(|l| l.strip_prefix("Cpus_allowed_list:")).unwrap().trim().to_string();
+    list.split(',')
+        .flat_map(|r| {
+            let (a, b) = r.split_once('-').unwrap_or((r, r));
+            a.parse::<usize>().unwrap()..=b.parse::<usize>().unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn bind_to_core_pins_each_pe_to_one_allowed_cpu_round_robin() {
+    let mine = allowed_cpus(&std::fs::read_to_string("/proc/self/status").unwrap());
+    let n = mine.len() + 1; // one more PE than CPUs: the last wraps around
+    let (o, _) = lamellar_run(&["-n", &n.to_string(), "--bind-to", "core", "sh", "-c", "echo $PMI_RANK $(grep Cpus_allowed_list /proc/self/status)"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut got: Vec<(usize, Vec<usize>)> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| {
+            let (rank, rest) = l.split_once(' ').unwrap();
+            (rank.parse().unwrap(), allowed_cpus(rest))
+        })
+        .collect();
+    got.sort();
+    let want: Vec<(usize, Vec<usize>)> = (0..n).map(|pe| (pe, vec![mine[pe % mine.len()]])).collect();
+    assert_eq!(got, want);
+
+    // Without the flag a PE keeps the launcher's whole set.
+    let (o, _) = lamellar_run(&["-n", "1", "sh", "-c", "grep Cpus_allowed_list /proc/self/status"]);
+    assert_eq!(allowed_cpus(&String::from_utf8_lossy(&o.stdout)), mine);
+}
+
 #[test]
 fn usage_errors_exit_2() {
-    for args in [&[][..], &["-n", "0", "true"], &["--bogus", "true"], &["-n", "2"], &["-n", "2", "--timeout", "-1", "true"]] {
+    for args in [&[][..], &["-n", "0", "true"], &["--bogus", "true"], &["-n", "2"], &["-n", "2", "--timeout", "-1", "true"], &["-n", "2", "--bind-to", "socket", "true"]] {
         let (o, _) = lamellar_run(args);
         assert_eq!(o.status.code(), Some(2), "args {args:?}: {}", stderr(&o));
         assert!(stderr(&o).contains("usage"), "{}", stderr(&o));

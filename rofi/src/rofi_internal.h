@@ -65,9 +65,12 @@ ROFI_HIDDEN int rofi_op_desc(struct rofi_op *op, const void *buf, size_t len,
 /* `parts` of op will never complete (their post failed): record err and,
  * if nothing else is in flight, finish op so a waiter returns err. */
 ROFI_HIDDEN void rofi_op_fail(struct rofi_op *op, int err, int parts);
-/* Wait until DONE or the deadline.  op stays allocated unless the wait
- * timed out: then *orphaned = 1, op must not be touched again (the CQ
- * reader frees it when its completion finally arrives). */
+/* Wait until DONE or the deadline (a rofi_now() value, or
+ * ROFI_DEADLINE_LAZY: ROFI_TIMEOUT from the first look at the clock, which
+ * a wait answered within a few hundred polls never takes).  op stays
+ * allocated unless the wait timed out: then *orphaned = 1, op must not be
+ * touched again (the CQ reader frees it when its completion arrives). */
+#define ROFI_DEADLINE_LAZY 0.0
 ROFI_HIDDEN int rofi_op_wait_until(struct rofi_op *op, double deadline,
                                    int *orphaned);
 /* Wait (ROFI_TIMEOUT) and free; returns the op's status. */

@@ -1,18 +1,20 @@
-//! `lamellar-run -n N [--timeout SECS] [--label] [--] PROGRAM [ARGS...]`
+//! `lamellar-run -n N [--timeout SECS] [--label] [--bind-to core|none] [--] PROGRAM [ARGS...]`
 //!
 //! Starts N PEs of PROGRAM on this node and serves them PMI-1 (PMI_FD, PMI_RANK, PMI_SIZE).
 //! Exits with the first failing PE's status (naming it), 124 on timeout, 0 when all succeed.
+//! `--bind-to core` pins PE i to the i-th allowed CPU, round robin (hydra's `-bind-to core`).
 
 use lamellar_transport::launch::{JobSpec, run};
 use std::ffi::OsString;
 use std::time::Duration;
 
-const USAGE: &str = "usage: lamellar-run -n N [--timeout SECS] [--label] [--] PROGRAM [ARGS...]";
+const USAGE: &str = "usage: lamellar-run -n N [--timeout SECS] [--label] [--bind-to core|none] [--] PROGRAM [ARGS...]";
 
 fn parse(mut args: impl Iterator<Item = OsString>) -> Result<JobSpec, String> {
     let mut pes = None;
     let mut timeout = None;
     let mut label = false;
+    let mut bind_cores = false;
     let program = loop {
         let a = args.next().ok_or("missing PROGRAM")?;
         let s = a.to_string_lossy().into_owned();
@@ -27,6 +29,7 @@ fn parse(mut args: impl Iterator<Item = OsString>) -> Result<JobSpec, String> {
                 timeout = Some(Duration::from_secs_f64(t));
             }
             "--label" => label = true,
+            "--bind-to" | "-bind-to" => bind_cores = parse_bind(&value(&s)?)?,
             "-h" | "--help" => return Err(String::new()),
             "--" => break args.next().ok_or("missing PROGRAM after --")?,
             _ if s.starts_with('-') => return Err(format!("unknown option {s}")),
@@ -38,7 +41,16 @@ fn parse(mut args: impl Iterator<Item = OsString>) -> Result<JobSpec, String> {
     spec.args = args.collect();
     spec.timeout = timeout;
     spec.label = label;
+    spec.bind_cores = bind_cores;
     Ok(spec)
+}
+
+fn parse_bind(v: &str) -> Result<bool, String> {
+    match v {
+        "core" => Ok(true),
+        "none" => Ok(false),
+        other => Err(format!("--bind-to {other:?}: expected core or none")),
+    }
 }
 
 fn main() {

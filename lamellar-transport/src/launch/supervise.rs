@@ -25,6 +25,9 @@ pub struct JobSpec {
     pub env: Vec<(OsString, OsString)>,
     /// Time between TERM and KILL when bringing the job down.
     pub grace: Duration,
+    /// Pin PE i (and every thread it starts) to the i-th CPU this launcher may run on, round
+    /// robin (hydra's `-bind-to core`). Off by default, as in hydra.
+    pub bind_cores: bool,
 }
 
 impl JobSpec {
@@ -37,6 +40,7 @@ impl JobSpec {
             label: false,
             env: Vec::new(),
             grace: Duration::from_secs(2),
+            bind_cores: false,
         }
     }
 }
@@ -49,6 +53,30 @@ pub struct JobOutcome {
     pub code: i32,
     /// Why the job failed, naming the PE, if it did.
     pub failure: Option<String>,
+}
+
+/// The CPUs this process may run on, in order.
+fn allowed_cpus() -> std::io::Result<Vec<usize>> {
+    // SAFETY: cpu_set_t is plain data; sched_getaffinity writes at most its size.
+    let set = unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        set
+    };
+    // SAFETY: CPU_ISSET reads within the set for any cpu < CPU_SETSIZE.
+    Ok((0..libc::CPU_SETSIZE as usize).filter(|&c| unsafe { libc::CPU_ISSET(c, &set) }).collect())
+}
+
+/// A CPU set holding only `cpu` (< CPU_SETSIZE: it came from `allowed_cpus`).
+fn one_cpu(cpu: usize) -> libc::cpu_set_t {
+    // SAFETY: zeroed is a valid empty set; CPU_SET writes within it for cpu < CPU_SETSIZE.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        set
+    }
 }
 
 /// Exit code on `--timeout`, as coreutils' timeout(1).
@@ -123,7 +151,9 @@ pub fn run(spec: &JobSpec) -> std::io::Result<JobOutcome> {
     let mut children: Vec<(usize, Child, Option<ExitStatus>)> = Vec::new();
     let mut relays = Vec::new();
     let start = Instant::now();
+    let cpus = if spec.bind_cores { allowed_cpus()? } else { Vec::new() };
     for pe in 0..spec.pes {
+        let cpu = (!cpus.is_empty()).then(|| cpus[pe % cpus.len()]);
         let (server, client) = UnixStream::pair()?;
         server_ends.push(server);
         let fd = client.as_raw_fd();
@@ -139,14 +169,20 @@ pub fn run(spec: &JobSpec) -> std::io::Result<JobOutcome> {
         if spec.label {
             cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         }
-        // SAFETY: between fork and exec we call only async-signal-safe functions: make the
-        // PMI descriptor inheritable and give the PE its own process group, so that TERM
-        // and KILL reach anything it started too.
+        // SAFETY: between fork and exec we call only async-signal-safe functions (plain
+        // system calls on values computed before the fork): make the PMI descriptor
+        // inheritable, give the PE its own process group, so that TERM and KILL reach
+        // anything it started too, and pin it if asked.
         unsafe {
             cmd.pre_exec(move || {
                 let flags = libc::fcntl(fd, libc::F_GETFD);
                 libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
                 libc::setpgid(0, 0);
+                if let Some(set) = cpu.map(one_cpu) {
+                    if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
                 Ok(())
             });
         }

@@ -1,0 +1,55 @@
+#!/usr/bin/env python3
+"""ROFI backend against raw libfabric (benches/raw-ofi), same provider, same statistic.
+
+Runs ofi-baseline and `lamellar-bench --backend rofi` alternately RUNS times (so machine
+noise hits both alike), both with 2 PEs pinned one per CPU, and prints the median over runs
+of each op's median, with the per-run values and the issue's bar (latency within 1.10x,
+bandwidth at least 0.90x).
+
+  cargo build --release -p lamellar-bench --features rofi
+  cargo build --release -p lamellar-transport --bin lamellar-run
+  scripts/rofi-vs-ofi.py 'tcp;ofi_rxm' [RUNS] [WINDOW]
+"""
+import json, os, statistics, subprocess, sys, tempfile
+
+prov = sys.argv[1]
+runs = int(sys.argv[2]) if len(sys.argv) > 2 else 7
+window = sys.argv[3] if len(sys.argv) > 3 else "64"
+bin_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "target", "release")
+run = [os.path.join(bin_dir, "lamellar-run"), "-n", "2", "--bind-to", "core", "--timeout", "600"]
+wanted = [("put", 8), ("get", 8), ("fetch_add", 8), ("put_nb", 65536), ("put_nb", 1048576)]
+raw, ours = {}, {}
+
+
+def collect(into, line):
+    r = json.loads(line)
+    if (r["op"], r["bytes"]) in wanted:
+        into.setdefault((r["op"], r["bytes"]), []).append(r)
+
+
+for _ in range(runs):
+    env = dict(os.environ, ROFI_PROVIDER=prov, OFI_BASELINE_ITERS="5000", OFI_BASELINE_WINDOW=window)
+    out = subprocess.run(run + [os.path.join(bin_dir, "ofi-baseline")], env=env, capture_output=True, text=True, check=True)
+    for line in out.stdout.splitlines():
+        if line.startswith("{"):
+            collect(raw, line)
+    with tempfile.NamedTemporaryFile("r", suffix=".json") as f:
+        subprocess.run(run + [os.path.join(bin_dir, "lamellar-bench"), "--backend", "rofi", "--provider", prov,
+                              "--ops", "put,get,fetch_add,put_nb", "--sizes", "8,64K,1M", "--iters", "5000",
+                              "--window", window, "--json", f.name], capture_output=True, check=True)
+        for line in f:
+            collect(ours, line)
+
+print(f"provider {prov}, {runs} alternating runs, window {window}")
+for op, size in wanted:
+    latency = size == 8
+    field, unit = ("median_ns", "ns") if latency else ("mb_per_s", "MB/s")
+    r = [x[field] for x in raw.get((op, size), [])]
+    o = [x[field] for x in ours.get((op, size), [])]
+    if not r or not o:
+        print(f"{op:9} {size:8}  missing (raw {len(r)} runs, rofi {len(o)} runs)")
+        continue
+    ratio = statistics.median(o) / statistics.median(r)
+    ok = ratio <= 1.10 if latency else ratio >= 0.90
+    print(f"{op:9} {size:8}  raw {statistics.median(r):9.0f}  rofi {statistics.median(o):9.0f} {unit:4}  "
+          f"ratio {ratio:4.2f} {'meets' if ok else 'MISSES'} bar   raw {[round(x) for x in r]}  rofi {[round(x) for x in o]}")

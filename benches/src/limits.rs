@@ -1,14 +1,15 @@
 //! The machine's own ceilings, measured in the same run as the transport: single-thread
 //! memcpy bandwidth, and the round trip of one cache line between two processes.
 
+use crate::buf::AlignedBuf;
 use crate::stats::{plan, summarize, time_batches};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// Median and p99 ns per memcpy of `size` bytes between two private buffers.
 pub fn memcpy(size: usize, iters: usize) -> (f64, f64) {
-    let src = vec![1u8; size.max(1)];
-    let mut dst = vec![0u8; size.max(1)];
+    let src = AlignedBuf::new(size, 1);
+    let mut dst = AlignedBuf::new(size, 0);
     let (samples, batch) = plan(iters);
     let v: Result<Vec<f64>, ()> = time_batches(batch.min(1000), samples, batch, || {
         dst[..size].copy_from_slice(std::hint::black_box(&src[..size]));

@@ -2,6 +2,7 @@
 //! lamellar-run or mpiexec (PMI in the environment) it is one of the PEs.
 
 mod args;
+mod buf;
 mod limits;
 mod ops;
 mod report;

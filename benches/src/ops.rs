@@ -12,6 +12,7 @@
 //! PE 0 measures and PE 1 is the target (itself when P = 1); other PEs wait.
 
 use crate::args::Args;
+use crate::buf::AlignedBuf;
 use crate::report::Measurement;
 use crate::stats::{plan, summarize, time_batches};
 use lamellar_transport::{Error, Result, SymAlloc, Transport};
@@ -54,8 +55,8 @@ impl Bench<'_> {
         let iters = iters_for(self.args, bytes);
         let (samples, batch) = plan(iters);
         let warmup = batch.min(1000);
-        let src = vec![0x5au8; bytes];
-        let mut dst = vec![0u8; bytes];
+        let src = AlignedBuf::new(bytes, 0x5a);
+        let mut dst = AlignedBuf::new(bytes, 0);
         let a = &self.buf;
         let target = self.target;
         t.barrier()?;
@@ -81,7 +82,7 @@ impl Bench<'_> {
                 }
                 "get_nb" => {
                     let w = self.args.window;
-                    let mut dsts = vec![vec![0u8; bytes]; w];
+                    let mut dsts: Vec<AlignedBuf> = (0..w).map(|_| AlignedBuf::new(bytes, 0)).collect();
                     let v = time_batches(warmup.div_ceil(w), samples, batch.div_ceil(w).max(1), || {
                         t.scope(|s| -> Result<()> {
                             let hs = dsts.iter_mut().map(|d| s.get_nb(a, target, 0, d)).collect::<Result<Vec<_>>>()?;
@@ -110,7 +111,7 @@ impl Bench<'_> {
         }
         let (a, me) = (&self.buf, self.t.my_pe());
         let peer = 1 - me;
-        let mut msg = vec![0u8; bytes];
+        let mut msg = AlignedBuf::new(bytes, 0);
         let mut seq = 0u64;
         let timeout = self.args.timeout;
         let mut step = || -> Result<()> {

@@ -4,9 +4,11 @@
 //!
 //! It stays out of the way of the application:
 //! - while an application thread waits on UCX (a blocking operation, quiet, a barrier), that
-//!   thread progresses the worker itself, and the progress thread only looks again every
-//!   `INTERVAL` (waking it at the end of every wait instead costs a thread wakeup per
-//!   operation over tcp: measured 1.5-2x the latency of get and fetch-add);
+//!   thread progresses the worker itself, and the progress thread naps, doubling the nap from
+//!   `INTERVAL` up to `BUSY_NAP` while the application keeps calling in (waking it at the end
+//!   of every wait instead costs a thread wakeup per operation over tcp: measured 1.5-2x the
+//!   latency of get and fetch-add; and each nap's end is a wakeup that takes the core from the
+//!   application for a moment, which ROFI measured as 2-3x on shm put latency at 50 us naps);
 //! - otherwise, with a wakeup fd (UCX's `UCP_FEATURE_WAKEUP`, offered by tcp and the
 //!   shared-memory transports), it progresses, arms the worker and sleeps in `poll` until
 //!   traffic arrives (or `IDLE` passes): no CPU while nothing happens, and a peer's request
@@ -19,8 +21,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-/// Sleep between tries when polling, or when the application was busy with the worker.
+/// Sleep between tries when polling, and the first nap when the application is busy with the
+/// worker.
 const INTERVAL: Duration = Duration::from_micros(200);
+/// Longest nap while the application keeps progressing the worker itself.
+const BUSY_NAP: Duration = Duration::from_millis(2);
 /// Longest sleep on the event fd (a safety net for events that do not signal the fd).
 const IDLE: Duration = Duration::from_millis(10);
 /// Progress calls per turn at most, so the lock is never held for long.
@@ -58,11 +63,14 @@ impl Drop for ProgressThread {
 }
 
 fn run(ucx: &Ucx, stop: &AtomicBool) {
+    let mut nap = INTERVAL;
     while !stop.load(Ordering::Acquire) {
         if ucx.app_waiting() {
-            std::thread::park_timeout(INTERVAL);
+            std::thread::park_timeout(nap);
+            nap = (nap * 2).min(BUSY_NAP);
             continue;
         }
+        nap = INTERVAL;
         let idle = ucx.try_lock_quietly().map(|mut w| drain(&mut w) && (ucx.efd.is_none() || w.arm()));
         match (ucx.efd, idle) {
             // Armed: sleep until traffic.

@@ -1,0 +1,75 @@
+#!/usr/bin/env python3
+"""UCX backend against ucx_perftest (Debian ucx-utils), same UCX_TLS, same machine.
+
+Alternates RUNS rounds of ucx_perftest (server on CPU 1, client on CPU 0) and
+`lamellar-bench --backend ucx --bind-to core` (PE 0 on CPU 0, PE 1 on CPU 1), and prints
+the median over rounds, with per-round values and the issue's bar (latency within 1.10x,
+bandwidth at least 0.90x).
+
+Pairs (perftest test: ours): ucp_put_lat 8 B (a put ping-pong, half round trip):
+put_pingpong 8; ucp_get 8 B: get 8; ucp_fadd / ucp_cswap 8 B: fetch_add / compare_swap;
+ucp_put_bw 64 KiB and 1 MiB: put_nb. Latency is perftest's 50th percentile against our
+median (of 100 batch means: a stricter figure, it includes slow ops). Bandwidth is
+perftest's overall MB/s, which is MiB/s: ours is converted from MB/s to MiB/s.
+
+  cargo build --release -p lamellar-bench --features ucx
+  cargo build --release -p lamellar-transport --bin lamellar-run
+  scripts/ucx-vs-perftest.py posix,sysv,cma,self [RUNS]
+"""
+import json, os, statistics, subprocess, sys, tempfile, time
+
+tls = sys.argv[1]
+runs = int(sys.argv[2]) if len(sys.argv) > 2 else 5
+bin_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "target", "release")
+env = dict(os.environ, UCX_TLS=tls)
+pairs = [("ucp_put_lat", 8, "put_pingpong"), ("ucp_get", 8, "get"), ("ucp_fadd", 8, "fetch_add"),
+         ("ucp_cswap", 8, "compare_swap"), ("ucp_put_bw", 65536, "put_nb"), ("ucp_put_bw", 1048576, "put_nb")]
+theirs, ours = {}, {}
+
+
+def perftest(test, size, port):
+    iters = "100000" if size <= 8 else ("20000" if size <= 65536 else "2000")
+    server = subprocess.Popen(["taskset", "-c", "1", "ucx_perftest", "-p", str(port)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(50):
+            time.sleep(0.1)
+            out = subprocess.run(["taskset", "-c", "0", "ucx_perftest", "127.0.0.1", "-p", str(port), "-t", test,
+                                  "-s", str(size), "-n", iters], env=env, capture_output=True, text=True, timeout=300)
+            final = [l for l in out.stdout.splitlines() if l.startswith("Final:")]
+            if final:
+                f = final[0].split()
+                return float(f[2]) * 1000.0, float(f[6])  # 50th percentile ns, overall MiB/s
+        raise RuntimeError(f"ucx_perftest {test} {size}: no result\n{out.stdout}\n{out.stderr}")
+    finally:
+        server.kill()
+        server.wait()
+
+
+port = 13400
+for _ in range(runs):
+    for test, size, _ in pairs:
+        port += 1
+        theirs.setdefault((test, size), []).append(perftest(test, size, port))
+    for ops, sizes in (("put_pingpong,get,fetch_add,compare_swap", "8"), ("put_nb", "64K,1M")):
+        with tempfile.NamedTemporaryFile("r", suffix=".json") as f:
+            subprocess.run([os.path.join(bin_dir, "lamellar-bench"), "--pes", "2", "--bind-to", "core",
+                            "--backend", "ucx", "--ops", ops, "--sizes", sizes, "--iters", "20000",
+                            "--json", f.name], env=env, capture_output=True, check=True)
+            for line in f:
+                r = json.loads(line)
+                ours.setdefault((r["op"], r["bytes"]), []).append(r)
+
+print(f"UCX_TLS={tls}, {runs} alternating rounds")
+for test, size, op in pairs:
+    latency = size == 8
+    t = [x[0] if latency else x[1] for x in theirs[(test, size)]]
+    o = [x["median_ns"] if latency else x["mb_per_s"] / 1.048576 for x in ours.get((op, size), [])]
+    if not o:
+        print(f"{test:12} {size:8}  ours missing")
+        continue
+    ratio = statistics.median(o) / statistics.median(t)
+    ok = ratio <= 1.10 if latency else ratio >= 0.90
+    unit = "ns" if latency else "MiB/s"
+    print(f"{test:12} {size:8}  perftest {statistics.median(t):9.0f}  ours ({op}) {statistics.median(o):9.0f} {unit:5} "
+          f"ratio {ratio:4.2f} {'meets' if ok else 'MISSES'} bar   perftest {[round(x) for x in t]}  ours {[round(x) for x in o]}")

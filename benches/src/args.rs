@@ -66,13 +66,7 @@ pub fn parse(argv: &[String]) -> Result<Args, String> {
             "--window" => a.window = val()?.parse().ok().filter(|&k| k > 0).ok_or("--window needs a positive number")?,
             "--json" => a.json = Some(val()?),
             "--timeout" => a.timeout = Duration::from_secs_f64(val()?.parse().map_err(|_| "--timeout needs seconds")?),
-            "--bind-to" => {
-                a.bind_cores = match val()?.as_str() {
-                    "core" => true,
-                    "none" => false,
-                    other => return Err(format!("--bind-to {other:?}: expected core or none")),
-                }
-            }
+            "--bind-to" => a.bind_cores = lamellar_transport::launch::parse_bind_to(&val()?)?,
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other:?}")),
         }

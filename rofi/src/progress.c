@@ -18,12 +18,19 @@
 
 /* Each thread keeps its last freed op for its next operation: a blocking
  * put/get/atomic then costs no allocator call (measured ~60 ns of a 1.3 us
- * shm put).  The key's destructor frees the spare when the thread ends. */
+ * shm put).  A thread registers once with a key whose destructor, run in
+ * that thread at its exit, frees its spare. */
 static _Thread_local struct rofi_op *spare;
+static _Thread_local int spare_registered;
 static pthread_key_t spare_key;
 static pthread_once_t spare_once = PTHREAD_ONCE_INIT;
 
-static void spare_free(void *op) { free(op); }
+static void spare_free(void *unused)
+{
+    (void)unused;
+    free(spare);
+    spare = NULL;
+}
 static void spare_key_create(void) { (void)pthread_key_create(&spare_key, spare_free); }
 
 struct rofi_op *rofi_op_new(int counted)
@@ -31,7 +38,6 @@ struct rofi_op *rofi_op_new(int counted)
     struct rofi_op *op = spare;
     if (op) {
         spare = NULL;
-        pthread_setspecific(spare_key, NULL);
         memset(op, 0, sizeof *op);
     } else if (!(op = calloc(1, sizeof *op))) {
         return NULL;
@@ -64,8 +70,11 @@ static void op_free(struct rofi_op *op)
 {
     if (op->lmr)
         fi_close(&op->lmr->fid);
-    pthread_once(&spare_once, spare_key_create);
-    if (!spare && pthread_setspecific(spare_key, op) == 0)
+    if (!spare && !spare_registered) {
+        pthread_once(&spare_once, spare_key_create);
+        spare_registered = pthread_setspecific(spare_key, &spare) == 0;
+    }
+    if (!spare && spare_registered)
         spare = op;
     else
         free(op);
@@ -162,35 +171,41 @@ static int op_status(struct rofi_op *op)
     return op->err;
 }
 
-/* One step of the policy every wait loop uses, after one poll: stay hot for
+/* The policy every wait loop uses, one call after each poll: stay hot for
  * the first 64 polls (a reply is usually that close), then give the CPU
  * away every 8th poll so that on an oversubscribed node (several PEs per
  * core) the peer we wait for gets to run; yielding on every poll would
  * instead put a waiting target (which answers puts only while it polls)
- * inside the scheduler for much of its time.  Returns nonzero when it is
- * time to look at the clock. */
-static int wait_step(unsigned *spins)
+ * inside the scheduler for much of its time.  The clock is read every
+ * 512th poll only; a ROFI_DEADLINE_LAZY deadline starts then.  Returns
+ * nonzero once the deadline has passed. */
+struct waiting {
+    unsigned spins;
+    double deadline;
+};
+
+static int wait_expired(struct waiting *w)
 {
-    unsigned n = ++*spins;
+    unsigned n = ++w->spins;
     if (n > 64 && n % 8 == 0)
         sched_yield();
-    return n % 512 == 0;
+    if (n % 512)
+        return 0;
+    double now = rofi_now();
+    if (w->deadline == ROFI_DEADLINE_LAZY)
+        w->deadline = now + rofi_timeout_s();
+    return now >= w->deadline;
 }
 
 int rofi_op_wait_until(struct rofi_op *op, double deadline, int *orphaned_out)
 {
-    unsigned spins = 0;
+    struct waiting w = { 0, deadline };
     int rc = 0;
     *orphaned_out = 0;
     atomic_fetch_add(&rofi.waiters, 1);
     while (atomic_load_explicit(&op->state, memory_order_acquire) != OP_DONE) {
         rofi_progress();
-        if (!wait_step(&spins))
-            continue;
-        double now = rofi_now();
-        if (deadline == ROFI_DEADLINE_LAZY)
-            deadline = now + rofi_timeout_s();
-        if (now < deadline)
+        if (!wait_expired(&w))
             continue;
         pthread_mutex_lock(&rofi.lock);
         int orphaned = atomic_load(&op->state) == OP_PENDING;
@@ -251,17 +266,12 @@ int rofi_quiet(void)
     ROFI_CHECK_INIT();
     if (atomic_load(&rofi.outstanding) == 0)
         return 0; /* the common case after blocking calls: no waiter, no clock */
-    double deadline = ROFI_DEADLINE_LAZY;
-    unsigned spins = 0;
+    struct waiting w = { 0, ROFI_DEADLINE_LAZY };
     int rc = 0;
     atomic_fetch_add(&rofi.waiters, 1);
     while (atomic_load(&rofi.outstanding) > 0) {
         rofi_progress();
-        if (!wait_step(&spins))
-            continue;
-        if (deadline == ROFI_DEADLINE_LAZY)
-            deadline = rofi_now() + rofi_timeout_s();
-        else if (rofi_now() > deadline) {
+        if (wait_expired(&w)) {
             rc = rofi_error(ROFI_ETIMEDOUT,
                             "rofi_quiet: %ld operations not complete after %.0f s",
                             (long)atomic_load(&rofi.outstanding), rofi_timeout_s());

@@ -4,7 +4,7 @@
 //! Exits with the first failing PE's status (naming it), 124 on timeout, 0 when all succeed.
 //! `--bind-to core` pins PE i to the i-th allowed CPU, round robin (hydra's `-bind-to core`).
 
-use lamellar_transport::launch::{JobSpec, run};
+use lamellar_transport::launch::{JobSpec, parse_bind_to, run};
 use std::ffi::OsString;
 use std::time::Duration;
 
@@ -29,7 +29,7 @@ fn parse(mut args: impl Iterator<Item = OsString>) -> Result<JobSpec, String> {
                 timeout = Some(Duration::from_secs_f64(t));
             }
             "--label" => label = true,
-            "--bind-to" | "-bind-to" => bind_cores = parse_bind(&value(&s)?)?,
+            "--bind-to" | "-bind-to" => bind_cores = parse_bind_to(&value(&s)?)?,
             "-h" | "--help" => return Err(String::new()),
             "--" => break args.next().ok_or("missing PROGRAM after --")?,
             _ if s.starts_with('-') => return Err(format!("unknown option {s}")),
@@ -43,14 +43,6 @@ fn parse(mut args: impl Iterator<Item = OsString>) -> Result<JobSpec, String> {
     spec.label = label;
     spec.bind_cores = bind_cores;
     Ok(spec)
-}
-
-fn parse_bind(v: &str) -> Result<bool, String> {
-    match v {
-        "core" => Ok(true),
-        "none" => Ok(false),
-        other => Err(format!("--bind-to {other:?}: expected core or none")),
-    }
 }
 
 fn main() {

@@ -4,4 +4,4 @@
 mod pmi_server;
 mod supervise;
 
-pub use supervise::{JobOutcome, JobSpec, run};
+pub use supervise::{JobOutcome, JobSpec, parse_bind_to, run};

@@ -55,6 +55,15 @@ pub struct JobOutcome {
     pub failure: Option<String>,
 }
 
+/// The value of a `--bind-to` flag (lamellar-run, lamellar-bench): whether to pin PEs.
+pub fn parse_bind_to(value: &str) -> Result<bool, String> {
+    match value {
+        "core" => Ok(true),
+        "none" => Ok(false),
+        other => Err(format!("--bind-to {other:?}: expected core or none")),
+    }
+}
+
 /// The CPUs this process may run on, in order.
 fn allowed_cpus() -> std::io::Result<Vec<usize>> {
     // SAFETY: cpu_set_t is plain data; sched_getaffinity writes at most its size.

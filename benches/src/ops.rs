@@ -16,7 +16,6 @@ use crate::buf::AlignedBuf;
 use crate::report::Measurement;
 use crate::stats::{plan, summarize, time_batches};
 use lamellar_transport::{Error, Result, SymAlloc, Transport};
-use std::time::Instant;
 
 /// Operations per measurement: the requested count, fewer for large sizes so that one
 /// measurement moves about 256 MiB at most.
@@ -113,16 +112,15 @@ impl Bench<'_> {
         let peer = 1 - me;
         let mut msg = AlignedBuf::new(bytes, 0);
         let mut seq = 0u64;
-        let timeout = self.args.timeout;
         let mut step = || -> Result<()> {
             seq += 1;
             msg[bytes - 8..].copy_from_slice(&seq.to_ne_bytes());
             // As ucp_put_lat: a put completed locally, no quiet; the peer sees it land.
             if me == 0 {
                 a.put(peer, 0, &msg)?;
-                wait_for(a, bytes - 8, seq, timeout)
+                a.wait_until(bytes - 8, |v: u64| v == seq).map(drop)
             } else {
-                wait_for(a, bytes - 8, seq, timeout)?;
+                a.wait_until(bytes - 8, |v: u64| v == seq)?;
                 a.put(peer, 0, &msg)
             }
         };
@@ -132,20 +130,3 @@ impl Bench<'_> {
     }
 }
 
-/// Polls this PE's own word at `offset` until it equals `want`; spin, then yield.
-fn wait_for(a: &SymAlloc, offset: usize, want: u64, timeout: std::time::Duration) -> Result<()> {
-    let mut spins = 0u32;
-    let mut start: Option<Instant> = None;
-    while a.local_load::<u64>(offset)? != want {
-        spins = spins.wrapping_add(1);
-        if spins % 256 == 0 {
-            std::thread::yield_now();
-            let s = *start.get_or_insert_with(Instant::now);
-            if s.elapsed() > timeout {
-                return Err(Error::Timeout { what: "ping-pong reply".into(), after: timeout });
-            }
-        }
-        std::hint::spin_loop();
-    }
-    Ok(())
-}

@@ -5,6 +5,7 @@
 use crate::atomic::{AtomicRequest, AtomicSupport, AtomicType, AtomicOp};
 use crate::error::Result;
 use crate::team::Team;
+use std::time::Duration;
 
 /// A non-blocking operation in flight. `OpToken::DONE` means it completed at issue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,6 +40,15 @@ pub trait Backend: Send + Sync {
     fn barrier(&self, team: &Team) -> Result<()>;
 
     fn atomic_support(&self, op: AtomicOp, ty: AtomicType) -> AtomicSupport;
+
+    /// Calls `done` until it returns `Ok(true)` (or an error), making progress between calls,
+    /// or fails with `Timeout` after `timeout`: how a PE waits for a peer's put to land in its
+    /// own memory. Backends whose transports deliver a put only while the target progresses
+    /// (software RMA over tcp) progress here, so the wait does not depend on a progress
+    /// thread's next turn. The default suits backends where data lands without the target.
+    fn poll_until(&self, timeout: Duration, what: &dyn Fn() -> String, done: &mut dyn FnMut() -> Result<bool>) -> Result<()> {
+        crate::backoff::wait_until(timeout, what, done, || Ok(()))
+    }
 
     /// Ends the job for this PE (called once, from `Transport::finalize` or drop).
     fn finalize(&self) -> Result<()>;

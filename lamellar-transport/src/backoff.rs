@@ -1,7 +1,11 @@
 //! Spin-then-yield waiting with a deadline: the one way this crate waits on another process.
 //!
 //! On a machine with fewer cores than PEs (4 PEs on 2 cores), a pure spin loop starves the PE
-//! it waits for; so after a short spin we yield the core on every further try.
+//! it waits for; so after a short spin we yield the core every `YIELD_EVERY` tries. Not on
+//! every try: a try that progresses a network transport is itself a syscall (an `epoll_wait`
+//! over tcp), and a waiting target that also yields on each one spent a fifth of its time in
+//! the scheduler (perf, UCX fetch-add over tcp), answering requests late. ROFI's C wait loop
+//! follows the same policy.
 
 use crate::error::{Error, Result};
 use std::hint::spin_loop;
@@ -9,7 +13,9 @@ use std::time::{Duration, Instant};
 
 /// Tries spent spinning before the waiter starts yielding its core.
 const SPIN_TRIES: u32 = 128;
-/// After spinning, how many yielding tries between two clock reads and liveness checks.
+/// After spinning, tries between two yields of the core.
+const YIELD_EVERY: u32 = 8;
+/// After spinning, tries between two clock reads and liveness checks.
 const CHECK_EVERY: u32 = 64;
 
 /// Repeats `done` until it returns `Ok(true)`, an error, or `timeout` passes.
@@ -30,11 +36,15 @@ pub(crate) fn wait_until(
     }
     let start = Instant::now();
     loop {
-        for _ in 0..CHECK_EVERY {
+        for i in 1..=CHECK_EVERY {
             if done()? {
                 return Ok(());
             }
-            std::thread::yield_now();
+            if i % YIELD_EVERY == 0 {
+                std::thread::yield_now();
+            } else {
+                spin_loop();
+            }
         }
         check()?;
         if start.elapsed() >= timeout {

@@ -21,6 +21,9 @@
 //!   [`nb`] for why a scope.
 //! - Atomics ([`SymAlloc::atomic_fetch_add`] and friends): blocking, complete at the target
 //!   on return, atomic with respect to every other transport atomic on the same word.
+//! - [`SymAlloc::wait_until`]: waits until a word of this PE's own part satisfies a
+//!   predicate (a flag a peer puts), progressing the transport meanwhile; `Timeout` after
+//!   [`Transport::timeout`].
 //! - [`Transport::quiet`]: all of this PE's operations are complete at their targets.
 //!   [`Transport::fence`]: ordering only. [`Transport::barrier`]: quiet, then all PEs arrive.
 //! - Bad input (PE out of range or not in the team, range outside the allocation, misaligned

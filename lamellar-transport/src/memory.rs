@@ -195,6 +195,27 @@ impl SymAlloc {
         Ok(T::from_bits(bits))
     }
 
+    /// Waits until the word at `offset` of this PE's own part satisfies `pred`, and returns
+    /// the value that did (OpenSHMEM's `shmem_wait_until`): the way to wait for a flag a peer
+    /// puts. The transport makes progress while it polls, so a put over a software transport
+    /// lands without a progress thread's help. Ends in `ErrorKind::Timeout` after
+    /// [`Transport::timeout`]; the offset is checked as for [`SymAlloc::local_load`].
+    ///
+    /// As with any put, a flag seen here says nothing about other data the peer put unless
+    /// the peer ordered them (quiet or fence between the data and the flag).
+    pub fn wait_until<T: RemoteAtomic>(&self, offset: usize, mut pred: impl FnMut(T) -> bool) -> Result<T> {
+        let mut seen = self.local_load::<T>(offset)?;
+        if pred(seen) {
+            return Ok(seen);
+        }
+        let what = || format!("word at offset {offset} of PE {} to satisfy a wait_until", self.transport.my_pe());
+        self.transport.backend().poll_until(self.transport.timeout(), &what, &mut || {
+            seen = self.local_load::<T>(offset)?;
+            Ok(pred(seen))
+        })?;
+        Ok(seen)
+    }
+
     pub(crate) fn segment(&self) -> &dyn Segment {
         self.seg()
     }

@@ -40,6 +40,8 @@ pub struct Transport {
 struct Inner {
     backend: Box<dyn Backend>,
     world: Team,
+    /// The bound on every wait that depends on another process.
+    timeout: Duration,
     finalized: AtomicBool,
 }
 
@@ -83,7 +85,7 @@ impl Builder {
         };
         let backend = open_backend(&name, timeout)?;
         let world = Team::world(backend.num_pes());
-        Ok(Transport { inner: Arc::new(Inner { backend, world, finalized: AtomicBool::new(false) }) })
+        Ok(Transport { inner: Arc::new(Inner { backend, world, timeout, finalized: AtomicBool::new(false) }) })
     }
 }
 
@@ -216,6 +218,12 @@ impl Transport {
     pub fn barrier_team(&self, team: &Team) -> Result<()> {
         self.check_member(team)?;
         self.inner.backend.barrier(team)
+    }
+
+    /// The bound on every wait that depends on another process (`LAMELLAR_TIMEOUT`, or
+    /// [`Builder::timeout`]); such a wait ends in `ErrorKind::Timeout` after it.
+    pub fn timeout(&self) -> Duration {
+        self.inner.timeout
     }
 
     /// How this backend performs `op` on `ty`.

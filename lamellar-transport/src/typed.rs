@@ -109,6 +109,11 @@ impl<T: Pod + RemoteAtomic> SymArray<T> {
     pub fn xor(&self, pe: usize, index: usize, value: T) -> Result<()> {
         self.bytes.atomic_xor(pe, self.at(index)?, value)
     }
+    /// Waits until this PE's own element `index` satisfies `pred` (see
+    /// [`SymAlloc::wait_until`]).
+    pub fn wait_until(&self, index: usize, pred: impl FnMut(T) -> bool) -> Result<T> {
+        self.bytes.wait_until(self.at(index)?, pred)
+    }
     /// Acquire load of this PE's own element `index` (see [`SymAlloc::local_load`]).
     pub fn local_load(&self, index: usize) -> Result<T> {
         self.bytes.local_load(self.at(index)?)

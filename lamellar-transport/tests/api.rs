@@ -20,3 +20,22 @@ fn backend_not_compiled_in_names_the_feature() {
         assert!(e.to_string().contains(&format!("cargo feature \"{feature}\"")), "{e}");
     }
 }
+
+/// A singleton shmem job: `wait_until` returns the value that satisfied the predicate, and
+/// waiting for a flag nobody puts ends in `Timeout` after the builder's timeout.
+#[test]
+fn wait_until_returns_value_and_times_out() {
+    let limit = std::time::Duration::from_millis(300);
+    let t = Transport::builder().backend("shmem").timeout(limit).init().unwrap();
+    assert_eq!(t.timeout(), limit);
+    let a = t.alloc(16).unwrap();
+    a.put(0, 8, &7u64.to_ne_bytes()).unwrap();
+    t.quiet().unwrap();
+    assert_eq!(a.wait_until(8, |v: u64| v > 5).unwrap(), 7);
+    let start = std::time::Instant::now();
+    let e = a.wait_until(8, |v: u64| v == 8).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+    assert!(start.elapsed() >= limit, "gave up after {:?}, before the timeout", start.elapsed());
+    a.free().unwrap();
+    t.finalize().unwrap();
+}

@@ -45,7 +45,8 @@
  *   progress thread that polls the completion queue, so targets need not
  *   call ROFI (ROFI_PROGRESS_THREAD=0/1 forces it off/on).  It spins
  *   briefly after traffic, then sleeps ~20 us between polls, and rests
- *   while a ROFI call of the same process is already polling.
+ *   while a ROFI call of the same process (or the caller, through
+ *   rofi_poll) is already polling.
  *
  * ENVIRONMENT
  *   ROFI_PROVIDER   provider(s) when rofi_init() gets NULL
@@ -211,6 +212,15 @@ ROFI_API int rofi_test(rofi_op_t *op);
  * not, handles still held or not) is remotely complete.  Handles stay
  * valid and must still be released with rofi_wait/rofi_test. */
 ROFI_API int rofi_quiet(void);
+
+/* rofi_poll - make progress once and return; never blocks.  For a caller
+ *   that waits in its own loop, e.g. polling its memory for a flag a peer
+ *   puts: with a software provider (tcp;ofi_rxm) a peer's put lands only
+ *   while this PE reads its completion queue, and polling here serves it
+ *   at once instead of at the progress thread's next turn (which rests
+ *   while the application keeps polling).  Returns 0, or ROFI_ESTATE
+ *   before rofi_init. */
+ROFI_API int rofi_poll(void);
 
 /* ---- atomics ---------------------------------------------------------- */
 

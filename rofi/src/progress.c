@@ -282,6 +282,14 @@ int rofi_quiet(void)
     return rc;
 }
 
+int rofi_poll(void)
+{
+    ROFI_CHECK_INIT();
+    atomic_fetch_add_explicit(&rofi.polls, 1, memory_order_relaxed);
+    rofi_progress();
+    return 0;
+}
+
 /* ---- progress thread ---------------------------------------------------- */
 
 static void *progress_main(void *arg)
@@ -289,9 +297,12 @@ static void *progress_main(void *arg)
     (void)arg;
     unsigned idle = 0;
     long nap_ns = 20000;
+    unsigned long polls_seen = atomic_load(&rofi.polls);
     while (!atomic_load(&rofi.progress_stop)) {
         int n = 0;
-        if (atomic_load(&rofi.waiters) > 0) {
+        unsigned long polls = atomic_load_explicit(&rofi.polls, memory_order_relaxed);
+        if (atomic_load(&rofi.waiters) > 0 || polls != polls_seen) {
+            polls_seen = polls;
             /* A thread of ours is polling the CQ in a wait loop: competing
              * with it for the lock and (2 cores, several PEs) the CPU only
              * adds latency, and so does every wakeup of ours.  Back off to

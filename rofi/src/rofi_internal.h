@@ -202,6 +202,9 @@ struct rofi_state {
 
     _Atomic int waiters;      /* threads inside a ROFI wait loop: they make
                                  progress, so the progress thread rests    */
+    _Atomic unsigned long polls; /* rofi_poll calls: the application's own
+                                 wait loop, whose end ROFI cannot see; the
+                                 thread rests while this count moves      */
     int progress_thread;      /* started?                                  */
     _Atomic int progress_stop;
     pthread_t progress_tid;

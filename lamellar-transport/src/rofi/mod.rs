@@ -144,6 +144,19 @@ impl Backend for RofiBackend {
         }
     }
 
+    fn poll_until(&self, timeout: Duration, what: &dyn Fn() -> String, done: &mut dyn FnMut() -> Result<bool>) -> Result<()> {
+        crate::backoff::wait_until(
+            timeout,
+            what,
+            || {
+                // SAFETY: ROFI is initialized while the backend lives; rofi_poll never blocks.
+                check(unsafe { sys::rofi_poll() }, "rofi_poll")?;
+                done()
+            },
+            || Ok(()),
+        )
+    }
+
     fn finalize(&self) -> Result<()> {
         let _g = self.lock();
         // SAFETY: collective; called once (Transport guarantees it).

@@ -45,6 +45,7 @@ use crate::team::Team;
 use control::Control;
 use progress::ProgressThread;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
 use worker::Ucx;
 
 /// State shared by the backend and its segments.
@@ -158,6 +159,24 @@ impl Backend for UcxBackend {
     fn atomic_support(&self, op: AtomicOp, _ty: AtomicType) -> AtomicSupport {
         // 32- and 64-bit atomics were required of the context at init.
         atomics::support(op, self.shared.caps())
+    }
+
+    fn poll_until(&self, timeout: Duration, what: &dyn Fn() -> String, done: &mut dyn FnMut() -> Result<bool>) -> Result<()> {
+        let ucx = &self.shared.ucx;
+        // We progress the worker ourselves: the progress thread naps meanwhile.
+        let _waiting = ucx.waiting();
+        crate::backoff::wait_until(
+            timeout,
+            what,
+            || {
+                // Busy means another thread is progressing the worker already.
+                if let Some(mut w) = ucx.try_lock_quietly() {
+                    w.progress();
+                }
+                done()
+            },
+            || Ok(()),
+        )
     }
 
     fn finalize(&self) -> Result<()> {

@@ -19,6 +19,7 @@ pub fn all() -> Vec<Case> {
         ("atomics_contention", atomics_contention),
         ("compare_swap_lock", compare_swap_lock),
         ("barrier_ordering", barrier_ordering),
+        ("wait_until_flag", wait_until_flag),
         ("team_alloc_and_barrier", team_alloc_and_barrier),
         ("bad_input", bad_input),
         ("typed_view", typed_view),
@@ -253,6 +254,41 @@ fn barrier_ordering(t: &Transport) {
     a.free().unwrap();
 }
 
+/// Flag passing around the ring without barriers: each round, every PE puts a payload to
+/// its right neighbour, quiets, then puts the round number as a flag; the neighbour waits
+/// for the flag with `wait_until` (which must make progress itself: software transports
+/// deliver puts only while the target progresses) and then finds the payload in place.
+fn wait_until_flag(t: &Transport) {
+    const ROUNDS: usize = 20;
+    const PAYLOAD: usize = 4096;
+    let (me, n) = (t.my_pe(), t.num_pes());
+    let (right, left) = ((me + 1) % n, (me + n - 1) % n);
+    // Round r: payload slot at r * PAYLOAD, flags after all slots.
+    let flag = ROUNDS * PAYLOAD;
+    let a = t.alloc(flag + 8).unwrap();
+    t.barrier().unwrap();
+    for round in 1..=ROUNDS as u64 {
+        let slot = (round as usize - 1) * PAYLOAD;
+        let data: Vec<u8> = (0..PAYLOAD).map(|i| pattern(me, right, round as usize, i)).collect();
+        a.put(right, slot, &data).unwrap();
+        t.quiet().unwrap();
+        a.put(right, flag, &round.to_ne_bytes()).unwrap();
+        // The left neighbour may be rounds ahead: wait for at least this round.
+        let seen = a.wait_until(flag, |v: u64| v >= round).unwrap();
+        assert!(seen >= round && seen <= ROUNDS as u64, "flag {seen} in round {round}");
+        let mut got = vec![0u8; PAYLOAD];
+        a.get(me, slot, &mut got).unwrap();
+        assert!(
+            got.iter().enumerate().all(|(i, &b)| b == pattern(left, me, round as usize, i)),
+            "round {round}: flag seen on PE {me} before PE {left}'s payload"
+        );
+    }
+    // An already-true predicate returns at once, with the value.
+    assert_eq!(a.wait_until(flag, |_: u64| true).unwrap(), ROUNDS as u64);
+    t.barrier().unwrap();
+    a.free().unwrap();
+}
+
 fn team_alloc_and_barrier(t: &Transport) {
     let (me, n) = (t.my_pe(), t.num_pes());
     // Members in a deliberately unsorted order: the last PE, then the even ones.
@@ -293,6 +329,8 @@ fn bad_input(t: &Transport) {
     assert_eq!(a.atomic_fetch_add::<u32>(me, 2, 1).unwrap_err().kind(), ErrorKind::Misaligned);
     assert_eq!(a.atomic_fetch_add::<u64>(me, 64, 1).unwrap_err().kind(), ErrorKind::OutOfBounds);
     assert_eq!(a.atomic_fetch_add::<u64>(n + 3, 0, 1).unwrap_err().kind(), ErrorKind::BadPe);
+    assert_eq!(a.wait_until(60, |_: u64| true).unwrap_err().kind(), ErrorKind::OutOfBounds);
+    assert_eq!(a.wait_until(4, |_: u64| true).unwrap_err().kind(), ErrorKind::Misaligned);
     assert_eq!(t.team(&[0, 0]).unwrap_err().kind(), ErrorKind::InvalidArgument);
     assert_eq!(t.team(&[n]).unwrap_err().kind(), ErrorKind::BadPe);
     t.scope(|s| {

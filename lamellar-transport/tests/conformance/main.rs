@@ -54,12 +54,17 @@ fn pe_main() {
             // A collective finalize cannot succeed without the peer: leave directly.
             std::process::exit(0);
         }
-        // PE 1 stays alive but never arrives; PE 0's barrier must end in Timeout.
+        // PE 1 stays alive but never puts the flag nor arrives; PE 0's wait_until and barrier
+        // must both end in Timeout.
         "timeout" => {
+            let a = t.alloc(8).unwrap();
             if me == 1 {
-                std::thread::sleep(std::time::Duration::from_secs(4));
+                std::thread::sleep(std::time::Duration::from_secs(5));
                 std::process::exit(0);
             }
+            let e = a.wait_until(0, |v: u64| v == 1).expect_err("wait_until for a flag never put must fail");
+            assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+            println!("timeout: wait_until got {e}");
             let e = t.barrier().expect_err("barrier with a silent peer must fail");
             assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
             println!("timeout: got {e}");

@@ -188,7 +188,7 @@ impl PmiClient {
         self.expect(reply)
     }
 
-    /// Stores `key=value` in the job's key-value space (visible to others after [`barrier`]).
+    /// Stores `key=value` in the job's key-value space (visible to others after [`barrier`](Self::barrier)).
     pub fn put(&mut self, key: &str, value: &str) -> Result<()> {
         if !wire::is_legal_token(key, wire::KEYLEN_MAX) || !wire::is_legal_token(value, self.vallen_max) {
             return Err(Error::InvalidArgument(format!("PMI key/value not encodable: {key:?}")));

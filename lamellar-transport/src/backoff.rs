@@ -3,9 +3,9 @@
 //! On a machine with fewer cores than PEs (4 PEs on 2 cores), a pure spin loop starves the PE
 //! it waits for; so after a short spin we yield the core every `YIELD_EVERY` tries. Not on
 //! every try: a try that progresses a network transport is itself a syscall (an `epoll_wait`
-//! over tcp), and a waiting target that also yields on each one spent a fifth of its time in
-//! the scheduler (perf, UCX fetch-add over tcp), answering requests late. ROFI's C wait loop
-//! follows the same policy.
+//! over tcp), and a waiting target that also yielded on each one spent a fifth of its time in
+//! the scheduler (perf, UCX fetch-add over tcp; the latency change was within this machine's
+//! noise). ROFI's C wait loop follows the same policy, where it measurably helped on shm.
 
 use crate::error::{Error, Result};
 use std::hint::spin_loop;

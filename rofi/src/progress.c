@@ -171,22 +171,9 @@ static int op_status(struct rofi_op *op)
     return op->err;
 }
 
-/* The policy every wait loop uses, one call after each poll: stay hot for
- * the first 64 polls (a reply is usually that close), then give the CPU
- * away every 8th poll so that on an oversubscribed node (several PEs per
- * core) the peer we wait for gets to run; yielding on every poll would
- * instead put a waiting target (which answers puts only while it polls)
- * inside the scheduler for much of its time.  The clock is read every
- * 512th poll only; a ROFI_DEADLINE_LAZY deadline starts then.  Returns
- * nonzero once the deadline has passed. */
-struct waiting {
-    unsigned spins;
-    double deadline;
-};
-
-static int wait_expired(struct waiting *w)
+int rofi_wait_expired(struct rofi_waiting *w)
 {
-    unsigned n = ++w->spins;
+    unsigned n = ++w->polls;
     if (n > 64 && n % 8 == 0)
         sched_yield();
     if (n % 512)
@@ -199,13 +186,13 @@ static int wait_expired(struct waiting *w)
 
 int rofi_op_wait_until(struct rofi_op *op, double deadline, int *orphaned_out)
 {
-    struct waiting w = { 0, deadline };
+    struct rofi_waiting w = { 0, deadline };
     int rc = 0;
     *orphaned_out = 0;
     atomic_fetch_add(&rofi.waiters, 1);
     while (atomic_load_explicit(&op->state, memory_order_acquire) != OP_DONE) {
         rofi_progress();
-        if (!wait_expired(&w))
+        if (!rofi_wait_expired(&w))
             continue;
         pthread_mutex_lock(&rofi.lock);
         int orphaned = atomic_load(&op->state) == OP_PENDING;
@@ -266,12 +253,12 @@ int rofi_quiet(void)
     ROFI_CHECK_INIT();
     if (atomic_load(&rofi.outstanding) == 0)
         return 0; /* the common case after blocking calls: no waiter, no clock */
-    struct waiting w = { 0, ROFI_DEADLINE_LAZY };
+    struct rofi_waiting w = { 0, ROFI_DEADLINE_LAZY };
     int rc = 0;
     atomic_fetch_add(&rofi.waiters, 1);
     while (atomic_load(&rofi.outstanding) > 0) {
         rofi_progress();
-        if (wait_expired(&w)) {
+        if (rofi_wait_expired(&w)) {
             rc = rofi_error(ROFI_ETIMEDOUT,
                             "rofi_quiet: %ld operations not complete after %.0f s",
                             (long)atomic_load(&rofi.outstanding), rofi_timeout_s());

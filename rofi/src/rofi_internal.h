@@ -82,12 +82,26 @@ ROFI_HIDDEN void rofi_progress(void);
 ROFI_HIDDEN int rofi_progress_start(void);
 ROFI_HIDDEN void rofi_progress_stop(void);
 
+/* The one policy of every ROFI wait loop, called once after each poll:
+ * stay hot for the first 64 polls (a reply is usually that close), then give
+ * the CPU away every 8th poll so that on an oversubscribed node (several PEs
+ * per core) the peer we wait for gets to run; yielding on every poll would
+ * instead put a waiting target (which answers puts only while it polls)
+ * inside the scheduler for much of its time.  The clock is read every 512th
+ * poll only; a ROFI_DEADLINE_LAZY deadline starts then.  Returns nonzero
+ * once the deadline has passed. */
+struct rofi_waiting {
+    unsigned polls;
+    double deadline;
+};
+ROFI_HIDDEN int rofi_wait_expired(struct rofi_waiting *w);
+
 /* Post a libfabric call, retrying on -FI_EAGAIN (queue full) while making
  * progress, under rofi.lock; bounded by ROFI_TIMEOUT.  `rc` gets the final
  * libfabric return value (-FI_ETIMEDOUT if the queue never drained). */
 #define ROFI_POST(rc, call)                                                 \
     do {                                                                    \
-        double rofi_post_deadline_ = 0;                                     \
+        struct rofi_waiting rofi_post_w_ = { 0, ROFI_DEADLINE_LAZY };       \
         for (;;) {                                                          \
             pthread_mutex_lock(&rofi.lock);                                 \
             (rc) = (call);                                                  \
@@ -96,13 +110,10 @@ ROFI_HIDDEN void rofi_progress_stop(void);
             pthread_mutex_unlock(&rofi.lock);                               \
             if ((rc) != -FI_EAGAIN)                                         \
                 break;                                                      \
-            if (rofi_post_deadline_ == 0)                                   \
-                rofi_post_deadline_ = rofi_now() + rofi_timeout_s();        \
-            else if (rofi_now() > rofi_post_deadline_) {                    \
+            if (rofi_wait_expired(&rofi_post_w_)) {                         \
                 (rc) = -FI_ETIMEDOUT;                                       \
                 break;                                                      \
             }                                                               \
-            sched_yield();                                                  \
         }                                                                   \
     } while (0)
 

@@ -4,13 +4,15 @@
 Runs ofi-baseline and `lamellar-bench --backend rofi` alternately RUNS times (so machine
 noise hits both alike), both with 2 PEs pinned one per CPU, and prints the median over runs
 of each op's median, with the per-run values and the issue's bar (latency within 1.10x,
-bandwidth at least 0.90x).
+bandwidth at least 0.90x) judged on paired ratios (see verdict.py).
 
   cargo build --release -p lamellar-bench --features rofi
   cargo build --release -p lamellar-transport --bin lamellar-run
   scripts/rofi-vs-ofi.py 'tcp;ofi_rxm' [RUNS] [WINDOW]
 """
-import json, os, statistics, subprocess, sys, tempfile
+import json, os, subprocess, sys, tempfile
+
+import verdict
 
 prov = sys.argv[1]
 runs = int(sys.argv[2]) if len(sys.argv) > 2 else 7
@@ -50,10 +52,4 @@ for op, size in wanted:
     field, unit = ("median_ns", "ns") if latency else ("mb_per_s", "MB/s")
     r = [x[field] for x in raw.get((op, size), [])]
     o = [x[field] for x in ours.get((op, size), [])]
-    if not r or not o:
-        print(f"{op:9} {size:8}  missing (raw {len(r)} runs, rofi {len(o)} runs)")
-        continue
-    ratio = statistics.median(o) / statistics.median(r)
-    ok = ratio <= 1.10 if latency else ratio >= 0.90
-    print(f"{op:9} {size:8}  raw {statistics.median(r):9.0f}  rofi {statistics.median(o):9.0f} {unit:4}  "
-          f"ratio {ratio:4.2f} {'meets' if ok else 'MISSES'} bar   raw {[round(x) for x in r]}  rofi {[round(x) for x in o]}")
+    print(verdict.line(f"{op:9} {size:8}", "raw", r, "rofi", o, latency, unit))

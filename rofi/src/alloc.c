@@ -21,7 +21,7 @@ int rofi_mr_reg(void *buf, size_t len, uint64_t access, struct fid_mr **mr)
 {
     uint64_t key = rofi.mr_prov_key ? 0 : atomic_fetch_add(&rofi.next_key, 1);
     const char *what = "fi_mr_reg";
-    pthread_mutex_lock(&rofi.lock);
+    rofi_lock();
     int rc = fi_mr_reg(rofi.domain, buf, len, access, 0, key, 0, mr, NULL);
     if (!rc && rofi.mr_endpoint) {
         /* FI_MR_ENDPOINT: the MR only works once bound to our endpoint. */
@@ -32,7 +32,7 @@ int rofi_mr_reg(void *buf, size_t len, uint64_t access, struct fid_mr **mr)
         if (rc)
             fi_close(&(*mr)->fid);
     }
-    pthread_mutex_unlock(&rofi.lock);
+    rofi_unlock();
     if (rc) {
         *mr = NULL;
         return rofi_fi_error(what, rc);
@@ -43,9 +43,9 @@ int rofi_mr_reg(void *buf, size_t len, uint64_t access, struct fid_mr **mr)
 static void alloc_destroy(struct rofi_alloc *a)
 {
     if (a->mr) {
-        pthread_mutex_lock(&rofi.lock);
+        rofi_lock();
         fi_close(&a->mr->fid);
-        pthread_mutex_unlock(&rofi.lock);
+        rofi_unlock();
     }
     free(a->base);
     free(a->rkey);

@@ -56,7 +56,7 @@ static size_t type_size(rofi_type_t t)
 void rofi_atomic_probe(void)
 {
     memset(rofi.atomic_ok, 0, sizeof rofi.atomic_ok);
-    pthread_mutex_lock(&rofi.lock);
+    rofi_lock();
     for (int o = 0; o < ROFI_NUM_ATOMIC_OPS; o++)
         for (int t = 0; t < ROFI_NUM_TYPES; t++) {
             size_t count = 0, fcount = 0;
@@ -75,7 +75,7 @@ void rofi_atomic_probe(void)
             }
             rofi.atomic_ok[o][t] = (unsigned char)ok;
         }
-    pthread_mutex_unlock(&rofi.lock);
+    rofi_unlock();
 }
 
 int rofi_atomic_supported(rofi_atomic_op_t op, rofi_type_t type)

@@ -7,7 +7,6 @@
 #include "rofi_internal.h"
 
 struct rofi_state rofi = {
-    .lock = PTHREAD_MUTEX_INITIALIZER,
     .alloc_lock = PTHREAD_RWLOCK_INITIALIZER,
 };
 

@@ -173,14 +173,17 @@ static int op_status(struct rofi_op *op)
 
 int rofi_wait_expired(struct rofi_waiting *w)
 {
-    unsigned n = ++w->polls;
-    if (n > 64 && n % 8 == 0)
-        sched_yield();
-    if (n % 512)
+    if (++w->polls < ROFI_HOT_POLLS || w->polls % ROFI_POLLS_PER_CLOCK)
         return 0;
     double now = rofi_now();
-    if (w->deadline == ROFI_DEADLINE_LAZY)
-        w->deadline = now + rofi_timeout_s();
+    if (w->next_yield == 0) { /* first clock read of this wait */
+        if (w->deadline == ROFI_DEADLINE_LAZY)
+            w->deadline = now + rofi_timeout_s();
+        w->next_yield = now + ROFI_YIELD_EVERY_S;
+    } else if (now >= w->next_yield) {
+        sched_yield();
+        w->next_yield = now + ROFI_YIELD_EVERY_S;
+    }
     return now >= w->deadline;
 }
 

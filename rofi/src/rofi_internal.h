@@ -3,6 +3,7 @@
 #define ROFI_INTERNAL_H
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -82,17 +83,26 @@ ROFI_HIDDEN void rofi_progress(void);
 ROFI_HIDDEN int rofi_progress_start(void);
 ROFI_HIDDEN void rofi_progress_stop(void);
 
-/* The one policy of every ROFI wait loop, called once after each poll:
- * stay hot for the first 64 polls (a reply is usually that close), then give
- * the CPU away every 8th poll so that on an oversubscribed node (several PEs
- * per core) the peer we wait for gets to run; yielding on every poll would
- * instead put a waiting target (which answers puts only while it polls)
- * inside the scheduler for much of its time.  The clock is read every 512th
- * poll only; a ROFI_DEADLINE_LAZY deadline starts then.  Returns nonzero
- * once the deadline has passed. */
+/* The one policy of every ROFI wait loop, called once after each poll.
+ * Yield the CPU once per ROFI_YIELD_EVERY_S of waiting, so that on an
+ * oversubscribed node (several PEs per core) the peer we wait for gets to
+ * run within that time; the first interval of a wait stays hot (a reply is
+ * usually that close).  Why by time, not every Nth poll: a waiting target
+ * answers puts only while it polls, and a yield (a syscall, often a context
+ * switch on a VM) makes it deaf meanwhile.  Yielding every 8th poll kept a
+ * shm target deaf for ~15% of its time and cost 6-10% of an 8 B put, get or
+ * fetch_add (A/B, 10 rounds); once per 10 us costs a few per cent of that
+ * and is the same on every provider, whatever a poll costs there.  The clock
+ * (a vDSO call, ~30 ns) is first read after ROFI_HOT_POLLS polls (most waits
+ * end sooner), then every ROFI_POLLS_PER_CLOCK; a ROFI_DEADLINE_LAZY deadline
+ * starts at the first read.  Returns nonzero once the deadline has passed. */
+#define ROFI_YIELD_EVERY_S 10e-6
+#define ROFI_HOT_POLLS 64
+#define ROFI_POLLS_PER_CLOCK 8
 struct rofi_waiting {
     unsigned polls;
-    double deadline;
+    double deadline;   /* absolute, or ROFI_DEADLINE_LAZY           */
+    double next_yield; /* 0 until the first clock read              */
 };
 ROFI_HIDDEN int rofi_wait_expired(struct rofi_waiting *w);
 
@@ -103,11 +113,11 @@ ROFI_HIDDEN int rofi_wait_expired(struct rofi_waiting *w);
     do {                                                                    \
         struct rofi_waiting rofi_post_w_ = { 0, ROFI_DEADLINE_LAZY };       \
         for (;;) {                                                          \
-            pthread_mutex_lock(&rofi.lock);                                 \
+            rofi_lock();                                                    \
             (rc) = (call);                                                  \
             if ((rc) == -FI_EAGAIN)                                         \
                 rofi_progress_locked();                                     \
-            pthread_mutex_unlock(&rofi.lock);                               \
+            rofi_unlock();                                                  \
             if ((rc) != -FI_EAGAIN)                                         \
                 break;                                                      \
             if (rofi_wait_expired(&rofi_post_w_)) {                         \
@@ -208,7 +218,7 @@ struct rofi_state {
     int has_atomic;           /* endpoint opened with FI_ATOMIC            */
     unsigned char atomic_ok[ROFI_NUM_ATOMIC_OPS][ROFI_NUM_TYPES];
 
-    pthread_mutex_t lock;     /* serializes every fi_* call on ep/cq/mr    */
+    _Atomic int lock;         /* serializes every fi_* call: rofi_lock()   */
     _Atomic long outstanding; /* counted ops not yet complete (quiet)      */
 
     _Atomic int waiters;      /* threads inside a ROFI wait loop: they make
@@ -226,6 +236,31 @@ struct rofi_state {
 };
 
 extern ROFI_HIDDEN struct rofi_state rofi;
+
+/* rofi.lock serializes every libfabric call (we open the domain with
+ * FI_THREAD_DOMAIN) between the application's threads and the progress
+ * thread.  It is held for one short libfabric call and never across a
+ * wait, so a test-and-set lock does: unlocking is a plain release store,
+ * where a pthread mutex unlock is an atomic exchange plus a waiter check.
+ * The wait loops take it once per poll, and on shm the mutex's lock and
+ * unlock were ~15% of a polling PE's cycles. */
+static inline int rofi_trylock(void)
+{
+    return !atomic_load_explicit(&rofi.lock, memory_order_relaxed) &&
+           !atomic_exchange_explicit(&rofi.lock, 1, memory_order_acquire);
+}
+
+static inline void rofi_lock(void)
+{
+    /* The holder may be descheduled (two threads of ours, one core): yield. */
+    while (!rofi_trylock())
+        sched_yield();
+}
+
+static inline void rofi_unlock(void)
+{
+    atomic_store_explicit(&rofi.lock, 0, memory_order_release);
+}
 
 /* ROFI_ESTATE with a message unless initialized. */
 #define ROFI_CHECK_INIT()                                                   \

@@ -29,16 +29,18 @@ def collect(into, line):
         into.setdefault((r["op"], r["bytes"]), []).append(r)
 
 
+# Each side runs two jobs per round, latency ops then put_nb: on tcp;ofi_rxm what a connection
+# carried before changes its 64 KiB rate several-fold (1 MiB transfers leave it at a quarter),
+# so both sides give every measurement the same connection history.
+groups = (("latency", "put,get,fetch_add", "8"), ("bandwidth", "put_nb", "64K,1M"))
 for _ in range(runs):
-    env = dict(os.environ, ROFI_PROVIDER=prov, OFI_BASELINE_ITERS="5000", OFI_BASELINE_WINDOW=window)
-    out = subprocess.run(run + [os.path.join(bin_dir, "ofi-baseline")], env=env, capture_output=True, text=True, check=True)
-    for line in out.stdout.splitlines():
-        if line.startswith("{"):
-            collect(raw, line)
-    # Two jobs, so that put_nb 64K runs after small ops only and before 1M, as in ofi-baseline:
-    # on tcp;ofi_rxm a connection that has carried 1 MiB transfers moves 64 KiB ones at a
-    # quarter of the rate afterwards, raw libfabric included.
-    for ops, sizes in (("put,get,fetch_add", "8"), ("put_nb", "64K,1M")):
+    for group, ops, sizes in groups:
+        env = dict(os.environ, ROFI_PROVIDER=prov, OFI_BASELINE_ITERS="5000", OFI_BASELINE_WINDOW=window,
+                   OFI_BASELINE_OPS=group)
+        out = subprocess.run(run + [os.path.join(bin_dir, "ofi-baseline")], env=env, capture_output=True, text=True, check=True)
+        for line in out.stdout.splitlines():
+            if line.startswith("{"):
+                collect(raw, line)
         with tempfile.NamedTemporaryFile("r", suffix=".json") as f:
             subprocess.run(run + [os.path.join(bin_dir, "lamellar-bench"), "--backend", "rofi", "--provider", prov,
                                   "--ops", ops, "--sizes", sizes, "--iters", "5000", "--window", window,

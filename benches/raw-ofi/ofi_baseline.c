@@ -324,14 +324,19 @@ static void bandwidth(size_t bytes, int window, long windows)
 
 int main(void)
 {
+    /* Checked before any PE starts talking: a typo fails at once, alone. */
+    const char *group = getenv("OFI_BASELINE_OPS");
+    if (group && strcmp(group, "latency") && strcmp(group, "bandwidth")) {
+        fprintf(stderr, "ofi_baseline: OFI_BASELINE_OPS=%s: want latency or bandwidth "
+                        "(unset: both)\n", group);
+        return 2;
+    }
+    int lat = !group || !strcmp(group, "latency"), bw = !group || !strcmp(group, "bandwidth");
     setup();
     long iters = getenv("OFI_BASELINE_ITERS") ? atol(getenv("OFI_BASELINE_ITERS")) : 20000;
     if (iters < 10)
         iters = 10;
     volatile uint64_t *done = (uint64_t *)(g.buf + FLAG_OFF);
-
-    const char *group = getenv("OFI_BASELINE_OPS");
-    int lat = !group || strcmp(group, "bandwidth") != 0, bw = !group || strcmp(group, "latency") != 0;
 
     if (g.rank == 0) {
         if (lat) {

@@ -44,9 +44,11 @@
  *   If the provider does not offer FI_PROGRESS_AUTO for data, ROFI starts a
  *   progress thread that polls the completion queue, so targets need not
  *   call ROFI (ROFI_PROGRESS_THREAD=0/1 forces it off/on).  It spins
- *   briefly after traffic, then sleeps ~20 us between polls, and rests
- *   while a ROFI call of the same process (or the caller, through
- *   rofi_poll) is already polling.
+ *   briefly after traffic, then sleeps ~20 us between polls.  While the
+ *   application keeps calling ROFI (or polls, through rofi_poll) it naps
+ *   instead, up to 1 ms, with one CQ pass per nap; every 64th call of the
+ *   application reads the CQ itself, so a PE that only posts still serves
+ *   its peers.
  *
  * ENVIRONMENT
  *   ROFI_PROVIDER   provider(s) when rofi_init() gets NULL

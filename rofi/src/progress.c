@@ -107,9 +107,9 @@ static void op_complete_locked(struct rofi_op *op, int err, int parts)
 
 void rofi_op_fail(struct rofi_op *op, int err, int parts)
 {
-    pthread_mutex_lock(&rofi.lock);
+    rofi_lock();
     op_complete_locked(op, err, parts);
-    pthread_mutex_unlock(&rofi.lock);
+    rofi_unlock();
 }
 
 static int map_cq_error(int fi_err)
@@ -155,9 +155,9 @@ void rofi_progress(void)
 {
     /* trylock: if the progress thread is reading the CQ, it will complete
      * our op; spinning on the op state is then the right thing to do. */
-    if (pthread_mutex_trylock(&rofi.lock) == 0) {
+    if (rofi_trylock()) {
         rofi_progress_locked();
-        pthread_mutex_unlock(&rofi.lock);
+        rofi_unlock();
     }
 }
 
@@ -189,7 +189,7 @@ int rofi_wait_expired(struct rofi_waiting *w)
 
 int rofi_op_wait_until(struct rofi_op *op, double deadline, int *orphaned_out)
 {
-    struct rofi_waiting w = { 0, deadline };
+    struct rofi_waiting w = { .deadline = deadline };
     int rc = 0;
     *orphaned_out = 0;
     atomic_fetch_add(&rofi.waiters, 1);
@@ -197,7 +197,7 @@ int rofi_op_wait_until(struct rofi_op *op, double deadline, int *orphaned_out)
         rofi_progress();
         if (!rofi_wait_expired(&w))
             continue;
-        pthread_mutex_lock(&rofi.lock);
+        rofi_lock();
         int orphaned = atomic_load(&op->state) == OP_PENDING;
         if (orphaned) {
             /* A posted receive would write into its buffer later: cancel
@@ -206,7 +206,7 @@ int rofi_op_wait_until(struct rofi_op *op, double deadline, int *orphaned_out)
                 fi_cancel(&rofi.ep->fid, op);
             atomic_store(&op->state, OP_ORPHANED);
         }
-        pthread_mutex_unlock(&rofi.lock);
+        rofi_unlock();
         *orphaned_out = orphaned;
         if (orphaned) {
             rc = rofi_error(ROFI_ETIMEDOUT,
@@ -256,7 +256,7 @@ int rofi_quiet(void)
     ROFI_CHECK_INIT();
     if (atomic_load(&rofi.outstanding) == 0)
         return 0; /* the common case after blocking calls: no waiter, no clock */
-    struct rofi_waiting w = { 0, ROFI_DEADLINE_LAZY };
+    struct rofi_waiting w = { .deadline = ROFI_DEADLINE_LAZY };
     int rc = 0;
     atomic_fetch_add(&rofi.waiters, 1);
     while (atomic_load(&rofi.outstanding) > 0) {
@@ -275,7 +275,7 @@ int rofi_quiet(void)
 int rofi_poll(void)
 {
     ROFI_CHECK_INIT();
-    atomic_fetch_add_explicit(&rofi.polls, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&rofi.calls, 1, memory_order_relaxed);
     rofi_progress();
     return 0;
 }
@@ -287,16 +287,22 @@ static void *progress_main(void *arg)
     (void)arg;
     unsigned idle = 0;
     long nap_ns = 20000;
-    unsigned long polls_seen = atomic_load(&rofi.polls);
+    unsigned long calls_seen = atomic_load(&rofi.calls);
     while (!atomic_load(&rofi.progress_stop)) {
         int n = 0;
-        unsigned long polls = atomic_load_explicit(&rofi.polls, memory_order_relaxed);
-        if (atomic_load(&rofi.waiters) > 0 || polls != polls_seen) {
-            polls_seen = polls;
-            /* A thread of ours is polling the CQ in a wait loop: competing
-             * with it for the lock and (2 cores, several PEs) the CPU only
-             * adds latency, and so does every wakeup of ours.  Back off to
-             * 1 ms naps while the application keeps calling in. */
+        unsigned long calls = atomic_load_explicit(&rofi.calls, memory_order_relaxed);
+        if (atomic_load(&rofi.waiters) > 0 || calls != calls_seen) {
+            calls_seen = calls;
+            /* The application is using the fabric: competing with it for
+             * the lock and (2 cores, several PEs) the CPU only adds latency,
+             * and so does every wakeup of ours.  Back off to 1 ms naps while
+             * it keeps calling in.  If no thread of ours is polling (the
+             * application posts, or computes between calls), one progress
+             * pass per nap keeps requests to this PE served. */
+            if (atomic_load(&rofi.waiters) == 0 && rofi_trylock()) {
+                rofi_progress_locked();
+                rofi_unlock();
+            }
             struct timespec ts = { 0, nap_ns };
             nanosleep(&ts, NULL);
             if (nap_ns < 1000000)
@@ -305,9 +311,9 @@ static void *progress_main(void *arg)
             continue;
         }
         nap_ns = 20000;
-        if (pthread_mutex_trylock(&rofi.lock) == 0) {
+        if (rofi_trylock()) {
             n = rofi_progress_locked();
-            pthread_mutex_unlock(&rofi.lock);
+            rofi_unlock();
         }
         if (n > 0) {
             idle = 0;

@@ -112,7 +112,7 @@ ROFI_HIDDEN int rofi_wait_expired(struct rofi_waiting *w);
  * libfabric return value (-FI_ETIMEDOUT if the queue never drained). */
 #define ROFI_POST(rc, call)                                                 \
     do {                                                                    \
-        struct rofi_waiting rofi_post_w_ = { 0, ROFI_DEADLINE_LAZY };       \
+        struct rofi_waiting rofi_post_w_ = { .deadline = ROFI_DEADLINE_LAZY }; \
         for (;;) {                                                          \
             rofi_lock();                                                    \
             (rc) = (call);                                                  \
@@ -224,9 +224,10 @@ struct rofi_state {
 
     _Atomic int waiters;      /* threads inside a ROFI wait loop: they make
                                  progress, so the progress thread rests    */
-    _Atomic unsigned long polls; /* rofi_poll calls: the application's own
-                                 wait loop, whose end ROFI cannot see; the
-                                 thread rests while this count moves      */
+    _Atomic unsigned long calls; /* the application's calls into the
+                                 fabric (rofi_lock) and its own wait loop
+                                 (rofi_poll): the progress thread rests
+                                 while this count moves                   */
     int progress_thread;      /* started?                                  */
     _Atomic int progress_stop;
     pthread_t progress_tid;
@@ -252,11 +253,23 @@ static inline int rofi_trylock(void)
            !atomic_exchange_explicit(&rofi.lock, 1, memory_order_acquire);
 }
 
+/* Every this many application calls, one also reads the CQ: the progress
+ * thread naps while the application keeps calling in, and a PE that only
+ * posts (non-blocking ops, nothing waited for) must still serve its peers.
+ * (The crate's UCX backend does the same: SERVE_EVERY in worker.rs.) */
+#define ROFI_SERVE_EVERY 64
+
+/* The application's way in (the progress thread only ever tries): counts
+ * the call, under the lock, so a load and a store never lose one. */
 static inline void rofi_lock(void)
 {
     /* The holder may be descheduled (two threads of ours, one core): yield. */
     while (!rofi_trylock())
         sched_yield();
+    unsigned long n = atomic_load_explicit(&rofi.calls, memory_order_relaxed) + 1;
+    atomic_store_explicit(&rofi.calls, n, memory_order_relaxed);
+    if (n % ROFI_SERVE_EVERY == 0)
+        rofi_progress_locked();
 }
 
 static inline void rofi_unlock(void)

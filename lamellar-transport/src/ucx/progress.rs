@@ -3,12 +3,18 @@
 //! (software transports such as tcp need the target's worker to run).
 //!
 //! It stays out of the way of the application:
-//! - while an application thread waits on UCX (a blocking operation, quiet, a barrier), that
-//!   thread progresses the worker itself, and the progress thread naps, doubling the nap from
-//!   `INTERVAL` up to `BUSY_NAP` while the application keeps calling in (waking it at the end
-//!   of every wait instead costs a thread wakeup per operation over tcp: measured 1.5-2x the
-//!   latency of get and fetch-add; and each nap's end is a wakeup that takes the core from the
-//!   application for a moment, which ROFI measured as 2-3x on shm put latency at 50 us naps);
+//! - while the application uses the worker (an application thread waits on UCX, progressing
+//!   the worker itself, or has called in since the thread last looked), the progress thread
+//!   naps, doubling the nap from `INTERVAL` up to `BUSY_NAP` (waking it at the end of every
+//!   wait instead costs a thread wakeup per operation over tcp: measured 1.5-2x the latency
+//!   of get and fetch-add; and each nap's end is a wakeup that takes the core from the
+//!   application for a moment, which ROFI measured as 2-3x on shm put latency at 50 us naps).
+//!   If no one waits, it drains the worker once per nap, and every `SERVE_EVERY`-th
+//!   application call progresses it too (`worker.rs`), so a PE that only posts still serves
+//!   its peers. Counting calls, not only waits: sleeping on the fd while the application
+//!   posted puts woke this thread (on the application's core) for every send completion,
+//!   ~6000 times a second at 64 KiB over tcp, which cost 8-18 % of put bandwidth over tcp
+//!   and shm (A/B, 8 rounds);
 //! - otherwise, with a wakeup fd (UCX's `UCP_FEATURE_WAKEUP`, offered by tcp and the
 //!   shared-memory transports), it progresses, arms the worker and sleeps in `poll` until
 //!   traffic arrives (or `IDLE` passes): no CPU while nothing happens, and a peer's request
@@ -64,8 +70,19 @@ impl Drop for ProgressThread {
 
 fn run(ucx: &Ucx, stop: &AtomicBool) {
     let mut nap = INTERVAL;
+    let mut seen = ucx.calls();
     while !stop.load(Ordering::Acquire) {
-        if ucx.app_waiting() {
+        let calls = ucx.calls();
+        if ucx.app_waiting() || calls != seen {
+            seen = calls;
+            // The application is using the worker. If it is not progressing it (posting
+            // operations, computing between calls), one bounded drain per nap keeps
+            // requests addressed to this PE served.
+            if !ucx.app_waiting() {
+                if let Some(mut w) = ucx.try_lock_quietly() {
+                    drain(&mut w);
+                }
+            }
             std::thread::park_timeout(nap);
             nap = (nap * 2).min(BUSY_NAP);
             continue;

@@ -20,6 +20,7 @@ pub fn all() -> Vec<Case> {
         ("compare_swap_lock", compare_swap_lock),
         ("barrier_ordering", barrier_ordering),
         ("wait_until_flag", wait_until_flag),
+        ("busy_target_serves", busy_target_serves),
         ("team_alloc_and_barrier", team_alloc_and_barrier),
         ("bad_input", bad_input),
         ("typed_view", typed_view),
@@ -285,6 +286,41 @@ fn wait_until_flag(t: &Transport) {
     }
     // An already-true predicate returns at once, with the value.
     assert_eq!(a.wait_until(flag, |_: u64| true).unwrap(), ROUNDS as u64);
+    t.barrier().unwrap();
+    a.free().unwrap();
+}
+
+/// A PE that keeps calling into the transport without waiting in it (small puts to a
+/// peer, which a software transport sends at once) still serves its peers: each fetch-adds
+/// and gets on it meanwhile (over such a transport these complete only while something
+/// progresses the busy PE's side, which its puts do not), then tells it to stop. It checks
+/// that every add landed.
+fn busy_target_serves(t: &Transport) {
+    const OPS: u64 = 20;
+    const COUNTER: usize = 0;
+    const DONE: usize = 8;
+    const SCRATCH: usize = 16;
+    let (me, n) = (t.my_pe(), t.num_pes());
+    let busy = n - 1;
+    let a = t.alloc(24).unwrap();
+    t.barrier().unwrap();
+    if me == busy {
+        let mut calls = 0u64;
+        while a.local_load::<u64>(DONE).unwrap() < (n - 1) as u64 {
+            calls += 1;
+            a.put((me + 1) % n, SCRATCH, &calls.to_ne_bytes()).unwrap();
+            std::thread::yield_now(); // 4 PEs on 2 cores: let the peers run
+        }
+        assert_eq!(a.local_load::<u64>(COUNTER).unwrap(), OPS * (n - 1) as u64, "adds from peers lost");
+    } else {
+        for i in 0..OPS {
+            a.atomic_fetch_add::<u64>(busy, COUNTER, 1).unwrap();
+            let mut got = [0u8; 8];
+            a.get(busy, COUNTER, &mut got).unwrap();
+            assert!(u64::from_ne_bytes(got) > i, "PE {me}: our own {} adds not visible on PE {busy}", i + 1);
+        }
+        a.atomic_fetch_add::<u64>(busy, DONE, 1).unwrap();
+    }
     t.barrier().unwrap();
     a.free().unwrap();
 }

@@ -19,8 +19,8 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-# Every backend, but not rofi-sys/vendored: that one needs a libfabric source tarball in
-# vendor/ (or LIBFABRIC_SRC), which a fresh machine does not have.
+# Every backend. Not rofi-sys/vendored: rofi-sys's test vendored_libfabric_from_source builds
+# a crate with that feature itself (libfabric from the lamellar-libfabric-src crate's sources).
 FEATURES="lamellar-transport/rofi,lamellar-transport/ucx,lamellar-bench/rofi,lamellar-bench/ucx"
 echo "== cargo test (workspace; features $FEATURES)"
 cargo test --workspace --release --features "$FEATURES" 2>&1

@@ -33,11 +33,23 @@ pub const ROFI: Library = Library {
 /// The environment variable naming a libfabric source tree for the vendored build.
 pub const LIBFABRIC_SRC: &str = "LIBFABRIC_SRC";
 
-/// libfabric from source, with the providers ROFI is tested on (tcp, shm, rxm).
+/// The libfabric sources (git tree, no generated `configure`) that the lamellar-libfabric-src
+/// crate ships; only a dependency with the `vendored` feature.
+fn crate_source() -> Option<PathBuf> {
+    #[cfg(feature = "vendored")]
+    return Some(libfabric_src::source_dir());
+    #[cfg(not(feature = "vendored"))]
+    return None;
+}
+
+/// libfabric from source, with the providers ROFI is tested on (tcp, shm, rxm). The source is
+/// the tree in LIBFABRIC_SRC (or OFI_SRC), else the last vendor/libfabric-*.tar.*, else the
+/// lamellar-libfabric-src crate's.
 pub fn ofi_source_build(vendor: PathBuf, forced: bool) -> SourceBuild<'static> {
+    let tarballs = format!("{}/libfabric-*.tar.*", vendor.display());
     SourceBuild {
-        what: format!("{LIBFABRIC_SRC} or {}/libfabric-*.tar.*", vendor.display()),
-        hint: format!("enable the `vendored` feature with a libfabric source tree in {LIBFABRIC_SRC} or a release tarball libfabric-<version>.tar.bz2 in {}", vendor.display()),
+        what: format!("{LIBFABRIC_SRC}, {tarballs} or the lamellar-libfabric-src crate's sources"),
+        hint: format!("set {LIBFABRIC_SRC} to a libfabric source tree or put a release tarball libfabric-<version>.tar.bz2 in {} (the `vendored` feature builds from those, else from the lamellar-libfabric-src crate's sources)", vendor.display()),
         forced,
         run: Box::new(move |env: &Env| {
             if !forced {
@@ -45,13 +57,19 @@ pub fn ofi_source_build(vendor: PathBuf, forced: bool) -> SourceBuild<'static> {
             }
             let source = match std::env::var_os(LIBFABRIC_SRC) {
                 Some(dir) => Source::Dir(PathBuf::from(dir)),
-                None => locate(&OFI, env, &vendor, "libfabric").map_err(|e| format!("{LIBFABRIC_SRC} unset, {e}"))?,
+                None => match (locate(&OFI, env, &vendor, "libfabric"), crate_source()) {
+                    (Ok(source), _) => source,
+                    // No tarball; a bad OFI_SRC stays an error.
+                    (Err(_), Some(dir)) if env.get(&OFI.src_var()).is_none() => Source::Dir(dir),
+                    (Err(e), _) => return Err(format!("{LIBFABRIC_SRC} unset, {e}")),
+                },
             };
             // `--enable-only` (libfabric >= 1.12) builds just the providers enabled here; the
             // explicit --disable-* do the same for releases without it. Left to "auto", a
             // provider picks up whatever SDK the host happens to have (UCX, PSM, CXI, ...) and
             // can break the build (seen: the old `mlx` provider against a newer UCX).
-            // Unknown options only make configure warn, so one list serves every release.
+            // Unknown options only make configure warn, so one list serves every release
+            // (1.22 also builds sm2 whatever --disable-sm2 says: its check reads enable_shm).
             let args: Vec<String> = [
                 "--enable-only",
                 "--enable-tcp=yes",

@@ -9,8 +9,8 @@
 //!   process's environment is never changed, so the tests cannot race on it.
 //! * Heavy steps (child builds, the ROFI install) take one lock: on a 2-core machine running
 //!   two autotools builds at once is slower than running them in turn.
-//! * The vendored-libfabric test runs only when `ROFI_SYS_TEST_VENDORED` names a libfabric
-//!   release tarball or source tree (see `vendored_libfabric_from_source`).
+//! * The vendored-libfabric test builds libfabric from the sources of the lamellar-libfabric-src
+//!   crate (a build dependency with the feature): 1-2 minutes on 2 cores the first time.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -781,65 +781,101 @@ fn ofi_dir_nowhere_fails_at_build_time_with_the_diagnostic() {
 }
 
 /// Requirement 6: The `vendored` feature builds libfabric from source with the tcp, shm and rxm providers.
-/// Runs only when ROFI_SYS_TEST_VENDORED names a libfabric (>= 1.13) source: an unpacked tree
-/// or a release tarball (libfabric-<version>.tar.{bz2,gz,xz}, or Debian's
-/// libfabric_<version>.orig.tar.xz), passed as LIBFABRIC_SRC; or a libfabric-<version>.tar.*
-/// inside the workspace's vendor/, which the build script finds by itself. Several minutes.
+/// Neither LIBFABRIC_SRC nor a vendor/ tarball is given (the Consumer removes every variable
+/// rofi-sys reads), so the source is the one the lamellar-libfabric-src crate ships: a git
+/// tree without `configure`, which the build copies to OUT_DIR and runs autoreconf on there.
+/// The system's libfabric-dev is installed, so every check below tells the two apart.
+/// 1-2 minutes on 2 cores the first time; the install is then kept in the shared target dir.
 #[test]
 fn vendored_libfabric_from_source() {
-    let Some(given) = std::env::var_os("ROFI_SYS_TEST_VENDORED").map(PathBuf::from) else {
-        eprintln!("skipped: set ROFI_SYS_TEST_VENDORED to a libfabric tarball or source tree");
-        return;
-    };
-    let tmp = tempfile::tempdir().unwrap();
     let vendor = workspace().join("vendor");
-    let source = if given.is_dir() {
-        Some(given.clone())
-    } else if vendor.is_dir()
-        && given.parent().and_then(|d| d.canonicalize().ok()) == vendor.canonicalize().ok()
-    {
-        // A libfabric-<version>.tar.* in the workspace's vendor/: the build finds it itself.
-        None
-    } else {
-        let dir = tmp.path().join("libfabric-src");
-        std::fs::create_dir(&dir).unwrap();
-        sh(
-            Command::new("tar")
-                .arg("-xf")
-                .arg(&given)
-                .arg("-C")
-                .arg(&dir)
-                .arg("--strip-components=1"),
-            "unpack the libfabric tarball",
-        );
-        Some(dir)
-    };
+    let tarballs: Vec<_> = std::fs::read_dir(&vendor)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("libfabric-"))
+        .map(|e| e.path())
+        .collect();
+    assert!(
+        tarballs.is_empty(),
+        "this test builds the crate's sources; remove {tarballs:?}"
+    );
     let c = Consumer::new("rofi_vendored", RofiSys::Workspace, &["vendored"]);
     let _g = heavy();
-    match &source {
-        Some(dir) => c.build_ok(&[("LIBFABRIC_SRC", dir)]),
-        None => c.build_ok(&[]),
-    }
-    let mut ofi_root = None;
+    // Nothing else in the workspace builds lamellar-libfabric-src, so a fresh machine has not
+    // downloaded it yet; fetch what the lockfile pins (no network when it is all there).
+    sh(
+        Command::new(env!("CARGO"))
+            .arg("fetch")
+            .arg("--manifest-path")
+            .arg(c.dir.path().join("Cargo.toml")),
+        "cargo fetch",
+    );
+    c.build_ok(&[]);
+    let mut report = None;
     for provider in [TCP, SHM] {
         let r = c.run(provider);
         r.assert_singleton(provider);
         assert!(r.ofi_root.ends_with("out/libfabric/install"), "{r:#?}");
         assert!(r.ofi_root.starts_with(shared_target()), "{r:#?}");
+        assert_eq!(r.ofi_lib, [r.ofi_root.join("lib")], "{r:#?}");
         assert!(
             r.libfabric().starts_with(r.ofi_root.join("lib")),
-            "the built libfabric is loaded: {r:#?}"
+            "the built libfabric is loaded, not the system's: {r:#?}"
         );
-        ofi_root = Some(r.ofi_root);
+        report = Some(r);
     }
-    let fi_info = ofi_root.unwrap().join("bin/fi_info");
-    let lib = fi_info.parent().unwrap().parent().unwrap().join("lib");
-    let out = Command::new(&fi_info)
-        .arg("-l")
-        .env("LD_LIBRARY_PATH", lib)
-        .output()
-        .unwrap();
-    let list = String::from_utf8_lossy(&out.stdout);
+    let r = report.unwrap();
+
+    // The source was the crate's: the build script watches its libfabric/ directory ...
+    let output = r.ofi_root.ancestors().nth(3).unwrap().join("output");
+    let output = std::fs::read_to_string(&output).unwrap();
+    let source = output
+        .lines()
+        .filter_map(|l| l.strip_prefix("cargo::rerun-if-changed="))
+        .map(PathBuf::from)
+        .find(|p| {
+            p.ends_with("libfabric")
+                && p.parent()
+                    .unwrap()
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("lamellar-libfabric-src-")
+        })
+        .unwrap_or_else(|| panic!("no lamellar-libfabric-src-*/libfabric source in:\n{output}"));
+    // ... whose configure.ac names the version rofi-sys published ...
+    let configure_ac = std::fs::read_to_string(source.join("configure.ac")).unwrap();
+    let version = configure_ac
+        .lines()
+        .find_map(|l| l.strip_prefix("AC_INIT([libfabric], ["))
+        .and_then(|v| v.split(']').next())
+        .unwrap_or_else(|| panic!("no AC_INIT in {}", source.display()));
+    assert!(
+        version.starts_with(&format!("{}.", r.ofi_version)),
+        "{version} vs {r:#?}"
+    );
+    // ... and was never written to (it ships no `configure`): configured and built in a copy.
+    for generated in ["configure", "autom4te.cache", "config.status", "Makefile"] {
+        assert!(
+            !source.join(generated).exists(),
+            "{generated} in {}",
+            source.display()
+        );
+    }
+
+    // fi_info from the install, against the install's libfabric: its version and providers.
+    let fi_info = |arg: &str| {
+        let out = Command::new(r.ofi_root.join("bin/fi_info"))
+            .arg(arg)
+            .env("LD_LIBRARY_PATH", r.ofi_root.join("lib"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "fi_info {arg}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_contains(&fi_info("--version"), &[&format!("libfabric: {version}\n")]);
+    let list = fi_info("-l");
     for prov in ["tcp", "shm", "ofi_rxm"] {
         assert!(
             list.lines().any(|l| l.trim_end_matches(':').trim() == prov),

@@ -154,8 +154,12 @@ int rofi_progress_locked(void)
 void rofi_progress(void)
 {
     /* trylock: if the progress thread is reading the CQ, it will complete
-     * our op; spinning on the op state is then the right thing to do. */
+     * our op; spinning on the op state is then the right thing to do.
+     * Counted as an application call (as rofi_lock counts): the progress
+     * thread rests while a wait loop of ours polls. */
     if (rofi_trylock()) {
+        unsigned long n = atomic_load_explicit(&rofi.calls, memory_order_relaxed);
+        atomic_store_explicit(&rofi.calls, n + 1, memory_order_relaxed);
         rofi_progress_locked();
         rofi_unlock();
     }
@@ -192,7 +196,6 @@ int rofi_op_wait_until(struct rofi_op *op, double deadline, int *orphaned_out)
     struct rofi_waiting w = { .deadline = deadline };
     int rc = 0;
     *orphaned_out = 0;
-    atomic_fetch_add(&rofi.waiters, 1);
     while (atomic_load_explicit(&op->state, memory_order_acquire) != OP_DONE) {
         rofi_progress();
         if (!rofi_wait_expired(&w))
@@ -215,7 +218,6 @@ int rofi_op_wait_until(struct rofi_op *op, double deadline, int *orphaned_out)
             break;
         }
     }
-    atomic_fetch_sub(&rofi.waiters, 1);
     return rc ? rc : op_status(op);
 }
 
@@ -258,7 +260,6 @@ int rofi_quiet(void)
         return 0; /* the common case after blocking calls: no waiter, no clock */
     struct rofi_waiting w = { .deadline = ROFI_DEADLINE_LAZY };
     int rc = 0;
-    atomic_fetch_add(&rofi.waiters, 1);
     while (atomic_load(&rofi.outstanding) > 0) {
         rofi_progress();
         if (rofi_wait_expired(&w)) {
@@ -268,14 +269,12 @@ int rofi_quiet(void)
             break;
         }
     }
-    atomic_fetch_sub(&rofi.waiters, 1);
     return rc;
 }
 
 int rofi_poll(void)
 {
     ROFI_CHECK_INIT();
-    atomic_fetch_add_explicit(&rofi.calls, 1, memory_order_relaxed);
     rofi_progress();
     return 0;
 }
@@ -291,15 +290,16 @@ static void *progress_main(void *arg)
     while (!atomic_load(&rofi.progress_stop)) {
         int n = 0;
         unsigned long calls = atomic_load_explicit(&rofi.calls, memory_order_relaxed);
-        if (atomic_load(&rofi.waiters) > 0 || calls != calls_seen) {
-            calls_seen = calls;
-            /* The application is using the fabric: competing with it for
-             * the lock and (2 cores, several PEs) the CPU only adds latency,
-             * and so does every wakeup of ours.  Back off to 1 ms naps while
-             * it keeps calling in.  If no thread of ours is polling (the
-             * application posts, or computes between calls), one progress
-             * pass per nap keeps requests to this PE served. */
-            if (atomic_load(&rofi.waiters) == 0 && rofi_trylock()) {
+        int called = calls != calls_seen, locked = rofi_trylock();
+        calls_seen = calls;
+        if (called || !locked) {
+            /* The application is using the fabric (holds the lock, or has
+             * called in or polled since we last looked): competing with it
+             * for the lock and (2 cores, several PEs) the CPU only adds
+             * latency, and so does every wakeup of ours.  Nap, longer each
+             * time up to 1 ms, with one CQ pass per nap if the lock is free:
+             * the application may only be posting. */
+            if (locked) {
                 rofi_progress_locked();
                 rofi_unlock();
             }
@@ -311,10 +311,8 @@ static void *progress_main(void *arg)
             continue;
         }
         nap_ns = 20000;
-        if (rofi_trylock()) {
-            n = rofi_progress_locked();
-            rofi_unlock();
-        }
+        n = rofi_progress_locked();
+        rofi_unlock();
         if (n > 0) {
             idle = 0;
         } else if (++idle < 2000) {

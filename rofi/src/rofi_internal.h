@@ -222,12 +222,10 @@ struct rofi_state {
     _Atomic int lock;         /* serializes every fi_* call: rofi_lock()   */
     _Atomic long outstanding; /* counted ops not yet complete (quiet)      */
 
-    _Atomic int waiters;      /* threads inside a ROFI wait loop: they make
-                                 progress, so the progress thread rests    */
     _Atomic unsigned long calls; /* the application's calls into the
-                                 fabric (rofi_lock) and its own wait loop
-                                 (rofi_poll): the progress thread rests
-                                 while this count moves                   */
+                                 fabric (rofi_lock, and rofi_progress from
+                                 its wait loops and rofi_poll): the
+                                 progress thread rests while this moves   */
     int progress_thread;      /* started?                                  */
     _Atomic int progress_stop;
     pthread_t progress_tid;

@@ -102,7 +102,6 @@ impl Control {
             self.expected[from] += 1;
             let want = self.expected[from];
             let counter = self.word(OFF_SIGNALS + SIGNAL_STRIDE * from);
-            let _waiting = ucx.waiting();
             wait_until(
                 ucx.timeout,
                 || format!("barrier: PE {from} to arrive"),

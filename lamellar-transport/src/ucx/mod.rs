@@ -163,14 +163,13 @@ impl Backend for UcxBackend {
 
     fn poll_until(&self, timeout: Duration, what: &dyn Fn() -> String, done: &mut dyn FnMut() -> Result<bool>) -> Result<()> {
         let ucx = &self.shared.ucx;
-        // We progress the worker ourselves: the progress thread naps meanwhile.
-        let _waiting = ucx.waiting();
+        // We progress the worker ourselves, counted as calls: the progress thread naps meanwhile.
         crate::backoff::wait_until(
             timeout,
             what,
             || {
                 // Busy means another thread is progressing the worker already.
-                if let Some(mut w) = ucx.try_lock_quietly() {
+                if let Some(mut w) = ucx.try_lock() {
                     w.progress();
                 }
                 done()

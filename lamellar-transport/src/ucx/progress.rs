@@ -3,18 +3,20 @@
 //! (software transports such as tcp need the target's worker to run).
 //!
 //! It stays out of the way of the application:
-//! - while the application uses the worker (an application thread waits on UCX, progressing
-//!   the worker itself, or has called in since the thread last looked), the progress thread
-//!   naps, doubling the nap from `INTERVAL` up to `BUSY_NAP` (waking it at the end of every
-//!   wait instead costs a thread wakeup per operation over tcp: measured 1.5-2x the latency
-//!   of get and fetch-add; and each nap's end is a wakeup that takes the core from the
-//!   application for a moment, which ROFI measured as 2-3x on shm put latency at 50 us naps).
-//!   If no one waits, it drains the worker once per nap, and every `SERVE_EVERY`-th
-//!   application call progresses it too (`worker.rs`), so a PE that only posts still serves
-//!   its peers. Counting calls, not only waits: sleeping on the fd while the application
-//!   posted puts woke this thread (on the application's core) for every send completion,
-//!   ~6000 times a second at 64 KiB over tcp, which cost 8-18 % of put bandwidth over tcp
-//!   and shm (A/B, 8 rounds);
+//! - while the application uses the worker (an application thread holds it, e.g. waiting
+//!   for a request, or has called in since the thread last looked, e.g. polling for a flag
+//!   or posting puts), the progress thread naps, doubling the nap from `INTERVAL` up to
+//!   `BUSY_NAP` (waking it at the end of every wait instead costs a thread wakeup per
+//!   operation over tcp: measured 1.5-2x the latency of get and fetch-add; and each nap's
+//!   end is a wakeup that takes the core from the application for a moment, which ROFI
+//!   measured as 2-3x on shm put latency at 50 us naps). It drains the worker once per nap
+//!   if it is free, and every `SERVE_EVERY`-th application call progresses it too
+//!   (`worker.rs`), so a PE that only posts still serves its peers. Calls are counted, not
+//!   only waits: sleeping on the fd while the application posted puts woke this thread (on
+//!   the application's core) for every send completion, thousands of times a second at
+//!   64 KiB over tcp, which cost 8-18 % of put bandwidth over tcp and shm (A/B, 8 rounds);
+//!   and a poll loop that is counted needs no wait registration (two atomic read-modify-
+//!   writes per wait), which made the shm put ping-pong 7 % faster;
 //! - otherwise, with a wakeup fd (UCX's `UCP_FEATURE_WAKEUP`, offered by tcp and the
 //!   shared-memory transports), it progresses, arms the worker and sleeps in `poll` until
 //!   traffic arrives (or `IDLE` passes): no CPU while nothing happens, and a peer's request
@@ -73,29 +75,34 @@ fn run(ucx: &Ucx, stop: &AtomicBool) {
     let mut seen = ucx.calls();
     while !stop.load(Ordering::Acquire) {
         let calls = ucx.calls();
-        if ucx.app_waiting() || calls != seen {
-            seen = calls;
-            // The application is using the worker. If it is not progressing it (posting
-            // operations, computing between calls), one bounded drain per nap keeps
-            // requests addressed to this PE served.
-            if !ucx.app_waiting() {
-                if let Some(mut w) = ucx.try_lock_quietly() {
-                    drain(&mut w);
+        let called = calls != seen;
+        seen = calls;
+        match ucx.try_lock_quietly() {
+            // The application is using the worker: nap, longer each time, draining once
+            // per nap if we can (the application may only be posting).
+            None => {
+                std::thread::park_timeout(nap);
+                nap = (nap * 2).min(BUSY_NAP);
+            }
+            Some(mut w) if called => {
+                drain(&mut w);
+                drop(w);
+                std::thread::park_timeout(nap);
+                nap = (nap * 2).min(BUSY_NAP);
+            }
+            Some(mut w) => {
+                nap = INTERVAL;
+                let idle = drain(&mut w) && (ucx.efd.is_none() || w.arm());
+                drop(w);
+                match ucx.efd {
+                    // Armed: sleep until traffic.
+                    Some(fd) if idle => wait_fd(fd, IDLE),
+                    // More to do (or events arrived while arming): go again, politely.
+                    Some(_) => std::thread::yield_now(),
+                    // No fd to sleep on.
+                    None => std::thread::park_timeout(INTERVAL),
                 }
             }
-            std::thread::park_timeout(nap);
-            nap = (nap * 2).min(BUSY_NAP);
-            continue;
-        }
-        nap = INTERVAL;
-        let idle = ucx.try_lock_quietly().map(|mut w| drain(&mut w) && (ucx.efd.is_none() || w.arm()));
-        match (ucx.efd, idle) {
-            // Armed: sleep until traffic.
-            (Some(fd), Some(true)) => wait_fd(fd, IDLE),
-            // More to do (or events arrived while arming): go again, politely.
-            (Some(_), Some(false)) => std::thread::yield_now(),
-            // Someone else holds the worker, or no fd to sleep on.
-            _ => std::thread::park_timeout(INTERVAL),
         }
     }
 }

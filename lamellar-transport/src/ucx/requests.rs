@@ -40,7 +40,6 @@ impl Worker<'_> {
 
     fn finish(&mut self, req: NonNull<c_void>, pe: Option<usize>, what: &dyn Fn() -> String) -> Result<()> {
         let ucx = self.ucx;
-        let _waiting = ucx.waiting();
         let (timeout, peers) = (ucx.timeout, &ucx.peers);
         let worker = self.st.worker;
         let waited = wait_until(

@@ -45,11 +45,8 @@ pub struct Ucx {
     /// `state`, so it drops after `State` has closed them.
     pub peers: Peers,
     pub timeout: Duration,
-    /// Application threads inside a wait loop, progressing the worker themselves (the
-    /// progress thread stays away meanwhile, see `progress.rs`).
-    waiters: AtomicUsize,
-    /// Application calls into the worker ([`Ucx::lock`]), counted so that the progress
-    /// thread can tell that the application is using the worker without waiting in it.
+    /// Application calls into the worker ([`Ucx::lock`], [`Ucx::try_lock`]): while this
+    /// moves, the progress thread naps (see `progress.rs`).
     calls: AtomicUsize,
     /// The worker's event fd when UCX offers wakeups (see `progress.rs`).
     pub efd: Option<i32>,
@@ -77,17 +74,6 @@ fn err_mode_from_env() -> sys::ucp_err_handling_mode_t {
 // which runs only when no thread holds a reference to this `Ucx`).
 unsafe impl Send for Ucx {}
 unsafe impl Sync for Ucx {}
-
-/// While alive, the progress thread leaves the worker to the thread that holds this.
-pub struct WaitGuard<'a> {
-    ucx: &'a Ucx,
-}
-
-impl Drop for WaitGuard<'_> {
-    fn drop(&mut self) {
-        self.ucx.waiters.fetch_sub(1, Ordering::AcqRel);
-    }
-}
 
 /// A held lock on the worker: the way to call UCX.
 pub struct Worker<'a> {
@@ -141,7 +127,7 @@ impl Ucx {
             }
         }
         let worker = st.worker;
-        Ok(Ucx { state: SpinLock::new(st), peers, timeout, waiters: AtomicUsize::new(0), calls: AtomicUsize::new(0), efd, worker, err_mode: err_mode_from_env() })
+        Ok(Ucx { state: SpinLock::new(st), peers, timeout, calls: AtomicUsize::new(0), efd, worker, err_mode: err_mode_from_env() })
     }
 
     /// Takes the worker for an application call.
@@ -163,15 +149,11 @@ impl Ucx {
         self.calls.load(Ordering::Relaxed)
     }
 
-    /// Whether an application thread is progressing the worker in a wait loop.
-    pub fn app_waiting(&self) -> bool {
-        self.waiters.load(Ordering::Acquire) > 0
-    }
-
-    /// Marks the calling thread as progressing the worker until the guard drops.
-    pub fn waiting(&self) -> WaitGuard<'_> {
-        self.waiters.fetch_add(1, Ordering::AcqRel);
-        WaitGuard { ucx: self }
+    /// The worker if no one holds it, for an application call (counted as `lock` counts).
+    pub fn try_lock(&self) -> Option<Worker<'_>> {
+        let st = self.state.try_lock()?;
+        self.calls.store(self.calls.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+        Some(Worker { st, ucx: self })
     }
 
     /// The worker if no one holds it (for the progress thread).

@@ -155,11 +155,12 @@ void rofi_progress(void)
 {
     /* trylock: if the progress thread is reading the CQ, it will complete
      * our op; spinning on the op state is then the right thing to do.
-     * Counted as an application call (as rofi_lock counts): the progress
-     * thread rests while a wait loop of ours polls. */
+     * Counted as a poll (under the lock: a load and a store never lose
+     * one): the progress thread rests, without a CQ pass of its own, while
+     * an application thread polls. */
     if (rofi_trylock()) {
-        unsigned long n = atomic_load_explicit(&rofi.calls, memory_order_relaxed);
-        atomic_store_explicit(&rofi.calls, n + 1, memory_order_relaxed);
+        unsigned long n = atomic_load_explicit(&rofi.polls, memory_order_relaxed);
+        atomic_store_explicit(&rofi.polls, n + 1, memory_order_relaxed);
         rofi_progress_locked();
         rofi_unlock();
     }
@@ -286,21 +287,30 @@ static void *progress_main(void *arg)
     (void)arg;
     unsigned idle = 0;
     long nap_ns = 20000;
-    unsigned long calls_seen = atomic_load(&rofi.calls);
+    unsigned long calls_seen = atomic_load(&rofi.calls), polls_seen = atomic_load(&rofi.polls);
     while (!atomic_load(&rofi.progress_stop)) {
         int n = 0;
         unsigned long calls = atomic_load_explicit(&rofi.calls, memory_order_relaxed);
-        int called = calls != calls_seen, locked = rofi_trylock();
+        unsigned long polls = atomic_load_explicit(&rofi.polls, memory_order_relaxed);
+        int called = calls != calls_seen, polled = polls != polls_seen;
+        int locked = rofi_trylock();
         calls_seen = calls;
-        if (called || !locked) {
+        polls_seen = polls;
+        if (called || polled || !locked) {
             /* The application is using the fabric (holds the lock, or has
              * called in or polled since we last looked): competing with it
              * for the lock and (2 cores, several PEs) the CPU only adds
              * latency, and so does every wakeup of ours.  Nap, longer each
-             * time up to 1 ms, with one CQ pass per nap if the lock is free:
-             * the application may only be posting. */
+             * time up to 1 ms.  If it called in without polling (it only
+             * posts, or computes between calls), one CQ pass per nap keeps
+             * requests to this PE served.  Not while it polls: its own
+             * polls serve them, and on shm a pass of ours would take the
+             * copy of a queued write from the polling thread on the same
+             * core (two context switches for nothing; seen in perf as our
+             * thread doing process_vm_readv). */
             if (locked) {
-                rofi_progress_locked();
+                if (!polled)
+                    rofi_progress_locked();
                 rofi_unlock();
             }
             struct timespec ts = { 0, nap_ns };

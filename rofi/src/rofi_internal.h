@@ -223,9 +223,10 @@ struct rofi_state {
     _Atomic long outstanding; /* counted ops not yet complete (quiet)      */
 
     _Atomic unsigned long calls; /* the application's calls into the
-                                 fabric (rofi_lock, and rofi_progress from
-                                 its wait loops and rofi_poll): the
-                                 progress thread rests while this moves   */
+                                 fabric (rofi_lock) and ...                */
+    _Atomic unsigned long polls; /* ... its polls (rofi_progress, from wait
+                                 loops and rofi_poll): the progress thread
+                                 rests while either moves (progress.c)    */
     int progress_thread;      /* started?                                  */
     _Atomic int progress_stop;
     pthread_t progress_tid;

@@ -109,7 +109,7 @@ impl Control {
                     if counter.load(Ordering::Acquire) >= want {
                         return Ok(true);
                     }
-                    ucx.lock().progress();
+                    ucx.poll();
                     Ok(counter.load(Ordering::Acquire) >= want)
                 },
                 || ucx.peers.check(from),

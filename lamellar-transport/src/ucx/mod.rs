@@ -168,10 +168,7 @@ impl Backend for UcxBackend {
             timeout,
             what,
             || {
-                // Busy means another thread is progressing the worker already.
-                if let Some(mut w) = ucx.try_lock() {
-                    w.progress();
-                }
+                ucx.poll();
                 done()
             },
             || Ok(()),

@@ -45,9 +45,11 @@ pub struct Ucx {
     /// `state`, so it drops after `State` has closed them.
     pub peers: Peers,
     pub timeout: Duration,
-    /// Application calls into the worker ([`Ucx::lock`], [`Ucx::try_lock`]): while this
-    /// moves, the progress thread naps (see `progress.rs`).
+    /// Application calls into the worker ([`Ucx::lock`]) and ...
     calls: AtomicUsize,
+    /// ... its polls ([`Ucx::poll`], from wait loops): while either moves, the progress
+    /// thread naps (see `progress.rs`).
+    polls: AtomicUsize,
     /// The worker's event fd when UCX offers wakeups (see `progress.rs`).
     pub efd: Option<i32>,
     /// For `ucp_worker_signal`, the one call UCX documents as thread-safe.
@@ -127,7 +129,7 @@ impl Ucx {
             }
         }
         let worker = st.worker;
-        Ok(Ucx { state: SpinLock::new(st), peers, timeout, calls: AtomicUsize::new(0), efd, worker, err_mode: err_mode_from_env() })
+        Ok(Ucx { state: SpinLock::new(st), peers, timeout, calls: AtomicUsize::new(0), polls: AtomicUsize::new(0), efd, worker, err_mode: err_mode_from_env() })
     }
 
     /// Takes the worker for an application call.
@@ -149,11 +151,18 @@ impl Ucx {
         self.calls.load(Ordering::Relaxed)
     }
 
-    /// The worker if no one holds it, for an application call (counted as `lock` counts).
-    pub fn try_lock(&self) -> Option<Worker<'_>> {
-        let st = self.state.try_lock()?;
-        self.calls.store(self.calls.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
-        Some(Worker { st, ucx: self })
+    /// A count that moves whenever an application thread polls the worker.
+    pub fn polls(&self) -> usize {
+        self.polls.load(Ordering::Relaxed)
+    }
+
+    /// One poll from an application wait loop: progresses the worker unless another thread
+    /// holds it (which then progresses it), counted under the lock as `lock` counts.
+    pub fn poll(&self) {
+        if let Some(st) = self.state.try_lock() {
+            self.polls.store(self.polls.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+            Worker { st, ucx: self }.progress();
+        }
     }
 
     /// The worker if no one holds it (for the progress thread).

@@ -3,9 +3,10 @@
 
 Runs `A/lamellar-bench ARGS` and `B/lamellar-bench ARGS` alternately ROUNDS times (B first
 in odd rounds, so neither always runs warm) and prints, per (op, bytes), both medians and
-the median of per-round ratios B/A (see verdict.py: the drift two back-to-back runs share
-cancels). Latency rows compare median_ns (below 1 is faster), bandwidth rows mb_per_s
-(above 1 is faster). A and B are target directories (e.g. target/release and a copy of
+the median of per-round ratios B/A with its bootstrap 90 % interval (see verdict.py: the
+drift two back-to-back runs share cancels; an interval holding 1 means noise can explain
+the difference). Latency rows compare median_ns (below 1 is faster), bandwidth rows
+mb_per_s (above 1 is faster). A and B are target directories (e.g. target/release and a copy of
 the binaries built from the other commit).
 
   scripts/ab-bench.py A_DIR B_DIR ROUNDS -- --pes 2 --bind-to core --backend rofi ...
@@ -44,5 +45,6 @@ for key in sorted(results["A"]):
         print(f"{key}: incomplete")
         continue
     print(f"{key[0]:13} {key[1]:8}  A {verdict.statistics.median(va):9.0f}  B {verdict.statistics.median(vb):9.0f} "
-          f"{'MB/s' if bandwidth else 'ns'}  B/A paired {verdict.paired_ratio(vb, va):4.2f}\n"
+          f"{'MB/s' if bandwidth else 'ns'}  B/A paired {verdict.paired_ratio(vb, va):4.2f} "
+          f"[90% {'-'.join(f'{x:4.2f}' for x in verdict.interval(vb, va))}]\n"
           f"{'':23}A {[round(x) for x in va]}\n{'':23}B {[round(x) for x in vb]}")

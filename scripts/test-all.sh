@@ -33,4 +33,6 @@ if [ -f rofi/configure.ac ]; then
     (cd "$build" && "$top/rofi/configure" -q && make -s -j2 && make -s check LAUNCHER="$top/target/release/lamellar-run -n")
     rm -rf "$build"
 fi
+echo "== comparison scripts: verdict"
+python3 scripts/test_verdict.py
 echo "== all tests passed"

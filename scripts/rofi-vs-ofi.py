@@ -9,6 +9,10 @@ bandwidth at least 0.90x) judged on paired ratios (see verdict.py).
   cargo build --release -p lamellar-bench --features rofi
   cargo build --release -p lamellar-transport --bin lamellar-run
   scripts/rofi-vs-ofi.py 'tcp;ofi_rxm' [RUNS] [WINDOW]
+
+With OFI_BASELINE_IDLE_THREAD=1 in the environment the baseline runs with one more thread
+that only sleeps, as ROFI runs with its progress thread: the comparison then leaves out
+what glibc's multi-threaded paths cost any program with a second thread (see ofi_baseline.c).
 """
 import json, os, subprocess, sys, tempfile
 
@@ -48,7 +52,9 @@ for _ in range(runs):
             for line in f:
                 collect(ours, line)
 
-print(f"provider {prov}, {runs} alternating runs, window {window}")
+idle = os.environ.get("OFI_BASELINE_IDLE_THREAD", "0") not in ("", "0")
+print(f"provider {prov}, {runs} alternating runs, window {window}"
+      + (", baseline with an idle second thread" if idle else ""))
 for op, size in wanted:
     latency = size == 8
     field, unit = ("median_ns", "ns") if latency else ("mb_per_s", "MB/s")

@@ -33,10 +33,18 @@
  *   one group only (default both): on tcp;ofi_rxm what a connection carried
  *   before changes the 64 KiB rate several-fold, so a comparison gives both
  *   sides the same job structure.
+ *   OFI_BASELINE_IDLE_THREAD=1 starts one thread that only sleeps: glibc then
+ *   takes its multi-threaded paths (cancellable syscalls, malloc locking), as
+ *   in every program with a second thread - ROFI's progress thread, or a
+ *   runtime's workers.  On tcp;ofi_rxm that alone cost raw libfabric 2-7 %
+ *   of an 8 B op here (16 rounds); on shm nothing measurable.  "threads" in
+ *   the output says which ran.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <unistd.h>
 
 #include "rofi_internal.h"
 
@@ -66,6 +74,15 @@ static struct {
 } g;
 
 static struct fi_context2 ctx; /* one context for every op: we count CQEs */
+static int threads = 1;         /* 2 with OFI_BASELINE_IDLE_THREAD */
+
+static void *idle_thread(void *arg)
+{
+    (void)arg;
+    for (;;)
+        pause(); /* ends with the process */
+    return NULL;
+}
 
 static void cleanup(void)
 {
@@ -269,9 +286,9 @@ static void report(const char *op, size_t bytes, uint64_t *s, long n, long per_s
     double med = (double)s[n / 2], p99 = (double)s[(long)(n * 0.99) < n ? (long)(n * 0.99) : n - 1];
     printf("{\"backend\":\"raw-ofi\",\"provider\":\"%s\",\"op\":\"%s\",\"bytes\":%zu,"
            "\"pes\":2,\"iters\":%ld,\"median_ns\":%.1f,\"p99_ns\":%.1f,"
-           "\"mb_per_s\":%.2f,\"mops\":%.4f}\n",
+           "\"mb_per_s\":%.2f,\"mops\":%.4f,\"threads\":%d}\n",
            g.info->fabric_attr->prov_name, op, bytes, n * per_sample, med, p99,
-           med > 0 ? (double)bytes * 1e3 / med : 0.0, med > 0 ? 1e3 / med : 0.0);
+           med > 0 ? (double)bytes * 1e3 / med : 0.0, med > 0 ? 1e3 / med : 0.0, threads);
     fflush(stdout);
 }
 
@@ -332,6 +349,15 @@ int main(void)
         return 2;
     }
     int lat = !group || !strcmp(group, "latency"), bw = !group || !strcmp(group, "bandwidth");
+    const char *idle = getenv("OFI_BASELINE_IDLE_THREAD");
+    if (idle && *idle && strcmp(idle, "0")) {
+        pthread_t t;
+        int rc = pthread_create(&t, NULL, idle_thread, NULL);
+        if (rc)
+            die("pthread_create", -rc);
+        pthread_detach(t);
+        threads = 2;
+    }
     setup();
     long iters = getenv("OFI_BASELINE_ITERS") ? atol(getenv("OFI_BASELINE_ITERS")) : 20000;
     if (iters < 10)

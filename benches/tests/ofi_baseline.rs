@@ -7,6 +7,11 @@ const BASELINE: &str = env!("CARGO_BIN_EXE_ofi-baseline");
 
 /// Two PEs on shm under lamellar-run with OFI_BASELINE_OPS=`group`; the ops PE 0 reported.
 fn ops_of(group: &str) -> Vec<String> {
+    run(group, &[]).iter().map(|l| format!("{} {}", field(l, "op"), field(l, "bytes"))).collect()
+}
+
+/// The JSON lines of such a run, with extra environment.
+fn run(group: &str, env: &[(&str, &str)]) -> Vec<String> {
     let run = std::path::Path::new(BASELINE).with_file_name("lamellar-run");
     if !run.exists() {
         Command::new(env!("CARGO")).args(["build", "-p", "lamellar-transport", "--bin", "lamellar-run"]).status().unwrap();
@@ -17,11 +22,13 @@ fn ops_of(group: &str) -> Vec<String> {
         .env("OFI_BASELINE_ITERS", "200")
         .env("OFI_BASELINE_WINDOW", "4")
         .env("OFI_BASELINE_OPS", group)
+        .env_remove("OFI_BASELINE_IDLE_THREAD")
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     assert!(out.status.success(), "ofi-baseline failed: {}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8(out.stdout).unwrap();
-    text.lines().filter(|l| l.starts_with('{')).map(|l| format!("{} {}", field(l, "op"), field(l, "bytes"))).collect()
+    text.lines().filter(|l| l.starts_with('{')).map(String::from).collect()
 }
 
 fn field<'a>(line: &'a str, name: &str) -> &'a str {
@@ -41,4 +48,12 @@ fn an_unknown_group_fails_at_once_naming_the_choices() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("OFI_BASELINE_OPS=latncy") && err.contains("latency or bandwidth"), "{err}");
+}
+
+#[test]
+fn idle_thread_runs_as_a_second_thread() {
+    let threads = |env: &[(&str, &str)]| -> Vec<String> { run("latency", env).iter().map(|l| field(l, "threads").to_string()).collect() };
+    assert_eq!(threads(&[]), ["1", "1", "1"]);
+    assert_eq!(threads(&[("OFI_BASELINE_IDLE_THREAD", "1")]), ["2", "2", "2"]);
+    assert_eq!(threads(&[("OFI_BASELINE_IDLE_THREAD", "0")]), ["1", "1", "1"]);
 }

@@ -163,7 +163,7 @@ impl Backend for UcxBackend {
 
     fn poll_until(&self, timeout: Duration, what: &dyn Fn() -> String, done: &mut dyn FnMut() -> Result<bool>) -> Result<()> {
         let ucx = &self.shared.ucx;
-        // We progress the worker ourselves, counted as calls: the progress thread naps meanwhile.
+        // We progress the worker ourselves (counted as polls): the progress thread naps meanwhile.
         crate::backoff::wait_until(
             timeout,
             what,

@@ -7,23 +7,36 @@ the median of per-round ratios B/A with its bootstrap 90 % interval (see verdict
 drift two back-to-back runs share cancels; an interval holding 1 means noise can explain
 the difference). Latency rows compare median_ns (below 1 is faster), bandwidth rows
 mb_per_s (above 1 is faster). A and B are target directories (e.g. target/release and a copy of
-the binaries built from the other commit).
+the binaries built from the other commit), each optionally followed by environment settings
+for that side only, `DIR:VAR=VALUE:VAR=VALUE`, to compare one build under two settings.
 
   scripts/ab-bench.py A_DIR B_DIR ROUNDS -- --pes 2 --bind-to core --backend rofi ...
+  scripts/ab-bench.py target/release:ROFI_PROGRESS_THREAD=0 target/release 25 -- ...
 """
 import json, os, subprocess, sys, tempfile
 
 import verdict
 
-a_dir, b_dir, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
+
+
+def side_spec(spec):
+    """`DIR[:VAR=VALUE...]` -> (DIR, environment for that side)."""
+    directory, *settings = spec.split(":")
+    bad = [x for x in settings if "=" not in x or x.startswith("=")]
+    if bad:
+        sys.exit(f"ab-bench: {spec}: want DIR[:VAR=VALUE...], got {bad[0]!r}")
+    return directory, dict(os.environ, **dict(x.split("=", 1) for x in settings))
+
+
+(a_dir, a_env), (b_dir, b_env), rounds = side_spec(sys.argv[1]), side_spec(sys.argv[2]), int(sys.argv[3])
 args = sys.argv[sys.argv.index("--") + 1:]
 results = {"A": {}, "B": {}}
 
 
-def run(side, directory):
+def run(side, directory, env):
     with tempfile.NamedTemporaryFile("r", suffix=".json") as f:
         subprocess.run([os.path.join(directory, "lamellar-bench"), *args, "--json", f.name],
-                       capture_output=True, check=True)
+                       env=env, capture_output=True, check=True)
         for line in f:
             r = json.loads(line)
             if r["op"] != "limits":
@@ -31,11 +44,11 @@ def run(side, directory):
 
 
 for i in range(rounds):
-    order = [("A", a_dir), ("B", b_dir)] if i % 2 == 0 else [("B", b_dir), ("A", a_dir)]
-    for side, directory in order:
-        run(side, directory)
+    order = [("A", a_dir, a_env), ("B", b_dir, b_env)]
+    for side, directory, env in order if i % 2 == 0 else order[::-1]:
+        run(side, directory, env)
 
-print(f"{rounds} alternating rounds: {' '.join(args)}")
+print(f"{rounds} alternating rounds: A {sys.argv[1]}, B {sys.argv[2]}: {' '.join(args)}")
 for key in sorted(results["A"]):
     a, b = results["A"][key], results["B"].get(key, [])
     bandwidth = key[0] in ("put_nb", "get_nb")

@@ -67,6 +67,10 @@ impl AtomicType {
     }
 }
 
+/// A backend's [`AtomicSupport`] for every (op, type), indexed by `op as usize` and
+/// `ty as usize` (the `ALL` arrays list the variants in declaration order).
+pub(crate) type SupportTable = [[AtomicSupport; AtomicType::ALL.len()]; AtomicOp::ALL.len()];
+
 /// How a backend performs an (op, type) pair.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum AtomicSupport {
@@ -132,5 +136,13 @@ mod tests {
         assert_eq!((-1i32).to_bits(), 0xffff_ffff);
         assert_eq!(i64::from_bits((-7i64).to_bits()), -7);
         assert_eq!(isize::from_bits((-9isize).to_bits()), -9);
+    }
+
+    /// `SupportTable` is indexed by discriminant: each `ALL` must list its variants in
+    /// declaration order, or a lookup would answer for another op or type.
+    #[test]
+    fn all_lists_variants_in_discriminant_order() {
+        AtomicOp::ALL.iter().enumerate().for_each(|(i, &op)| assert_eq!(op as usize, i, "{op:?}"));
+        AtomicType::ALL.iter().enumerate().for_each(|(i, &ty)| assert_eq!(ty as usize, i, "{ty:?}"));
     }
 }

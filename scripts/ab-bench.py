@@ -18,7 +18,6 @@ import json, os, subprocess, sys, tempfile
 import verdict
 
 
-
 def side_spec(spec):
     """`DIR[:VAR=VALUE...]` -> (DIR, environment for that side)."""
     directory, *settings = spec.split(":")

@@ -5,7 +5,6 @@
 use crate::atomic::{AtomicRequest, AtomicSupport, AtomicType, AtomicOp};
 use crate::error::Result;
 use crate::team::Team;
-use std::time::Duration;
 
 /// A non-blocking operation in flight. `OpToken::DONE` means it completed at issue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,13 +40,13 @@ pub trait Backend: Send + Sync {
 
     fn atomic_support(&self, op: AtomicOp, ty: AtomicType) -> AtomicSupport;
 
-    /// Calls `done` until it returns `Ok(true)` (or an error), making progress between calls,
-    /// or fails with `Timeout` after `timeout`: how a PE waits for a peer's put to land in its
-    /// own memory. Backends whose transports deliver a put only while the target progresses
-    /// (software RMA over tcp) progress here, so the wait does not depend on a progress
-    /// thread's next turn. The default suits backends where data lands without the target.
-    fn poll_until(&self, timeout: Duration, what: &dyn Fn() -> String, done: &mut dyn FnMut() -> Result<bool>) -> Result<()> {
-        crate::backoff::wait_until(timeout, what, done, || Ok(()))
+    /// Advances the transport once, without blocking: what a PE waiting for a peer's put to
+    /// land in its own memory calls between looks (`SymAlloc::wait_until`), so that a
+    /// transport that delivers puts only while the target progresses (software RMA over tcp)
+    /// does not depend on a progress thread's next turn. The default suits backends where
+    /// data lands without the target.
+    fn progress(&self) -> Result<()> {
+        Ok(())
     }
 
     /// Ends the job for this PE (called once, from `Transport::finalize` or drop).

@@ -179,23 +179,9 @@ impl SymAlloc {
     /// Reads a word of this PE's own part with an acquire load, without the backend: the
     /// way to poll for a flag that a peer puts.
     pub fn local_load<T: RemoteAtomic>(&self, offset: usize) -> Result<T> {
-        let w = T::TYPE.width();
-        self.check_range(offset, w)?;
-        let addr = self.local_ptr() as usize + offset;
-        if addr % w != 0 {
-            return Err(Error::Misaligned { offset, align: w });
-        }
-        // SAFETY: the word is inside this PE's mapped part (range checked) and aligned to its
-        // width (checked); the mapping lives as long as `self`. Peers write it concurrently,
-        // hence the atomic load.
-        let bits = unsafe {
-            if w == 4 {
-                AtomicU32::from_ptr(addr as *mut u32).load(Ordering::Acquire) as u64
-            } else {
-                AtomicU64::from_ptr(addr as *mut u64).load(Ordering::Acquire)
-            }
-        };
-        Ok(T::from_bits(bits))
+        let word = self.local_word::<T>(offset)?;
+        // SAFETY: local_word checked the word (in range, aligned, mapped while self lives).
+        Ok(unsafe { load_word::<T>(word) })
     }
 
     /// Waits until the word at `offset` of this PE's own part satisfies `pred`, and returns
@@ -207,16 +193,42 @@ impl SymAlloc {
     /// As with any put, a flag seen here says nothing about other data the peer put unless
     /// the peer ordered them (quiet or fence between the data and the flag).
     pub fn wait_until<T: RemoteAtomic>(&self, offset: usize, mut pred: impl FnMut(T) -> bool) -> Result<T> {
-        let mut seen = self.local_load::<T>(offset)?;
+        let word = self.local_word::<T>(offset)?;
+        // SAFETY (every load below): local_word checked the word; self outlives this call.
+        let mut seen = unsafe { load_word::<T>(word) };
         if pred(seen) {
             return Ok(seen);
         }
         let what = || format!("word at offset {offset} of PE {} to satisfy a wait_until", self.transport.my_pe());
-        self.transport.backend().poll_until(self.transport.timeout(), &what, &mut || {
-            seen = self.local_load::<T>(offset)?;
-            Ok(pred(seen))
-        })?;
+        let backend = self.transport.backend();
+        let mut tries: u32 = 0;
+        crate::backoff::wait_until(
+            self.transport.timeout(),
+            what,
+            || {
+                tries = tries.wrapping_add(1);
+                if tries % LOOKS_PER_PROGRESS == 0 {
+                    backend.progress()?;
+                }
+                seen = unsafe { load_word::<T>(word) };
+                Ok(pred(seen))
+            },
+            || Ok(()),
+        )?;
         Ok(seen)
+    }
+
+    /// The address of the `T` at `offset` of this PE's own part: in range and aligned.
+    fn local_word<T: RemoteAtomic>(&self, offset: usize) -> Result<*mut u8> {
+        let w = T::TYPE.width();
+        self.check_range(offset, w)?;
+        // SAFETY: offset + w is within this PE's part (checked), so the result stays inside
+        // the mapping local_ptr points into.
+        let word = unsafe { self.local_ptr().add(offset) };
+        if word as usize % w != 0 {
+            return Err(Error::Misaligned { offset, align: w });
+        }
+        Ok(word)
     }
 
     pub(crate) fn segment(&self) -> &dyn Segment {
@@ -228,4 +240,26 @@ impl SymAlloc {
         let seg = self.seg.take().expect("segment present until free");
         seg.free()
     }
+}
+
+/// Looks at the flag per progress call in [`SymAlloc::wait_until`]. A look is one load; a
+/// progress call is the transport's poll (UCX shm ~60 ns, a syscall over tcp), and a flag
+/// that lands during one is seen only after it: looking between polls sees it sooner where
+/// the data lands without the target (shared memory), and costs a few loads on transports
+/// whose puts need the target's progress.
+const LOOKS_PER_PROGRESS: u32 = 4;
+
+/// # Safety
+/// `word` points at a `T`-wide, `T`-aligned word of a live mapping. Peers write it
+/// concurrently, hence the atomic load.
+unsafe fn load_word<T: RemoteAtomic>(word: *mut u8) -> T {
+    // SAFETY: the caller's promise is from_ptr's (valid, aligned, atomically accessed).
+    let bits = unsafe {
+        if T::TYPE.width() == 4 {
+            AtomicU32::from_ptr(word.cast::<u32>()).load(Ordering::Acquire) as u64
+        } else {
+            AtomicU64::from_ptr(word.cast::<u64>()).load(Ordering::Acquire)
+        }
+    };
+    T::from_bits(bits)
 }

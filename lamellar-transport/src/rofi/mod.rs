@@ -144,17 +144,9 @@ impl Backend for RofiBackend {
         }
     }
 
-    fn poll_until(&self, timeout: Duration, what: &dyn Fn() -> String, done: &mut dyn FnMut() -> Result<bool>) -> Result<()> {
-        crate::backoff::wait_until(
-            timeout,
-            what,
-            || {
-                // SAFETY: ROFI is initialized while the backend lives; rofi_poll never blocks.
-                check(unsafe { sys::rofi_poll() }, "rofi_poll")?;
-                done()
-            },
-            || Ok(()),
-        )
+    fn progress(&self) -> Result<()> {
+        // SAFETY: ROFI is initialized while the backend lives; rofi_poll never blocks.
+        check(unsafe { sys::rofi_poll() }, "rofi_poll").map(drop)
     }
 
     fn finalize(&self) -> Result<()> {

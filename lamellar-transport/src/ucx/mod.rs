@@ -45,7 +45,6 @@ use crate::team::Team;
 use control::Control;
 use progress::ProgressThread;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
-use std::time::Duration;
 use worker::Ucx;
 
 /// State shared by the backend and its segments.
@@ -161,18 +160,10 @@ impl Backend for UcxBackend {
         atomics::support(op, self.shared.caps())
     }
 
-    fn poll_until(&self, timeout: Duration, what: &dyn Fn() -> String, done: &mut dyn FnMut() -> Result<bool>) -> Result<()> {
-        let ucx = &self.shared.ucx;
-        // We progress the worker ourselves (counted as polls): the progress thread naps meanwhile.
-        crate::backoff::wait_until(
-            timeout,
-            what,
-            || {
-                ucx.poll();
-                done()
-            },
-            || Ok(()),
-        )
+    fn progress(&self) -> Result<()> {
+        // Counted as a poll: the progress thread naps while we progress ourselves.
+        self.shared.ucx.poll();
+        Ok(())
     }
 
     fn finalize(&self) -> Result<()> {

@@ -89,7 +89,7 @@ int rofi_atomic_supported(rofi_atomic_op_t op, rofi_type_t type)
 
 static int atomic_issue(rofi_atomic_op_t aop, rofi_type_t type, void *dst,
                         const void *operand, const void *compare, void *result, int pe,
-                        struct rofi_op **out)
+                        int counted, struct rofi_op **out)
 {
     uint64_t raddr, key;
     void *desc;
@@ -115,7 +115,7 @@ static int atomic_issue(rofi_atomic_op_t aop, rofi_type_t type, void *dst,
     if ((rc = rofi_translate(dst, sz, pe, &raddr, &key)))
         return rc;
 
-    struct rofi_op *op = rofi_op_new(1);
+    struct rofi_op *op = rofi_op_new(counted);
     if (!op)
         return rofi_error(ROFI_ENOMEM, "rofi_atomic: out of memory");
     *out = op;
@@ -161,7 +161,7 @@ int rofi_atomic(rofi_atomic_op_t op, rofi_type_t type, void *dst, const void *op
                 const void *compare, void *result, int pe)
 {
     struct rofi_op *h;
-    int rc = atomic_issue(op, type, dst, operand, compare, result, pe, &h);
+    int rc = atomic_issue(op, type, dst, operand, compare, result, pe, OP_COUNTED_IF_ORPHANED, &h);
     if (!h)
         return rc;
     int wrc = rofi_op_wait(h);
@@ -175,7 +175,7 @@ int rofi_atomic_nb(rofi_atomic_op_t op, rofi_type_t type, void *dst, const void 
     if (!handle)
         return rofi_error(ROFI_EINVAL, "rofi_atomic_nb: NULL handle");
     *handle = NULL;
-    int rc = atomic_issue(op, type, dst, operand, compare, result, pe, &h);
+    int rc = atomic_issue(op, type, dst, operand, compare, result, pe, OP_COUNTED, &h);
     if (rc) {
         if (h)
             rofi_op_wait(h);

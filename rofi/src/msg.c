@@ -74,7 +74,7 @@ int rofi_send(int pe, const void *buf, size_t size, uint32_t tag)
         return rc;
     if (!buf && size)
         return rofi_error(ROFI_EINVAL, "rofi_send: NULL buffer");
-    struct rofi_op *op = rofi_op_new(1);
+    struct rofi_op *op = rofi_op_new(OP_COUNTED_IF_ORPHANED); /* blocking */
     if (!op)
         return rofi_error(ROFI_ENOMEM, "rofi_send: out of memory");
     rofi_post_send(op, pe, buf, size, rofi_tag_user(rofi.rank, tag));
@@ -89,7 +89,7 @@ int rofi_recv(int pe, void *buf, size_t size, uint32_t tag, size_t *received)
         return rc;
     if (!buf && size)
         return rofi_error(ROFI_EINVAL, "rofi_recv: NULL buffer");
-    struct rofi_op *op = rofi_op_new(0);
+    struct rofi_op *op = rofi_op_new(OP_UNCOUNTED);
     if (!op)
         return rofi_error(ROFI_ENOMEM, "rofi_recv: out of memory");
     op->is_recv = 1;

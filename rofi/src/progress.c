@@ -45,7 +45,7 @@ struct rofi_op *rofi_op_new(int counted)
     atomic_init(&op->state, OP_PENDING);
     op->remaining = 1;
     op->counted = counted;
-    if (counted)
+    if (counted == OP_COUNTED)
         atomic_fetch_add(&rofi.outstanding, 1);
     return op;
 }
@@ -89,7 +89,7 @@ static void op_complete_locked(struct rofi_op *op, int err, int parts)
     op->remaining -= parts;
     if (op->remaining > 0)
         return;
-    if (op->counted)
+    if (op->counted == OP_COUNTED)
         atomic_fetch_sub(&rofi.outstanding, 1);
     if (atomic_load(&op->state) == OP_ORPHANED) {
         op_free(op);
@@ -208,6 +208,10 @@ int rofi_op_wait_until(struct rofi_op *op, double deadline, int *orphaned_out)
              * it; its (error) completion then frees the orphan. */
             if (op->is_recv)
                 fi_cancel(&rofi.ep->fid, op);
+            if (op->counted == OP_COUNTED_IF_ORPHANED) {
+                op->counted = OP_COUNTED; /* quiet waits for it from now on */
+                atomic_fetch_add(&rofi.outstanding, 1);
+            }
             atomic_store(&op->state, OP_ORPHANED);
         }
         rofi_unlock();

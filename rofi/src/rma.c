@@ -12,7 +12,7 @@
 
 /* Issue one RMA (split into max_msg pieces, each its own CQ entry). */
 static int rma_issue(int is_put, char *local, const void *sym, size_t size, int pe,
-                     struct rofi_op **out)
+                     int counted, struct rofi_op **out)
 {
     const char *fn = is_put ? "rofi_put" : "rofi_get";
     uint64_t raddr = 0, key = 0;
@@ -27,7 +27,7 @@ static int rma_issue(int is_put, char *local, const void *sym, size_t size, int 
         return rofi_error(ROFI_EINVAL, "%s: NULL local buffer", fn);
     if (size && (rc = rofi_translate(sym, size, pe, &raddr, &key)))
         return rc;
-    struct rofi_op *op = rofi_op_new(1);
+    struct rofi_op *op = rofi_op_new(counted);
     if (!op)
         return rofi_error(ROFI_ENOMEM, "%s: out of memory", fn);
     *out = op;
@@ -39,8 +39,10 @@ static int rma_issue(int is_put, char *local, const void *sym, size_t size, int 
         rofi_op_fail(op, rc, 1);
         return rc;
     }
-    /* (not size + max - 1: max_msg is often SIZE_MAX) */
-    int parts = (int)(size / rofi.max_msg + (size % rofi.max_msg != 0));
+    /* (not size + max - 1: max_msg is often SIZE_MAX; no division for the
+     * common one-part case) */
+    int parts = size <= rofi.max_msg ? 1
+                                     : (int)(size / rofi.max_msg + (size % rofi.max_msg != 0));
     op->remaining = parts;
     for (int i = 0; i < parts; i++) {
         size_t off = (size_t)i * rofi.max_msg;
@@ -69,7 +71,7 @@ static int rma_issue(int is_put, char *local, const void *sym, size_t size, int 
 static int rma_blocking(int is_put, char *local, const void *sym, size_t size, int pe)
 {
     struct rofi_op *op;
-    int rc = rma_issue(is_put, local, sym, size, pe, &op);
+    int rc = rma_issue(is_put, local, sym, size, pe, OP_COUNTED_IF_ORPHANED, &op);
     if (!op)
         return rc;
     int wrc = rofi_op_wait(op);
@@ -84,7 +86,7 @@ static int rma_nb(int is_put, char *local, const void *sym, size_t size, int pe,
     if (!handle)
         return rofi_error(ROFI_EINVAL, "%s: NULL handle", is_put ? "rofi_put_nb" : "rofi_get_nb");
     *handle = NULL;
-    int rc = rma_issue(is_put, local, sym, size, pe, &op);
+    int rc = rma_issue(is_put, local, sym, size, pe, OP_COUNTED, &op);
     if (rc) {
         if (op)
             rofi_op_wait(op);

@@ -45,7 +45,7 @@ struct rofi_op {
     int remaining;         /* fabric completions still expected            */
     int err;               /* first error (ROFI code) of any part          */
     int fi_err;            /* libfabric error from the CQ, for messages    */
-    int counted;           /* counts in rofi.outstanding (quiet)           */
+    int counted;           /* OP_COUNTED: in rofi.outstanding (quiet)      */
     int is_recv;           /* posted receive: cancel it on timeout         */
     size_t len;            /* received length (receives)                   */
     uint64_t tag;          /* received tag (receives)                      */
@@ -58,6 +58,11 @@ struct rofi_op {
                               memory                                       */
 };
 
+/* How an op counts for rofi_quiet.  A blocking call's op completes before
+ * the call returns, so quiet need not count it (two atomic read-modify-writes
+ * on a shared counter saved per blocking op), unless it outlives the call: a
+ * wait that times out leaves it in flight, and then it counts. */
+enum { OP_UNCOUNTED = 0, OP_COUNTED = 1, OP_COUNTED_IF_ORPHANED = 2 };
 ROFI_HIDDEN struct rofi_op *rofi_op_new(int counted);
 /* Local descriptor for buf: the allocation's MR if buf lies in one, else,
  * when the provider needs FI_MR_LOCAL, a registration owned by op. */

@@ -74,7 +74,7 @@ void rofi_team_free_all(void)
 /* Post a receive of len bytes into op scratch from pe with tag. */
 static struct rofi_op *recv_from(int pe, size_t len, uint64_t tag)
 {
-    struct rofi_op *op = rofi_op_new(0);
+    struct rofi_op *op = rofi_op_new(OP_UNCOUNTED);
     if (op) {
         op->is_recv = 1;
         rofi_post_recv(op, pe, op->scratch, len, tag); /* failure finishes op */
@@ -84,7 +84,7 @@ static struct rofi_op *recv_from(int pe, size_t len, uint64_t tag)
 
 static struct rofi_op *send_to(int pe, const void *data, size_t len, uint64_t tag)
 {
-    struct rofi_op *op = rofi_op_new(0);
+    struct rofi_op *op = rofi_op_new(OP_UNCOUNTED);
     if (op) {
         memcpy(op->scratch, data, len);
         rofi_post_send(op, pe, op->scratch, len, tag);

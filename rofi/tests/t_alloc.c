@@ -39,5 +39,40 @@ int main(void)
         CHECK(*(int *)p == i, "cycle %d got %d", i, *(int *)p);
         OK(rofi_release(p));
     }
+    /* ROFI keeps, per thread, the allocation it last addressed: alternating
+     * between two must still use each one's own keys and addresses, and a
+     * released one must be forgotten, even if its address comes back with
+     * another size. */
+    int *a, *b;
+    OK(rofi_alloc(64, (void **)&a));
+    OK(rofi_alloc(4096, (void **)&b));
+    int peer = (me + 1) % np;
+    for (int i = 0; i < 8; i++) {
+        int va = 100 + i, vb = 200 + i;
+        OK(rofi_put(&a[i], &va, sizeof va, peer));
+        OK(rofi_put(&b[1000 + i], &vb, sizeof vb, peer));
+    }
+    OK(rofi_barrier());
+    for (int i = 0; i < 8; i++)
+        CHECK(a[i] == 100 + i && b[1000 + i] == 200 + i, "alternating puts: a[%d] = %d, b = %d",
+              i, a[i], b[1000 + i]);
+    OK(rofi_put(&a[15], &peer, sizeof peer, peer)); /* a: the thread's last (a[15]: not checked) */
+    OK(rofi_release(a));
+    FAILS_WITH(ROFI_EINVAL, rofi_put(a, &peer, sizeof peer, peer));
+    CHECK(rofi_get_remote_addr(a, peer) == NULL, "released allocation translated");
+    char big[4096] = { 0 };
+    for (int i = 0; i < 20; i++) {
+        char *small, *large;
+        OK(rofi_alloc(16, (void **)&small));
+        OK(rofi_put(small, big, 16, peer));
+        OK(rofi_release(small));
+        OK(rofi_alloc(4096, (void **)&large)); /* often at small's address */
+        OK(rofi_put(large, big, sizeof big, peer));
+        OK(rofi_release(large));
+        OK(rofi_alloc(16, (void **)&small));
+        FAILS_WITH(ROFI_EINVAL, rofi_put(small, big, sizeof big, peer));
+        OK(rofi_release(small));
+    }
+    OK(rofi_release(b));
     return test_finish("alloc");
 }

@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-pub const ALL_OPS: [&str; 9] = ["put", "put_pingpong", "get", "put_nb", "get_nb", "fetch_add", "compare_swap", "barrier", "limits"];
+pub const ALL_OPS: [&str; 10] = ["put", "put_pingpong", "get", "put_nb", "put_bw", "get_nb", "fetch_add", "compare_swap", "barrier", "limits"];
 pub const USAGE: &str = "usage: lamellar-bench --pes N [--backend shmem|rofi|ucx] [--provider P] \
-[--ops put,put_pingpong,get,put_nb,get_nb,fetch_add,compare_swap,barrier,limits] [--sizes 8,64,4K,1M] \
+[--ops put,put_pingpong,get,put_nb,put_bw,get_nb,fetch_add,compare_swap,barrier,limits] [--sizes 8,64,4K,1M] \
 [--iters K] [--window W] [--json FILE] [--timeout SECS] [--bind-to core|none]";
 
 #[derive(Clone, Debug)]

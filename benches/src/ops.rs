@@ -6,6 +6,8 @@
 //! - `get`: blocking get per operation.
 //! - `put_nb` / `get_nb`: a window of non-blocking operations then one completion (quiet
 //!   for puts, waiting every handle for gets); time per operation, so MB/s is bandwidth.
+//! - `put_bw`: one stream of non-blocking puts, at most a window in flight (each waited for
+//!   locally), one quiet at the end: streaming bandwidth as ucx_perftest ucp_put_bw.
 //! - `fetch_add`, `compare_swap`: one blocking u64 atomic per operation.
 //! - `barrier`: every PE loops barriers; bytes 0.
 //!
@@ -15,7 +17,9 @@ use crate::args::Args;
 use crate::buf::AlignedBuf;
 use crate::report::Measurement;
 use crate::stats::{plan, summarize, time_batches};
-use lamellar_transport::{Error, Result, SymAlloc, Transport};
+use std::collections::VecDeque;
+use std::time::Instant;
+use lamellar_transport::{Error, NbHandle, Result, SymAlloc, Transport};
 
 /// Operations per measurement: the requested count, fewer for large sizes so that one
 /// measurement moves about 256 MiB at most.
@@ -79,6 +83,7 @@ impl Bench<'_> {
                     })?;
                     v.into_iter().map(|x| x / w as f64).collect()
                 }
+                "put_bw" => self.put_stream(iters, &src)?,
                 "get_nb" => {
                     let w = self.args.window;
                     let mut dsts: Vec<AlignedBuf> = (0..w).map(|_| AlignedBuf::new(bytes, 0)).collect();
@@ -99,6 +104,40 @@ impl Bench<'_> {
         };
         t.barrier()?;
         Ok(v.filter(|_| me == 0).map(|v| self.measurement(op, bytes, iters, v)))
+    }
+
+    /// `put_bw`: one stream of `iters` non-blocking puts with at most a window in flight,
+    /// each waited for locally (the oldest, once the window is full), and one quiet after the
+    /// last: ucx_perftest's ucp_put_bw (its -O is our window). Ten samples, each a tenth of
+    /// the stream: local completions come in bursts (a put is complete once the kernel or
+    /// the transport has taken it), which a few puts per sample would turn into noise. The
+    /// window is filled before the clock starts; the last sample includes the quiet.
+    fn put_stream(&self, iters: usize, src: &AlignedBuf) -> Result<Vec<f64>> {
+        let (t, a, w) = (self.t, &self.buf, self.args.window);
+        let samples = iters.clamp(1, 10);
+        let batch = (iters / samples).max(1);
+        let total = w + samples * batch;
+        t.scope(|s| -> Result<Vec<f64>> {
+            let mut in_flight: VecDeque<NbHandle<_>> = VecDeque::with_capacity(w);
+            let (mut v, mut t0) = (Vec::with_capacity(samples), Instant::now());
+            for done in 1..=total {
+                if in_flight.len() == w {
+                    in_flight.pop_front().expect("window is full").wait()?;
+                }
+                in_flight.push_back(s.put_nb(a, self.target, 0, src)?);
+                if done == w {
+                    t0 = Instant::now(); // window full: the clock starts
+                } else if done > w && (done - w) % batch == 0 {
+                    if done == total {
+                        in_flight.drain(..).try_for_each(|h| h.wait().map(drop))?;
+                        t.quiet()?;
+                    }
+                    v.push(t0.elapsed().as_nanos() as f64 / batch as f64);
+                    t0 = Instant::now();
+                }
+            }
+            Ok(v)
+        })?
     }
 
     /// Half round trip of a put ping-pong between PE 0 and PE 1 (ucx_perftest ucp_put_lat):

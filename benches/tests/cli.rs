@@ -36,7 +36,7 @@ fn launches_its_own_pes_and_writes_every_op() {
     let mut cmd = Command::new(BENCH);
     cmd.args(["--pes", "2", "--sizes", "8,4K", "--iters", "200", "--json"]).arg(&json);
     let lines = run_and_read(cmd, &json);
-    for op in ["put", "put_pingpong", "get", "put_nb", "get_nb"] {
+    for op in ["put", "put_pingpong", "get", "put_nb", "put_bw", "get_nb"] {
         assert!(has(&lines, op, 8, 2) && has(&lines, op, 4096, 2), "{op} rows missing");
     }
     assert!(has(&lines, "fetch_add", 8, 2) && has(&lines, "compare_swap", 8, 2));

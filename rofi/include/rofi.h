@@ -162,7 +162,9 @@ ROFI_API int rofi_alloc(size_t size, void **addr);
 ROFI_API int rofi_alloc_pes(size_t size, const int *pes, int npes, void **addr);
 
 /* rofi_release - barrier over the allocation's team, then deregister and
- * free.  COLLECTIVE over the allocation's team.  addr is the base address. */
+ * free.  COLLECTIVE over the allocation's team.  addr is the base address.
+ * No other thread of the caller may access the allocation meanwhile (as
+ * with free()); accesses to other allocations may go on. */
 ROFI_API int rofi_release(void *addr);
 
 /* Address of the object at local address `local` (inside an allocation) in

@@ -1,5 +1,25 @@
 /* Collective alloc/release, zeroed memory, address translation. */
+#include <pthread.h>
+
 #include "common.h"
+
+/* One thread's puts to two allocations while another thread allocates and
+ * releases others: every put must land where it was sent. */
+struct rma_thread {
+    long *x, *y;
+    int peer, rc;
+};
+
+static void *rma_thread_main(void *arg)
+{
+    struct rma_thread *w = arg;
+    for (long i = 0; i < 2000 && !w->rc; i++) {
+        w->rc = rofi_put(&w->x[i % 8], &i, sizeof i, w->peer);
+        if (!w->rc)
+            w->rc = rofi_put(&w->y[i % 8], &i, sizeof i, w->peer);
+    }
+    return NULL;
+}
 
 int main(void)
 {
@@ -74,5 +94,25 @@ int main(void)
         OK(rofi_release(small));
     }
     OK(rofi_release(b));
+
+    struct rma_thread w = { .peer = peer };
+    OK(rofi_alloc(64, (void **)&w.x));
+    OK(rofi_alloc(64, (void **)&w.y));
+    pthread_t tid;
+    CHECK(pthread_create(&tid, NULL, rma_thread_main, &w) == 0, "pthread_create");
+    for (int i = 0; i < 20; i++) {
+        void *z;
+        OK(rofi_alloc(32 << (i % 4), &z));
+        OK(rofi_put(z, big, 32, peer));
+        OK(rofi_release(z));
+    }
+    pthread_join(tid, NULL);
+    CHECK(w.rc == 0, "put thread: %d (%s)", w.rc, rofi_strerror(w.rc));
+    OK(rofi_barrier());
+    for (int k = 0; k < 8; k++)
+        CHECK(w.x[k] == 1992 + k && w.y[k] == 1992 + k, "x[%d] = %ld, y[%d] = %ld (want %d)",
+              k, w.x[k], k, w.y[k], 1992 + k);
+    OK(rofi_release(w.x));
+    OK(rofi_release(w.y));
     return test_finish("alloc");
 }

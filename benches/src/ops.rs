@@ -57,7 +57,9 @@ impl Bench<'_> {
         let me = t.my_pe();
         let iters = iters_for(self.args, bytes);
         let (samples, batch) = plan(iters);
-        let warmup = batch.min(1000);
+        // Warm-up: a tenth of the measurement plus 100, as ofi-baseline warms up (like with
+        // like), at most ucx_perftest's default of 10000.
+        let warmup = (iters / 10 + 100).min(10_000);
         let src = AlignedBuf::new(bytes, 0x5a);
         let mut dst = AlignedBuf::new(bytes, 0);
         let a = &self.buf;
@@ -109,13 +111,14 @@ impl Bench<'_> {
     /// `put_bw`: one stream of `iters` non-blocking puts with at most a window in flight,
     /// each waited for locally (the oldest, once the window is full), and one quiet after the
     /// last: ucx_perftest's ucp_put_bw (its -O is our window). Ten samples, each a tenth of
-    /// the stream: local completions come in bursts (a put is complete once the kernel or
-    /// the transport has taken it), which a few puts per sample would turn into noise. The
-    /// window is filled before the clock starts; the last sample includes the quiet.
+    /// the stream and at least a window: local completions come in bursts (a put is complete
+    /// once the kernel or the transport has taken it), which a few puts per sample would
+    /// turn into noise. The window is filled before the clock starts; the last sample
+    /// includes the quiet.
     fn put_stream(&self, iters: usize, src: &AlignedBuf) -> Result<Vec<f64>> {
         let (t, a, w) = (self.t, &self.buf, self.args.window);
         let samples = iters.clamp(1, 10);
-        let batch = (iters / samples).max(1);
+        let batch = (iters / samples).max(w);
         let total = w + samples * batch;
         t.scope(|s| -> Result<Vec<f64>> {
             let mut in_flight: VecDeque<NbHandle<_>> = VecDeque::with_capacity(w);

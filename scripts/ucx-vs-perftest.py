@@ -3,17 +3,16 @@
 
 Runs RUNS rounds; each round runs every pair back to back: ucx_perftest (server on CPU 1,
 client on CPU 0), then `lamellar-bench --backend ucx --bind-to core` (PE 0 on CPU 0, PE 1 on
-CPU 1) on the same operation, and prints
-the median over rounds, with per-round values and the issue's bar (latency within 1.10x,
-bandwidth at least 0.90x) judged on paired ratios (see verdict.py).
+CPU 1) on the same operation, and prints the median over rounds, with per-round values and
+the issue's bar (latency within 1.10x, bandwidth at least 0.90x) judged on paired ratios
+(see verdict.py).
 
 Pairs (perftest test: ours): ucp_put_lat 8 B (a put ping-pong, half round trip):
 put_pingpong 8; ucp_get 8 B: get 8; ucp_fadd / ucp_cswap 8 B: fetch_add / compare_swap;
 ucp_put_bw 64 KiB and 1 MiB: put_bw, both a stream with at most WINDOW (64) puts in flight
 (perftest -O 64, ours --window 64), each waited for locally, and one flush at the end
 (put_nb's quiet per window measured 0.74 of perftest over tcp where put_bw measured 0.98).
-Our latency figure is the median of 100 batch means,
-a mean over ops (slow ops count): the verdict compares it with perftest's overall
+Our latency figure is the median of 100 batch means, a mean over ops (slow ops count): the verdict compares it with perftest's overall
 latency, also a mean over ops; the ratio to perftest's 50th percentile (a per-op median,
 which drops slow ops) is printed too. Bandwidth is perftest's overall MB/s, which is
 MiB/s: ours is converted from MB/s to MiB/s.
@@ -73,9 +72,9 @@ def ours_run(op, size, iters):
         return [r for r in map(json.loads, f) if (r["op"], r["bytes"]) == (op, size)][0]
 
 
-# Each pair runs back to back (perftest, then ours): this guest's speed changes between a
-# few levels over seconds, and two runs seconds apart are far more often on the same level
-# than two runs a whole round apart.
+# Each pair runs back to back (perftest, then ours alone in its own process, as perftest runs
+# each test): both sides then share the process history and, as far as it lasts, the speed
+# level this guest happens to be on.
 port = 13400
 for _ in range(runs):
     for test, size, op in pairs:

@@ -85,7 +85,7 @@ impl Bench<'_> {
                     })?;
                     v.into_iter().map(|x| x / w as f64).collect()
                 }
-                "put_bw" => self.put_stream(iters, &src)?,
+                "put_bw" => self.put_stream(iters, warmup, &src)?,
                 "get_nb" => {
                     let w = self.args.window;
                     let mut dsts: Vec<AlignedBuf> = (0..w).map(|_| AlignedBuf::new(bytes, 0)).collect();
@@ -115,13 +115,14 @@ impl Bench<'_> {
     /// windows: a 1 MiB stream of 700 puts over UCX shm measured 0.9 of one of 6400, the
     /// first ~25 ms of a process being slower): local completions come in bursts (a put is
     /// complete once the kernel or the transport has taken it), which a few puts per sample
-    /// would turn into noise. The window is filled before the clock starts; the last sample
-    /// includes the quiet.
-    fn put_stream(&self, iters: usize, src: &AlignedBuf) -> Result<Vec<f64>> {
+    /// would turn into noise. The warm-up (at least a window, so every timed put waits for
+    /// an older one) runs before the clock starts; the last sample includes the quiet.
+    fn put_stream(&self, iters: usize, warmup: usize, src: &AlignedBuf) -> Result<Vec<f64>> {
         let (t, a, w) = (self.t, &self.buf, self.args.window);
         let samples = iters.clamp(1, 10);
         let batch = (iters / samples).max(10 * w);
-        let total = w + samples * batch;
+        let warmup = warmup.max(w);
+        let total = warmup + samples * batch;
         t.scope(|s| -> Result<Vec<f64>> {
             let mut in_flight: VecDeque<NbHandle<_>> = VecDeque::with_capacity(w);
             let (mut v, mut t0) = (Vec::with_capacity(samples), Instant::now());
@@ -130,9 +131,9 @@ impl Bench<'_> {
                     in_flight.pop_front().expect("window is full").wait()?;
                 }
                 in_flight.push_back(s.put_nb(a, self.target, 0, src)?);
-                if done == w {
-                    t0 = Instant::now(); // window full: the clock starts
-                } else if done > w && (done - w) % batch == 0 {
+                if done == warmup {
+                    t0 = Instant::now();
+                } else if done > warmup && (done - warmup) % batch == 0 {
                     if done == total {
                         in_flight.drain(..).try_for_each(|h| h.wait().map(drop))?;
                         t.quiet()?;

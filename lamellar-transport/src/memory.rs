@@ -97,11 +97,7 @@ impl SymAlloc {
 
     fn check_atomic(&self, pe: usize, offset: usize, op: AtomicOp, ty: AtomicType) -> Result<()> {
         self.check_pe(pe)?;
-        let w = ty.width();
-        self.check_range(offset, w)?;
-        if (self.base_addr + offset) % w != 0 {
-            return Err(Error::Misaligned { offset, align: w });
-        }
+        self.check_word(offset, ty.width())?;
         if self.transport.atomic_support(op, ty) == AtomicSupport::Unsupported {
             return Err(Error::Unsupported {
                 backend: self.transport.backend_name(),
@@ -218,17 +214,22 @@ impl SymAlloc {
         Ok(seen)
     }
 
-    /// The address of the `T` at `offset` of this PE's own part: in range and aligned.
-    fn local_word<T: RemoteAtomic>(&self, offset: usize) -> Result<*mut u8> {
-        let w = T::TYPE.width();
+    /// A word of `w` bytes at `offset`: inside the allocation and aligned to its width
+    /// (atomics and flag loads).
+    fn check_word(&self, offset: usize, w: usize) -> Result<()> {
         self.check_range(offset, w)?;
-        // SAFETY: offset + w is within this PE's part (checked), so the result stays inside
-        // the mapping local_ptr points into.
-        let word = unsafe { self.local_ptr().add(offset) };
-        if word as usize % w != 0 {
+        if (self.base_addr + offset) % w != 0 {
             return Err(Error::Misaligned { offset, align: w });
         }
-        Ok(word)
+        Ok(())
+    }
+
+    /// The address of the `T` at `offset` of this PE's own part: in range and aligned.
+    fn local_word<T: RemoteAtomic>(&self, offset: usize) -> Result<*mut u8> {
+        self.check_word(offset, T::TYPE.width())?;
+        // SAFETY: offset + width is within this PE's part (checked), so the result stays
+        // inside the mapping local_ptr points into.
+        Ok(unsafe { self.local_ptr().add(offset) })
     }
 
     pub(crate) fn segment(&self) -> &dyn Segment {

@@ -215,32 +215,32 @@ static int in_view(const struct alloc_view *v, const char *p)
 }
 
 /* lookup() when the thread's last view does not hold addr: the list. */
-static __attribute__((noinline)) int lookup_list(const void *addr, struct alloc_view *out)
+static __attribute__((noinline)) const struct alloc_view *lookup_list(const void *addr)
 {
-    int found = 0;
+    const struct alloc_view *found = NULL;
     pthread_rwlock_rdlock(&rofi.alloc_lock);
     for (struct rofi_alloc *a = rofi.allocs; a && !found; a = a->next) {
         struct alloc_view v = view_of(a);
         if (in_view(&v, addr)) {
             /* Under the lock the generation cannot move: the copy is of it. */
             last.gen = atomic_load_explicit(&list_gen, memory_order_relaxed);
-            last.v = *out = v;
-            found = 1;
+            last.v = v;
+            found = &last.v;
         }
     }
     pthread_rwlock_unlock(&rofi.alloc_lock);
     return found;
 }
 
-/* The allocation containing addr (into *out), or 0. */
-static inline int lookup(const void *addr, struct alloc_view *out)
+/* The view of the allocation containing addr, or NULL.  It is this thread's
+ * `last` (no copy on the hot path), so it stays valid until the thread's
+ * next lookup. */
+static inline const struct alloc_view *lookup(const void *addr)
 {
     if (last.gen == atomic_load_explicit(&list_gen, memory_order_acquire) &&
-        in_view(&last.v, addr)) {
-        *out = last.v;
-        return 1;
-    }
-    return lookup_list(addr, out);
+        in_view(&last.v, addr))
+        return &last.v;
+    return lookup_list(addr);
 }
 
 static int is_member(const struct alloc_view *v, int pe)
@@ -250,35 +250,35 @@ static int is_member(const struct alloc_view *v, int pe)
 
 int rofi_translate(const void *addr, size_t len, int pe, uint64_t *raddr, uint64_t *rkey)
 {
-    struct alloc_view v;
-    if (!lookup(addr, &v))
+    const struct alloc_view *v = lookup(addr);
+    if (!v)
         return rofi_error(ROFI_EINVAL, "address %p is not in a symmetric allocation", addr);
-    size_t off = (size_t)((const char *)addr - v.base);
-    if (len > v.size - off)
+    size_t off = (size_t)((const char *)addr - v->base);
+    if (len > v->size - off)
         return rofi_error(ROFI_EINVAL,
                           "range [%p, +%zu) exceeds its allocation (%zu bytes at offset %zu)",
-                          addr, len, v.size, off);
-    if (!is_member(&v, pe))
+                          addr, len, v->size, off);
+    if (!is_member(v, pe))
         return rofi_error(ROFI_EINVAL, "PE %d is not a member of the allocation's team", pe);
-    *raddr = rofi.mr_virt_addr ? v.rbase[pe] + off : off;
-    *rkey = v.rkey[pe];
+    *raddr = rofi.mr_virt_addr ? v->rbase[pe] + off : off;
+    *rkey = v->rkey[pe];
     return 0;
 }
 
 void *rofi_alloc_desc(const void *buf, size_t len)
 {
-    struct alloc_view v;
-    if (lookup(buf, &v) && len <= v.size - (size_t)((const char *)buf - v.base))
-        return v.desc;
+    const struct alloc_view *v = lookup(buf);
+    if (v && len <= v->size - (size_t)((const char *)buf - v->base))
+        return v->desc;
     return NULL;
 }
 
 void *rofi_get_remote_addr(const void *local, int pe)
 {
-    struct alloc_view v;
-    if (!rofi.initialized || !lookup(local, &v) || !is_member(&v, pe))
+    const struct alloc_view *v;
+    if (!rofi.initialized || !(v = lookup(local)) || !is_member(v, pe))
         return NULL;
-    return (void *)(uintptr_t)(v.rbase[pe] + (uint64_t)((const char *)local - v.base));
+    return (void *)(uintptr_t)(v->rbase[pe] + (uint64_t)((const char *)local - v->base));
 }
 
 void *rofi_get_local_addr(const void *remote, int pe)

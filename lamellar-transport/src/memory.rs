@@ -46,6 +46,7 @@ impl SymAlloc {
         SymAlloc { base_addr: seg.local_base() as usize, seg: Some(seg), len, team, members, transport }
     }
 
+    #[inline]
     fn seg(&self) -> &dyn Segment {
         // Only `free` takes the segment, and it consumes `self`.
         self.seg.as_deref().expect("segment present until free")
@@ -75,19 +76,23 @@ impl SymAlloc {
         self.seg().local_base()
     }
 
+    // The checks below run on every operation: inlined, with the building of an error (a
+    // format!) kept out of line, they cost a few compares per op instead of calls.
+    #[inline]
     pub(crate) fn check_pe(&self, pe: usize) -> Result<()> {
-        let n = self.transport.num_pes();
-        if pe >= n {
-            return Err(Error::BadPe { pe, why: format!("num_pes = {n}") });
-        }
-        if let Some(m) = &self.members {
-            if !m[pe] {
-                return Err(Error::BadPe { pe, why: format!("not a member of the allocation's team {:?}", self.team.pes()) });
-            }
-        }
-        Ok(())
+        let member = pe < self.transport.num_pes() && self.members.as_ref().is_none_or(|m| m[pe]);
+        if member { Ok(()) } else { Err(self.bad_pe(pe)) }
     }
 
+    #[cold]
+    #[inline(never)]
+    fn bad_pe(&self, pe: usize) -> Error {
+        let n = self.transport.num_pes();
+        let why = if pe >= n { format!("num_pes = {n}") } else { format!("not a member of the allocation's team {:?}", self.team.pes()) };
+        Error::BadPe { pe, why }
+    }
+
+    #[inline]
     pub(crate) fn check_range(&self, offset: usize, len: usize) -> Result<()> {
         match offset.checked_add(len) {
             Some(end) if end <= self.len => Ok(()),
@@ -95,16 +100,20 @@ impl SymAlloc {
         }
     }
 
+    #[inline]
     fn check_atomic(&self, pe: usize, offset: usize, op: AtomicOp, ty: AtomicType) -> Result<()> {
         self.check_pe(pe)?;
         self.check_word(offset, ty.width())?;
         if self.transport.atomic_support(op, ty) == AtomicSupport::Unsupported {
-            return Err(Error::Unsupported {
-                backend: self.transport.backend_name(),
-                what: format!("atomic {op:?} on {ty:?}"),
-            });
+            return Err(self.unsupported(op, ty));
         }
         Ok(())
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn unsupported(&self, op: AtomicOp, ty: AtomicType) -> Error {
+        Error::Unsupported { backend: self.transport.backend_name(), what: format!("atomic {op:?} on {ty:?}") }
     }
 
     /// Copies `src` to `offset` on `pe`. Returns when `src` may be reused; the data is
@@ -216,6 +225,7 @@ impl SymAlloc {
 
     /// A word of `w` bytes at `offset`: inside the allocation and aligned to its width
     /// (atomics and flag loads).
+    #[inline]
     fn check_word(&self, offset: usize, w: usize) -> Result<()> {
         self.check_range(offset, w)?;
         if (self.base_addr + offset) % w != 0 {

@@ -141,6 +141,7 @@ impl Transport {
         self.inner.backend.my_pe()
     }
 
+    #[inline]
     pub fn num_pes(&self) -> usize {
         self.inner.world.len()
     }
@@ -232,6 +233,7 @@ impl Transport {
     }
 
     /// How this backend performs `op` on `ty`.
+    #[inline]
     pub fn atomic_support(&self, op: AtomicOp, ty: AtomicType) -> AtomicSupport {
         self.inner.support[op as usize][ty as usize]
     }

@@ -120,9 +120,9 @@ static int atomic_issue(rofi_atomic_op_t aop, rofi_type_t type, void *dst,
         return rofi_error(ROFI_ENOMEM, "rofi_atomic: out of memory");
     *out = op;
     if (operand)
-        memcpy(&op->scratch[0], operand, sz);
+        rofi_copy_word(&op->scratch[0], operand, sz);
     if (compare && kind == COMPARE)
-        memcpy(&op->scratch[1], compare, sz);
+        rofi_copy_word(&op->scratch[1], compare, sz);
     if (kind != PLAIN) {
         op->result_out = result;
         op->result_len = sz;

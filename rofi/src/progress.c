@@ -101,7 +101,7 @@ static void op_complete_locked(struct rofi_op *op, int err, int parts)
         return;
     }
     if (op->result_out && !op->err)
-        memcpy(op->result_out, &op->scratch[2], op->result_len);
+        rofi_copy_word(op->result_out, &op->scratch[2], op->result_len);
     if (op->lmr) {
         fi_close(&op->lmr->fid);
         op->lmr = NULL;

@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <string.h>
 #include <stdint.h>
 
 #include <rdma/fabric.h>
@@ -57,6 +58,17 @@ struct rofi_op {
                               op, so an orphaned op never points at freed
                               memory                                       */
 };
+
+/* Copies an atomic operand or result: 4 or 8 bytes.  Two constant-size
+ * memcpys are a load and a store each; one of variable size was a libc call
+ * (~20 instructions, twice per fetching atomic). */
+static inline void rofi_copy_word(void *dst, const void *src, size_t sz)
+{
+    if (sz == 8)
+        memcpy(dst, src, 8);
+    else
+        memcpy(dst, src, 4);
+}
 
 /* How an op counts for rofi_quiet.  A blocking call's op completes before
  * the call returns, so quiet need not count it (two atomic read-modify-writes

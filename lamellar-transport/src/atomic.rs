@@ -54,6 +54,7 @@ impl AtomicType {
         [AtomicType::U32, AtomicType::I32, AtomicType::U64, AtomicType::I64, AtomicType::Usize, AtomicType::Isize];
 
     /// Width in bytes (also the required alignment).
+    #[inline]
     pub fn width(self) -> usize {
         match self {
             AtomicType::U32 | AtomicType::I32 => 4,
@@ -62,6 +63,7 @@ impl AtomicType {
         }
     }
 
+    #[inline]
     pub fn signed(self) -> bool {
         matches!(self, AtomicType::I32 | AtomicType::I64 | AtomicType::Isize)
     }

@@ -118,6 +118,7 @@ impl SymAlloc {
 
     /// Copies `src` to `offset` on `pe`. Returns when `src` may be reused; the data is
     /// visible at the target after [`Transport::quiet`] or [`Transport::barrier`].
+    #[inline]
     pub fn put(&self, pe: usize, offset: usize, src: &[u8]) -> Result<()> {
         self.check_pe(pe)?;
         self.check_range(offset, src.len())?;
@@ -126,6 +127,7 @@ impl SymAlloc {
     }
 
     /// Copies `dst.len()` bytes from `offset` on `pe`. Returns with the data in `dst`.
+    #[inline]
     pub fn get(&self, pe: usize, offset: usize, dst: &mut [u8]) -> Result<()> {
         self.check_pe(pe)?;
         self.check_range(offset, dst.len())?;
@@ -136,6 +138,7 @@ impl SymAlloc {
     /// Any remote atomic: `operand` is the value to add/and/or/xor/set/swap (or the new value
     /// of a compare-swap), `compare` the expected value of a compare-swap. Returns the old
     /// value for fetching ops, zero otherwise. Blocking: complete at the target on return.
+    #[inline]
     pub fn atomic<T: RemoteAtomic>(&self, pe: usize, offset: usize, op: AtomicOp, operand: T, compare: T) -> Result<T> {
         self.check_atomic(pe, offset, op, T::TYPE)?;
         let req = AtomicRequest { op, ty: T::TYPE, operand: operand.to_bits(), compare: compare.to_bits() };

@@ -101,24 +101,29 @@ impl Worker<'_> {
     }
 }
 
-/// An atomic operand of 4 or 8 bytes in native byte order.
+/// An atomic operand of 4 or 8 bytes in native byte order: one 64-bit word, of which a
+/// 4-byte operand is the numerically low half.
 struct Word {
     width: usize,
     bits: u64,
-    narrow: u32,
 }
 
 impl Word {
     #[inline]
     fn new(width: usize, v: u64) -> Word {
-        Word { width, bits: v, narrow: v as u32 }
+        Word { width, bits: if width == 4 { v & u32::MAX as u64 } else { v } }
     }
+    /// Where UCX reads or writes `width` bytes: the low half of `bits` is its first four
+    /// bytes on a little-endian machine and its last four on a big-endian one.
     #[inline]
     fn as_mut_ptr(&mut self) -> *mut c_void {
-        if self.width == 4 { (&mut self.narrow as *mut u32).cast() } else { (&mut self.bits as *mut u64).cast() }
+        let p = (&mut self.bits as *mut u64).cast::<u8>();
+        let skip = if self.width == 4 && cfg!(target_endian = "big") { 4 } else { 0 };
+        // SAFETY: `skip` is 0 or 4, inside the 8 bytes of `bits`.
+        unsafe { p.add(skip) }.cast()
     }
     #[inline]
     fn get(&self) -> u64 {
-        if self.width == 4 { self.narrow as u64 } else { self.bits }
+        if self.width == 4 { self.bits & u32::MAX as u64 } else { self.bits }
     }
 }

@@ -40,6 +40,10 @@ pub trait Backend: Send + Sync {
 
     fn atomic_support(&self, op: AtomicOp, ty: AtomicType) -> AtomicSupport;
 
+    /// Whether waits should give the CPU away (this node runs more PEs than it has CPUs,
+    /// or `LAMELLAR_YIELD=1`), as decided at init (`node.rs`).
+    fn yields_when_waiting(&self) -> bool;
+
     /// Advances the transport once, without blocking: what a PE waiting for a peer's put to
     /// land in its own memory calls between looks (`SymAlloc::wait_until`), so that a
     /// transport that delivers puts only while the target progresses (software RMA over tcp)

@@ -1,8 +1,8 @@
 //! Spin-then-yield waiting with a deadline: the one way this crate waits on another process.
 //!
-//! The waiter gives its core away once per `YIELD_EVERY` of waiting, so that on a machine
-//! with fewer cores than PEs (4 PEs on 2 cores) the PE it waits for gets to run within that
-//! time; the first `HOT_TRIES` tries and `YIELD_EVERY` stay hot (a reply is usually that
+//! On a machine with fewer CPUs than PEs (4 PEs on 2 cores; decided at init, `node.rs`) the
+//! waiter gives its core away once per `YIELD_EVERY` of waiting, so that the PE it waits
+//! for gets to run within that time; the first `HOT_TRIES` tries and `YIELD_EVERY` stay hot (a reply is usually that
 //! close). By time, not every Nth try: a waiting target that must progress the transport to
 //! answer (UCX, ROFI's software providers) is deaf while it yields (a syscall, often a
 //! context switch on a VM), and a try costs anything from a load (shmem) to an `epoll_wait`
@@ -12,7 +12,16 @@
 
 use crate::error::{Error, Result};
 use std::hint::spin_loop;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+
+/// Whether waits yield: until a transport has decided (`set_yield_when_waiting`), they do.
+static YIELD_WHEN_WAITING: AtomicBool = AtomicBool::new(true);
+
+/// Set at transport init from the backend's decision (one transport per process).
+pub(crate) fn set_yield_when_waiting(on: bool) {
+    YIELD_WHEN_WAITING.store(on, Ordering::Relaxed);
+}
 
 /// Tries before the clock is first read: most waits end sooner and read no clock (a vDSO
 /// call, ~30 ns: 13 % of a 50 ns UCX shm atomic when read from the 8th try on).
@@ -48,7 +57,9 @@ pub(crate) fn wait_until(
         }
         let waited = start.get_or_insert_with(Instant::now).elapsed();
         if waited >= next_yield {
-            std::thread::yield_now();
+            if YIELD_WHEN_WAITING.load(Ordering::Relaxed) {
+                std::thread::yield_now();
+            }
             next_yield = waited + YIELD_EVERY;
         }
         if waited >= next_check || waited >= timeout {

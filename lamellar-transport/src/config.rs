@@ -23,3 +23,9 @@ pub fn backend_from_env() -> Option<String> {
         .map(|s| s.trim().to_ascii_lowercase())
         .filter(|s| !s.is_empty())
 }
+
+/// `LAMELLAR_YIELD`: `Some(true)` for 1, `Some(false)` for 0 (any other integer counts as
+/// 1), `None` when unset or not an integer: waits then yield only on an oversubscribed node.
+pub fn yield_from_env() -> Option<bool> {
+    std::env::var("LAMELLAR_YIELD").ok().and_then(|s| s.trim().parse::<i64>().ok()).map(|v| v != 0)
+}

@@ -55,6 +55,7 @@ pub mod config;
 mod error;
 pub mod launch;
 mod memory;
+mod node;
 pub mod nb;
 mod team;
 mod transport;

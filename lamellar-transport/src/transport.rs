@@ -88,6 +88,7 @@ impl Builder {
                 .ok_or_else(|| Error::BackendUnavailable { name: "(none)".into(), why: "no backend feature is enabled".into() })?,
         };
         let backend = open_backend(&name, timeout)?;
+        crate::backoff::set_yield_when_waiting(backend.yields_when_waiting());
         let world = Team::world(backend.num_pes());
         let support = AtomicOp::ALL.map(|op| AtomicType::ALL.map(|ty| backend.atomic_support(op, ty)));
         Ok(Transport { inner: Arc::new(Inner { backend, world, support, timeout, finalized: AtomicBool::new(false) }) })
@@ -224,6 +225,14 @@ impl Transport {
     pub fn barrier_team(&self, team: &Team) -> Result<()> {
         self.check_member(team)?;
         self.inner.backend.barrier(team)
+    }
+
+    /// Whether this PE's waits give the CPU away (once per 10 µs of waiting): when its node
+    /// runs more PEs than the CPUs they may use together, or when `LAMELLAR_YIELD=1`
+    /// (`LAMELLAR_YIELD=0`: never). Without oversubscription a yield only delays a waiting
+    /// PE's answer to its peers.
+    pub fn yields_when_waiting(&self) -> bool {
+        self.inner.backend.yields_when_waiting()
     }
 
     /// The bound on every wait that depends on another process (`LAMELLAR_TIMEOUT`, or

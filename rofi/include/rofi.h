@@ -55,6 +55,9 @@
  *   ROFI_DOMAIN     domain(s) when rofi_init() gets NULL
  *   ROFI_TIMEOUT    seconds for every remote-dependent wait (default 60)
  *   ROFI_PROGRESS_THREAD  0/1: disable/force the progress thread
+ *   ROFI_YIELD      0/1: never/always yield the CPU in waits (default: only
+ *                   when this node runs more PEs than CPUs, see
+ *                   rofi_yields_when_waiting)
  *   PMI_FD | PMI_PORT+PMI_ID, PMI_RANK, PMI_SIZE   set by the launcher
  */
 #ifndef ROFI_H
@@ -216,6 +219,15 @@ ROFI_API int rofi_test(rofi_op_t *op);
  * not, handles still held or not) is remotely complete.  Handles stay
  * valid and must still be released with rofi_wait/rofi_test. */
 ROFI_API int rofi_quiet(void);
+
+/* rofi_yields_when_waiting - 1 if ROFI's waits give the CPU away (every
+ *   10 us of waiting), 0 if they spin; ROFI_ESTATE before rofi_init.  They
+ *   yield when this node is oversubscribed: its PEs (those on the same
+ *   kernel) outnumber the CPUs in the union of their affinity masks, as
+ *   rofi_init found.  A yield lets a PE sharing the core run; without
+ *   oversubscription it only makes a waiting target deaf meanwhile.
+ *   ROFI_YIELD=0/1 overrides the decision. */
+ROFI_API int rofi_yields_when_waiting(void);
 
 /* rofi_poll - make progress once and return; never blocks.  For a caller
  *   that waits in its own loop, e.g. polling its memory for a flag a peer

@@ -17,6 +17,10 @@ int rofi_select_provider(const char *provs, const char *doms, struct fi_info **o
  * comes here: shm leaves 16 MiB /dev/shm files behind unless fi_close runs. */
 static void teardown(void)
 {
+    /* First: exit() from a signal handler during teardown (libinfinipath's
+     * SIGTERM handler does that when a launcher stops the job) must not
+     * run it again from rofi_atexit on half-closed objects. */
+    rofi.initialized = 0;
     rofi_progress_stop();
     rofi_alloc_free_all();
     rofi_team_free_all();
@@ -39,7 +43,6 @@ static void teardown(void)
     rofi.fabric = NULL;
     rofi.info = NULL;
     rofi.addrs = NULL;
-    rofi.initialized = 0;
     atomic_store(&rofi.outstanding, 0);
 }
 
@@ -152,7 +155,7 @@ int rofi_init(const char *provider, const char *domain)
     if ((rc = rofi_select_provider(provider, domain, &rofi.info, &rofi.has_atomic)))
         return rc;
     read_info();
-    if ((rc = open_fabric()) || (rc = exchange_addresses()))
+    if ((rc = open_fabric()) || (rc = exchange_addresses()) || (rc = rofi_node_init()))
         goto fail;
     if (rofi.has_atomic)
         rofi_atomic_probe();

@@ -190,7 +190,7 @@ int rofi_wait_expired(struct rofi_waiting *w)
         if (w->deadline == ROFI_DEADLINE_LAZY)
             w->deadline = now + rofi_timeout_s();
         w->next_yield = now + ROFI_YIELD_EVERY_S;
-    } else if (now >= w->next_yield) {
+    } else if (now >= w->next_yield && rofi.yield_when_waiting) {
         sched_yield();
         w->next_yield = now + ROFI_YIELD_EVERY_S;
     }

@@ -93,6 +93,8 @@ ROFI_HIDDEN int rofi_op_wait_until(struct rofi_op *op, double deadline,
                                    int *orphaned);
 /* Wait (ROFI_TIMEOUT) and free; returns the op's status. */
 ROFI_HIDDEN int rofi_op_wait(struct rofi_op *op);
+/* Decides rofi.yield_when_waiting (collective, through PMI). */
+ROFI_HIDDEN int rofi_node_init(void);
 /* Drain completions; caller holds rofi.lock.  Returns entries handled. */
 ROFI_HIDDEN int rofi_progress_locked(void);
 /* Try to drain completions without blocking on the lock. */
@@ -101,10 +103,10 @@ ROFI_HIDDEN int rofi_progress_start(void);
 ROFI_HIDDEN void rofi_progress_stop(void);
 
 /* The one policy of every ROFI wait loop, called once after each poll.
- * Yield the CPU once per ROFI_YIELD_EVERY_S of waiting, so that on an
- * oversubscribed node (several PEs per core) the peer we wait for gets to
- * run within that time; the first ROFI_HOT_POLLS polls and interval of a
- * wait stay hot (a reply is usually that close).  Why by time, not every Nth
+ * On an oversubscribed node (more PEs than CPUs: rofi.yield_when_waiting,
+ * node.c) yield the CPU once per ROFI_YIELD_EVERY_S of waiting, so that the
+ * peer we wait for gets to run within that time; the first ROFI_HOT_POLLS
+ * polls and interval of a wait stay hot (a reply is usually that close).  Why by time, not every Nth
  * poll: a waiting target answers puts only while it polls, and a yield (a
  * syscall, often a context switch on a VM) makes it deaf meanwhile.
  * Yielding every 8th poll kept a shm target in the scheduler ~15% of its
@@ -244,6 +246,7 @@ struct rofi_state {
     _Atomic unsigned long polls; /* ... its polls (rofi_progress, from wait
                                  loops and rofi_poll): the progress thread
                                  rests while either moves (progress.c)    */
+    int yield_when_waiting;   /* node oversubscribed, or ROFI_YIELD=1 (node.c) */
     int progress_thread;      /* started?                                  */
     _Atomic int progress_stop;
     pthread_t progress_tid;

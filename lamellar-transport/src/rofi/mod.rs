@@ -30,6 +30,7 @@ pub struct RofiBackend {
     me: usize,
     npes: usize,
     provider: String,
+    yields: bool,
     /// ROFI's collectives must be called by one thread at a time.
     collective: Mutex<()>,
 }
@@ -53,11 +54,14 @@ impl RofiBackend {
             return Err(e);
         }
         // SAFETY: initialized above; these only read ROFI's state.
-        let (me, npes, provider) = unsafe {
+        let (me, npes, provider, rofi_yields) = unsafe {
             let p = CStr::from_ptr(sys::rofi_provider_name()).to_string_lossy().into_owned();
-            (check(sys::rofi_get_id(), "rofi_get_id")? as usize, check(sys::rofi_get_size(), "rofi_get_size")? as usize, p)
+            let y = check(sys::rofi_yields_when_waiting(), "rofi_yields_when_waiting")? != 0;
+            (check(sys::rofi_get_id(), "rofi_get_id")? as usize, check(sys::rofi_get_size(), "rofi_get_size")? as usize, p, y)
         };
-        Ok(RofiBackend { me, npes, provider, collective: Mutex::new(()) })
+        // ROFI decided at init as node.rs would (its own waits follow ROFI_YIELD).
+        let yields = crate::config::yield_from_env().unwrap_or(rofi_yields);
+        Ok(RofiBackend { me, npes, provider, yields, collective: Mutex::new(()) })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
@@ -134,6 +138,10 @@ impl Backend for RofiBackend {
         let pes = sorted(team);
         // SAFETY: ascending member list holding this PE.
         check(unsafe { sys::rofi_barrier_pes(pes.as_ptr(), pes.len() as i32) }, "rofi_barrier_pes").map(drop)
+    }
+
+    fn yields_when_waiting(&self) -> bool {
+        self.yields
     }
 
     fn atomic_support(&self, op: AtomicOp, ty: AtomicType) -> AtomicSupport {

@@ -31,6 +31,7 @@ pub(crate) struct Shared {
     /// Collective state; one collective at a time per PE.
     coll: Mutex<CollState>,
     boot: Mutex<Bootstrap>,
+    yields: bool,
 }
 
 struct CollState {
@@ -87,6 +88,7 @@ impl ShmemBackend {
         }
         boot.barrier()?;
         own_name.unlink();
+        let yields = crate::node::yield_when_waiting(&mut boot)?;
         let coll = Collectives { me, ctl, timeout, expected: vec![0; npes] };
         let shared = Shared {
             me,
@@ -94,6 +96,7 @@ impl ShmemBackend {
             job_id: boot.job_id.clone(),
             coll: Mutex::new(CollState { coll, alloc_seq: HashMap::new() }),
             boot: Mutex::new(boot),
+            yields,
         };
         Ok(ShmemBackend { shared: Arc::new(shared) })
     }
@@ -187,6 +190,10 @@ impl Backend for ShmemBackend {
 
     fn atomic_support(&self, _op: AtomicOp, _ty: AtomicType) -> AtomicSupport {
         AtomicSupport::Native
+    }
+
+    fn yields_when_waiting(&self) -> bool {
+        self.shared.yields
     }
 
     fn finalize(&self) -> Result<()> {

@@ -46,6 +46,13 @@ impl UcxBackend {
                 return Err(e);
             }
         };
+        let yields = match crate::node::yield_when_waiting(&mut boot) {
+            Ok(y) => y,
+            Err(e) => {
+                region.unmap(&mut ucx.lock());
+                return Err(e);
+            }
+        };
         ucx.peers = Peers::new(cards.iter().map(|c| (c.host == host).then_some(c.pid as i32)).collect());
         let ucx = Arc::new(ucx);
         // From here the control region is owned by `Shared`, whose drop releases it (and the
@@ -71,7 +78,7 @@ impl UcxBackend {
             message: format!("cannot start the progress thread: {e}"),
         })?;
         let provider = std::env::var("UCX_TLS").ok().filter(|s| !s.trim().is_empty()).unwrap_or_else(|| "all".into());
-        Ok(UcxBackend { shared, boot: Mutex::new(boot), provider, progress: Mutex::new(progress) })
+        Ok(UcxBackend { shared, boot: Mutex::new(boot), provider, yields, progress: Mutex::new(progress) })
     }
 }
 

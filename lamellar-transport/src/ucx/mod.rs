@@ -98,6 +98,7 @@ pub struct UcxBackend {
     shared: Arc<Shared>,
     boot: Mutex<Bootstrap>,
     provider: String,
+    yields: bool,
     progress: Mutex<ProgressThread>,
 }
 
@@ -153,6 +154,10 @@ impl Backend for UcxBackend {
 
     fn barrier(&self, team: &Team) -> Result<()> {
         self.shared.lock_control().barrier(&self.shared.ucx, team)
+    }
+
+    fn yields_when_waiting(&self) -> bool {
+        self.yields
     }
 
     fn atomic_support(&self, op: AtomicOp, _ty: AtomicType) -> AtomicSupport {

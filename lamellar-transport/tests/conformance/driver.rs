@@ -108,6 +108,9 @@ fn runs() -> Vec<Run> {
                 Ok(())
             }),
         });
+        let l = [run, "-n", "3", "--timeout", "60", "--"];
+        let c = pe_command(&l, &exe, &cfg, 3, "yield");
+        v.push(Run { name: format!("{}/yields-only-when-oversubscribed", cfg.name), cmd: c, check: Box::new(expect_success) });
         let l = [run, "-n", "2", "--timeout", "60", "--"];
         let mut c = pe_command(&l, &exe, &cfg, 2, "peer_exit");
         c.env("LAMELLAR_TIMEOUT", "5");

@@ -21,6 +21,9 @@ fn main() {
 /// One PE: run every case in order; a failed assertion panics, which fails the job.
 fn pe_main() {
     let mode = std::env::var("LT_CONFORMANCE_MODE").unwrap_or_default();
+    if mode == "yield" {
+        return yield_main();
+    }
     let t = Transport::init().unwrap_or_else(|e| panic!("init failed: {e}"));
     let me = t.my_pe();
     match mode.as_str() {
@@ -72,4 +75,47 @@ fn pe_main() {
         }
         other => panic!("unknown LT_CONFORMANCE_MODE {other}"),
     }
+}
+
+/// Waits yield only on an oversubscribed node, unless `LAMELLAR_YIELD` (and, for ROFI's own
+/// waits, `ROFI_YIELD`) says otherwise. Run unbound on one machine, where every PE may use
+/// the same CPUs: the node is oversubscribed exactly when P exceeds their number. PE 1
+/// forces yielding, PE 2 forbids it: PEs with different settings must still initialize
+/// together, and PE 0 keeps the automatic decision.
+fn yield_main() {
+    let rank: usize = std::env::var("PMI_RANK").ok().and_then(|r| r.parse().ok()).unwrap_or(0);
+    let setting = match rank {
+        1 => Some("1"),
+        2 => Some("0"),
+        _ => None,
+    };
+    for var in ["LAMELLAR_YIELD", "ROFI_YIELD"] {
+        // SAFETY: no other thread exists yet (the transport, which starts them, is not up).
+        unsafe {
+            match setting {
+                Some(v) => std::env::set_var(var, v),
+                None => std::env::remove_var(var),
+            }
+        }
+    }
+    // SAFETY: cpu_set_t is plain bits; sched_getaffinity writes at most its size.
+    let cpus = unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        assert_eq!(libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set), 0);
+        libc::CPU_COUNT(&set) as usize
+    };
+    let t = Transport::init().unwrap_or_else(|e| panic!("init failed: {e}"));
+    let n = t.num_pes();
+    let want = match setting {
+        Some(v) => v == "1",
+        None => n > cpus,
+    };
+    assert_eq!(t.yields_when_waiting(), want, "PE {} of {n} on {cpus} CPUs", t.my_pe());
+    // Waits work either way: everyone waits in a barrier for a late PE 0.
+    if t.my_pe() == 0 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    t.barrier().unwrap();
+    println!("yield: PE {} of {n} on {cpus} CPUs yields {want}", t.my_pe());
+    t.finalize().unwrap();
 }

@@ -1,0 +1,127 @@
+/* node.c - does this node run more PEs than it has CPUs for them?
+ *
+ * Wait loops give the CPU away (sched_yield) only then: a yield lets a PE
+ * that shares our core run, but costs ~1 us on a VM, during which a waiting
+ * target does not read its CQ and so does not answer puts (an 8 B shm put,
+ * fetch_add: ~7 % slower with a yield every 10 us than without, A/B 40
+ * rounds).  Open MPI's yield_when_idle follows the same rule.
+ *
+ * Each PE publishes the machine it runs on (the kernel's boot id: equal for
+ * every process of one kernel, containers and network namespaces included)
+ * and the CPUs it may run on.  The node is oversubscribed when its PEs
+ * outnumber the CPUs in the union of their masks.  ROFI_YIELD=0/1 overrides
+ * the decision (e.g. 1 when the application runs threads of its own on the
+ * PEs' cores). */
+#define _GNU_SOURCE
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rofi_internal.h"
+
+#define MASK_WORDS (CPU_SETSIZE / 64)
+
+struct node_card {
+    char boot_id[64];
+    uint64_t cpus[MASK_WORDS];
+};
+
+static void own_card(struct node_card *c)
+{
+    memset(c, 0, sizeof *c);
+    FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+    if (!f || !fgets(c->boot_id, sizeof c->boot_id, f))
+        (void)gethostname(c->boot_id, sizeof c->boot_id - 1); /* not Linux */
+    if (f)
+        fclose(f);
+    c->boot_id[strcspn(c->boot_id, "\n/ ")] = '\0';
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
+            if (CPU_ISSET(cpu, &set))
+                c->cpus[cpu / 64] |= 1ull << (cpu % 64);
+    } else {
+        c->cpus[0] = 1; /* unknown: count one CPU per PE */
+    }
+}
+
+/* "<boot id>/<mask words in hex, lowest first, up to the last nonzero>" */
+static void encode(const struct node_card *c, char *out, size_t cap)
+{
+    int last = MASK_WORDS - 1;
+    while (last > 0 && !c->cpus[last])
+        last--;
+    size_t n = (size_t)snprintf(out, cap, "%s/", c->boot_id);
+    for (int w = 0; w <= last && n < cap; w++)
+        n += (size_t)snprintf(out + n, cap - n, "%s%llx", w ? "," : "",
+                              (unsigned long long)c->cpus[w]);
+}
+
+static int decode(const char *s, struct node_card *c)
+{
+    memset(c, 0, sizeof *c);
+    const char *slash = strchr(s, '/');
+    if (!slash || (size_t)(slash - s) >= sizeof c->boot_id)
+        return -1;
+    memcpy(c->boot_id, s, (size_t)(slash - s));
+    const char *p = slash + 1;
+    for (int w = 0; w < MASK_WORDS && *p; w++) {
+        char *end;
+        c->cpus[w] = strtoull(p, &end, 16);
+        if (end == p || (*end && *end != ','))
+            return -1;
+        p = *end ? end + 1 : end;
+    }
+    return 0;
+}
+
+int rofi_node_init(void)
+{
+    static int generation; /* fresh PMI keys if init is retried */
+    struct node_card mine, peer;
+    own_card(&mine);
+    int local = 1;
+    uint64_t cpus[MASK_WORDS];
+    memcpy(cpus, mine.cpus, sizeof cpus);
+    if (rofi.size > 1) {
+        /* A mask of 1024 CPUs is 256 hex digits: within any PMI's values. */
+        char key[64], val[512];
+        int rc;
+        generation++;
+        encode(&mine, val, sizeof val);
+        snprintf(key, sizeof key, "rofi%d-node%d", generation, rofi.rank);
+        if ((rc = rofi_pmi_put(key, val)) || (rc = rofi_pmi_barrier()))
+            return rc;
+        for (int pe = 0; pe < rofi.size; pe++) {
+            if (pe == rofi.rank)
+                continue;
+            snprintf(key, sizeof key, "rofi%d-node%d", generation, pe);
+            if ((rc = rofi_pmi_get(key, val, sizeof val)))
+                return rc;
+            if (decode(val, &peer))
+                return rofi_error(ROFI_EPMI, "rofi_init: PE %d published a malformed node card '%s'",
+                                  pe, val);
+            if (strcmp(peer.boot_id, mine.boot_id))
+                continue;
+            local++;
+            for (int w = 0; w < MASK_WORDS; w++)
+                cpus[w] |= peer.cpus[w];
+        }
+    }
+    int ncpus = 0;
+    for (int w = 0; w < MASK_WORDS; w++)
+        ncpus += __builtin_popcountll(cpus[w]);
+    /* The override only after the exchange: a PE with ROFI_YIELD set still
+     * takes part in it, so PEs with different settings agree on the keys. */
+    const char *e = getenv("ROFI_YIELD");
+    rofi.yield_when_waiting = e && *e ? atoi(e) != 0 : local > ncpus;
+    return 0;
+}
+
+int rofi_yields_when_waiting(void)
+{
+    ROFI_CHECK_INIT();
+    return rofi.yield_when_waiting;
+}

@@ -63,9 +63,15 @@ pub(crate) fn wait_until(
             next_yield = waited + YIELD_EVERY;
         }
         if waited >= next_check || waited >= timeout {
-            check()?;
-            if waited >= timeout {
-                return Err(Error::Timeout { what: what(), after: timeout });
+            let failure = match check() {
+                Err(e) => Some(e),
+                Ok(()) => (waited >= timeout).then(|| Error::Timeout { what: what(), after: timeout }),
+            };
+            if let Some(e) = failure {
+                // A peer may have done what we wait for and then left (the shmem backend's
+                // PEs exit right after their last barrier) since our last look: one more
+                // look decides. Seen as a PeerFailed from a barrier that had completed.
+                return if done()? { Ok(()) } else { Err(e) };
             }
             next_check = waited + CHECK_EVERY;
         }
@@ -108,6 +114,17 @@ mod tests {
         }
         // Periodically (once per CHECK_EVERY), not only at the timeout.
         assert!(checks >= 2, "check ran {checks} times in 30 ms");
+    }
+
+    #[test]
+    fn what_completed_before_a_failed_check_is_no_failure() {
+        // The peer finishes our wait, then leaves: the check sees it gone, the last look done.
+        let finished = std::cell::Cell::new(false);
+        let check = || {
+            finished.set(true);
+            Err(Error::PeerFailed { pe: 1, why: "exited".into() })
+        };
+        assert!(wait_until(Duration::from_secs(60), || "x".into(), || Ok(finished.get()), check).is_ok());
     }
 
     #[test]

@@ -34,6 +34,12 @@ fn bitwise(op: AtomicOp) -> Option<Bitwise> {
     }
 }
 
+/// The bits of a `width`-byte (4 or 8) operand.
+#[inline]
+pub fn width_mask(width: usize) -> u64 {
+    if width == 4 { u32::MAX as u64 } else { u64::MAX }
+}
+
 /// Native: one UCX atomic of the same meaning. Emulated: built on other UCX atomics.
 pub fn support(op: AtomicOp, caps: Caps) -> AtomicSupport {
     match op {
@@ -52,7 +58,7 @@ pub fn support(op: AtomicOp, caps: Caps) -> AtomicSupport {
 #[inline]
 pub fn perform(w: &mut Worker<'_>, pe: usize, req: AtomicRequest, remote: u64, rkey: ucp_rkey_h, caps: Caps) -> Result<u64> {
     let width = req.ty.width();
-    let mask = if width == 4 { u32::MAX as u64 } else { u64::MAX };
+    let mask = width_mask(width);
     let x = req.operand & mask;
     // (opcode, operand, initial reply buffer) of the one UCX atomic.
     let (opcode, operand, reply) = match req.op {
@@ -86,7 +92,7 @@ fn posted_bitwise(w: &mut Worker<'_>, pe: usize, req: AtomicRequest, x: u64, rem
 fn emulated_fetch_bitwise(w: &mut Worker<'_>, pe: usize, req: AtomicRequest, x: u64, remote: u64, rkey: ucp_rkey_h) -> Result<u64> {
     let (_, f) = bitwise(req.op).expect("bitwise op");
     let width = req.ty.width();
-    let mask = if width == 4 { u32::MAX as u64 } else { u64::MAX };
+    let mask = width_mask(width);
     let mut old = 0u64;
     loop {
         let seen = w.atomic(pe, sys::UCP_ATOMIC_OP_CSWAP, width, old, Some(f(old, x) & mask), remote, rkey)?;
@@ -104,7 +110,7 @@ pub fn probe(w: &mut Worker<'_>, me: usize, scratch: *mut u64, remote: u64, rkey
     const OPERAND: u64 = 0x00ff_00ff_00ff_00ff;
     let mut ok = true;
     for width in [4usize, 8] {
-        let mask = if width == 4 { u32::MAX as u64 } else { u64::MAX };
+        let mask = width_mask(width);
         for op in [AtomicOp::FetchAnd, AtomicOp::FetchOr, AtomicOp::FetchXor] {
             let (opcode, f) = bitwise(op).expect("bitwise op");
             // SAFETY: `scratch` is an aligned word of this PE's control region, unused by

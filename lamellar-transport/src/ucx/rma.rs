@@ -2,6 +2,7 @@
 //! the lock held. Completion is left to `requests.rs`, except for atomics and flushes,
 //! which are always waited for.
 
+use super::atomics::width_mask;
 use super::status::check;
 use super::worker::Worker;
 use crate::error::Result;
@@ -111,7 +112,7 @@ struct Word {
 impl Word {
     #[inline]
     fn new(width: usize, v: u64) -> Word {
-        Word { width, bits: if width == 4 { v & u32::MAX as u64 } else { v } }
+        Word { width, bits: v & width_mask(width) }
     }
     /// Where UCX reads or writes `width` bytes: the low half of `bits` is its first four
     /// bytes on a little-endian machine and its last four on a big-endian one.
@@ -124,6 +125,6 @@ impl Word {
     }
     #[inline]
     fn get(&self) -> u64 {
-        if self.width == 4 { self.bits & u32::MAX as u64 } else { self.bits }
+        self.bits & width_mask(self.width)
     }
 }

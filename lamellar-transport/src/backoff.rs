@@ -2,8 +2,8 @@
 //!
 //! On a machine with fewer CPUs than PEs (4 PEs on 2 cores; decided at init, `node.rs`) the
 //! waiter gives its core away once per `YIELD_EVERY` of waiting, so that the PE it waits
-//! for gets to run within that time; the first `HOT_TRIES` tries and `YIELD_EVERY` stay hot (a reply is usually that
-//! close). By time, not every Nth try: a waiting target that must progress the transport to
+//! for gets to run within that time; the first `HOT_TRIES` tries and `YIELD_EVERY` stay
+//! hot (a reply is usually that close). By time, not every Nth try: a waiting target that must progress the transport to
 //! answer (UCX, ROFI's software providers) is deaf while it yields (a syscall, often a
 //! context switch on a VM), and a try costs anything from a load (shmem) to an `epoll_wait`
 //! (UCX over tcp), so a count means a different deaf fraction per backend. ROFI's C wait

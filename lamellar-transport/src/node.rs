@@ -110,6 +110,15 @@ mod tests {
     }
 
     #[test]
+    fn a_malformed_card_from_a_peer_is_a_bootstrap_error() {
+        let seed = [("node1".to_string(), "no-slash".to_string())].into_iter().collect();
+        let mut boot = crate::bootstrap::test_kvs::bootstrap(0, 2, 1024, seed);
+        let e = yield_when_waiting(&mut boot).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Bootstrap, "{e}");
+        assert!(e.to_string().contains("PE 1"), "{e}");
+    }
+
+    #[test]
     fn card_text_round_trips_and_rejects_garbage() {
         let c = card("3f2a-11", &[0, 5, 64, 127]);
         assert_eq!(c.encode(), "3f2a-11/21,8000000000000001");

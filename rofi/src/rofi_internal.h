@@ -106,9 +106,10 @@ ROFI_HIDDEN void rofi_progress_stop(void);
  * On an oversubscribed node (more PEs than CPUs: rofi.yield_when_waiting,
  * node.c) yield the CPU once per ROFI_YIELD_EVERY_S of waiting, so that the
  * peer we wait for gets to run within that time; the first ROFI_HOT_POLLS
- * polls and interval of a wait stay hot (a reply is usually that close).  Why by time, not every Nth
- * poll: a waiting target answers puts only while it polls, and a yield (a
- * syscall, often a context switch on a VM) makes it deaf meanwhile.
+ * polls and interval of a wait stay hot (a reply is usually that close).
+ * Why by time, not every Nth poll: a waiting target answers puts only while
+ * it polls, and a yield (a syscall, often a context switch on a VM) makes it
+ * deaf meanwhile.
  * Yielding every 8th poll kept a shm target in the scheduler ~15% of its
  * time and cost 6-10% of an 8 B put, get or fetch_add against never
  * yielding (A/B, 10 rounds); once per 10 us measured within 3% of never

@@ -107,17 +107,25 @@ fn sanitize(s: &str) -> String {
     s.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).take(48).collect()
 }
 
+/// An in-process PMI server for unit tests: a real key-value store holding `seed` (what
+/// other PEs put), a barrier that returns at once, and the given `vallen_max`.
 #[cfg(test)]
-mod tests {
+pub(crate) mod test_kvs {
     use super::*;
     use std::collections::HashMap;
     use std::io::{BufRead, BufReader, Write};
     use std::os::unix::net::UnixStream;
 
-    /// A PMI server with a real key-value store and a tiny `vallen_max`, so values chunk.
-    fn kvs_server(sock: UnixStream, vallen_max: usize) {
+    /// PE `rank` of `size`, talking to a fresh server.
+    pub(crate) fn bootstrap(rank: usize, size: usize, vallen_max: usize, seed: HashMap<String, String>) -> Bootstrap {
+        let (server, client) = UnixStream::pair().unwrap();
+        std::thread::spawn(move || serve(server, vallen_max, seed));
+        let pmi = PmiClient::over_socket(client, rank, size, Duration::from_secs(5)).unwrap();
+        Bootstrap { rank, size, job_id: "t".into(), pmi: Some(pmi) }
+    }
+
+    fn serve(sock: UnixStream, vallen_max: usize, mut kv: HashMap<String, String>) {
         let mut w = sock.try_clone().unwrap();
-        let mut kv = HashMap::new();
         for line in BufReader::new(sock).lines() {
             let m = wire::Message::parse(&line.unwrap()).unwrap();
             let reply = match m.cmd.as_str() {
@@ -133,18 +141,20 @@ mod tests {
                     Some(v) => format!("cmd=get_result rc=0 value={v}"),
                     None => "cmd=get_result rc=-1 msg=key_not_found".to_string(),
                 },
+                "barrier_in" => "cmd=barrier_out rc=0".to_string(),
                 _ => return,
             };
             w.write_all(format!("{reply}\n").as_bytes()).unwrap();
         }
     }
+}
 
+#[cfg(test)]
+mod tests {
     #[test]
     fn bytes_round_trip_through_chunks() {
-        let (server, client) = UnixStream::pair().unwrap();
-        std::thread::spawn(move || kvs_server(server, 15));
-        let pmi = PmiClient::over_socket(client, 0, 1, Duration::from_secs(5)).unwrap();
-        let mut b = Bootstrap { rank: 0, size: 1, job_id: "t".into(), pmi: Some(pmi) };
+        // A tiny vallen_max, so values chunk.
+        let mut b = super::test_kvs::bootstrap(0, 1, 15, Default::default());
         let data: Vec<u8> = (0..=255u8).collect();
         b.put_bytes("blob", &data).unwrap();
         b.put_bytes("empty", &[]).unwrap();

@@ -72,6 +72,7 @@ impl ShmemBackend {
     pub fn init(timeout: Duration) -> Result<ShmemBackend> {
         let mut boot = Bootstrap::from_env(timeout)?;
         let (me, npes) = (boot.rank, boot.size);
+        let yields = crate::node::yield_when_waiting(&mut boot)?;
         let prefix = name_prefix(&boot.job_id);
         let ctl_name = |pe: usize| format!("{prefix}ctl-{pe}");
         let len = control_len(npes);
@@ -88,7 +89,6 @@ impl ShmemBackend {
         }
         boot.barrier()?;
         own_name.unlink();
-        let yields = crate::node::yield_when_waiting(&mut boot)?;
         let coll = Collectives { me, ctl, timeout, expected: vec![0; npes] };
         let shared = Shared {
             me,

@@ -20,6 +20,8 @@ impl UcxBackend {
     pub fn init(timeout: Duration) -> Result<UcxBackend> {
         let mut boot = Bootstrap::from_env(timeout)?;
         let (me, npes) = (boot.rank, boot.size);
+        // First, before anything exists that an error would have to release.
+        let yields = crate::node::yield_when_waiting(&mut boot)?;
         let host = peers::host_id();
 
         // Our card first: the worker and the control region exist before any peer's.
@@ -41,13 +43,6 @@ impl UcxBackend {
         };
         let cards = match exchange(&mut boot, me, npes, own) {
             Ok(c) => c,
-            Err(e) => {
-                region.unmap(&mut ucx.lock());
-                return Err(e);
-            }
-        };
-        let yields = match crate::node::yield_when_waiting(&mut boot) {
-            Ok(y) => y,
             Err(e) => {
                 region.unmap(&mut ucx.lock());
                 return Err(e);

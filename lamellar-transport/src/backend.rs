@@ -45,7 +45,7 @@ pub trait Backend: Send + Sync {
     fn yields_when_waiting(&self) -> bool;
 
     /// Advances the transport once, without blocking: what a PE waiting for a peer's put to
-    /// land in its own memory calls between looks (`SymAlloc::wait_until`), so that a
+    /// land in its own memory calls before each look (`SymAlloc::wait_until`), so that a
     /// transport that delivers puts only while the target progresses (software RMA over tcp)
     /// does not depend on a progress thread's next turn. The default suits backends where
     /// data lands without the target.

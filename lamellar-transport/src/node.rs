@@ -34,7 +34,9 @@ impl NodeCard {
 
     fn decode(s: &str) -> Option<NodeCard> {
         let (boot_id, mask) = s.split_once('/')?;
-        let cpus = mask.split(',').map(|w| u64::from_str_radix(w, 16).ok()).collect::<Option<Vec<u64>>>()?;
+        // Hex digits only: from_str_radix would also take a sign.
+        let word = |w: &str| w.bytes().all(|b| b.is_ascii_hexdigit()).then(|| u64::from_str_radix(w, 16).ok()).flatten();
+        let cpus = mask.split(',').map(word).collect::<Option<Vec<u64>>>()?;
         Some(NodeCard { boot_id: boot_id.into(), cpus })
     }
 }
@@ -124,7 +126,7 @@ mod tests {
         assert_eq!(c.encode(), "3f2a-11/21,8000000000000001");
         assert_eq!(NodeCard::decode(&c.encode()), Some(c));
         assert_eq!(NodeCard::decode("x/1").map(|c| c.cpus), Some(vec![1]));
-        for bad in ["no-slash", "x/", "x/zz", "x/1,,2"] {
+        for bad in ["no-slash", "x/", "x/zz", "x/1,,2", "x/1,", "x/+1", "x/-1", "x/ 1", "x/10000000000000000"] {
             assert_eq!(NodeCard::decode(bad), None, "{bad}");
         }
         let own = NodeCard::own();

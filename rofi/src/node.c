@@ -21,14 +21,9 @@
 
 #include "rofi_internal.h"
 
-#define MASK_WORDS (CPU_SETSIZE / 64)
+_Static_assert(CPU_SETSIZE <= 64 * ROFI_MASK_WORDS, "a card holds every CPU of a cpu_set_t");
 
-struct node_card {
-    char boot_id[64];
-    uint64_t cpus[MASK_WORDS];
-};
-
-static void own_card(struct node_card *c)
+static void own_card(struct rofi_node_card *c)
 {
     memset(c, 0, sizeof *c);
     FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
@@ -47,50 +42,20 @@ static void own_card(struct node_card *c)
     }
 }
 
-/* "<boot id>/<mask words in hex, lowest first, up to the last nonzero>" */
-static void encode(const struct node_card *c, char *out, size_t cap)
-{
-    int last = MASK_WORDS - 1;
-    while (last > 0 && !c->cpus[last])
-        last--;
-    size_t n = (size_t)snprintf(out, cap, "%s/", c->boot_id);
-    for (int w = 0; w <= last && n < cap; w++)
-        n += (size_t)snprintf(out + n, cap - n, "%s%llx", w ? "," : "",
-                              (unsigned long long)c->cpus[w]);
-}
-
-static int decode(const char *s, struct node_card *c)
-{
-    memset(c, 0, sizeof *c);
-    const char *slash = strchr(s, '/');
-    if (!slash || (size_t)(slash - s) >= sizeof c->boot_id)
-        return -1;
-    memcpy(c->boot_id, s, (size_t)(slash - s));
-    const char *p = slash + 1;
-    for (int w = 0; w < MASK_WORDS && *p; w++) {
-        char *end;
-        c->cpus[w] = strtoull(p, &end, 16);
-        if (end == p || (*end && *end != ','))
-            return -1;
-        p = *end ? end + 1 : end;
-    }
-    return 0;
-}
-
 int rofi_node_init(void)
 {
     static int generation; /* fresh PMI keys if init is retried */
-    struct node_card mine, peer;
+    struct rofi_node_card mine, peer;
     own_card(&mine);
     int local = 1;
-    uint64_t cpus[MASK_WORDS];
+    uint64_t cpus[ROFI_MASK_WORDS];
     memcpy(cpus, mine.cpus, sizeof cpus);
     if (rofi.size > 1) {
         /* A mask of 1024 CPUs is 256 hex digits: within any PMI's values. */
         char key[64], val[512];
         int rc;
         generation++;
-        encode(&mine, val, sizeof val);
+        rofi_node_encode(&mine, val, sizeof val);
         snprintf(key, sizeof key, "rofi%d-node%d", generation, rofi.rank);
         if ((rc = rofi_pmi_put(key, val)) || (rc = rofi_pmi_barrier()))
             return rc;
@@ -100,18 +65,18 @@ int rofi_node_init(void)
             snprintf(key, sizeof key, "rofi%d-node%d", generation, pe);
             if ((rc = rofi_pmi_get(key, val, sizeof val)))
                 return rc;
-            if (decode(val, &peer))
+            if (rofi_node_decode(val, &peer))
                 return rofi_error(ROFI_EPMI, "rofi_init: PE %d published a malformed node card '%s'",
                                   pe, val);
             if (strcmp(peer.boot_id, mine.boot_id))
                 continue;
             local++;
-            for (int w = 0; w < MASK_WORDS; w++)
+            for (int w = 0; w < ROFI_MASK_WORDS; w++)
                 cpus[w] |= peer.cpus[w];
         }
     }
     int ncpus = 0;
-    for (int w = 0; w < MASK_WORDS; w++)
+    for (int w = 0; w < ROFI_MASK_WORDS; w++)
         ncpus += __builtin_popcountll(cpus[w]);
     /* The override only after the exchange: a PE with ROFI_YIELD set still
      * takes part in it, so PEs with different settings agree on the keys. */

@@ -95,6 +95,17 @@ ROFI_HIDDEN int rofi_op_wait_until(struct rofi_op *op, double deadline,
 ROFI_HIDDEN int rofi_op_wait(struct rofi_op *op);
 /* Decides rofi.yield_when_waiting (collective, through PMI). */
 ROFI_HIDDEN int rofi_node_init(void);
+/* What a PE publishes about its node (node.c): the kernel's boot id and
+ * the CPUs the PE may run on, as "<boot id>/<hex words, lowest first>". */
+#define ROFI_MASK_WORDS 16 /* 1024 CPUs, glibc's CPU_SETSIZE */
+struct rofi_node_card {
+    char boot_id[64];
+    uint64_t cpus[ROFI_MASK_WORDS];
+};
+ROFI_HIDDEN void rofi_node_encode(const struct rofi_node_card *c, char *out,
+                                  size_t cap);
+/* 0, or -1 if `s` is not a card as encode writes them. */
+ROFI_HIDDEN int rofi_node_decode(const char *s, struct rofi_node_card *c);
 /* Drain completions; caller holds rofi.lock.  Returns entries handled. */
 ROFI_HIDDEN int rofi_progress_locked(void);
 /* Try to drain completions without blocking on the lock. */

@@ -2,12 +2,16 @@
 # launch.sh - automake LOG_COMPILER for ROFI's tests.
 #
 # Each TESTS entry is a name PROG.PROV.npN (not a file): run tests/t_PROG
-# on N PEs with provider PROV (shm -> "shm", rxm -> "tcp;ofi_rxm").
+# on N PEs with provider PROV (shm -> "shm", rxm -> "tcp;ofi_rxm"); or
+# PROG.unit: run tests/t_PROG as it is (one process, no launcher).
 # Launcher: $LAUNCHER (e.g. "mpiexec -n"), else lamellar-run from PATH or
 # from the workspace's target/{debug,release}, else hydra's mpiexec.
 set -u
 name=$(basename "$1")
 prog=${name%%.*}
+case $name in
+  *.unit) exec "${ROFI_TEST_BINDIR:-./tests}/t_$prog" ;;
+esac
 rest=${name#*.}
 prov=${rest%%.*}
 np=${rest##*.np}

@@ -1,0 +1,92 @@
+/* t_nodecard.c - the node card's text form (src/node_card.c): what encode
+ * writes, decode reads back; anything else a peer might publish is refused,
+ * which rofi_init turns into ROFI_EPMI naming that peer (node.c).
+ *
+ * One process, no fabric: it compiles node_card.c in (see Makefile.am). */
+#include <stdio.h>
+#include <string.h>
+
+#include "rofi_internal.h"
+
+static int failures;
+
+#define CHECK(cond, ...)                                                     \
+    do {                                                                     \
+        if (!(cond)) {                                                       \
+            fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, \
+                    #cond);                                                  \
+            fprintf(stderr, __VA_ARGS__);                                    \
+            fputc('\n', stderr);                                             \
+            failures++;                                                      \
+        }                                                                    \
+    } while (0)
+
+static void round_trip(const char *boot_id, const uint64_t *cpus, int words)
+{
+    struct rofi_node_card in, out;
+    memset(&in, 0, sizeof in);
+    strcpy(in.boot_id, boot_id);
+    memcpy(in.cpus, cpus, sizeof *cpus * (size_t)words);
+    char text[512];
+    rofi_node_encode(&in, text, sizeof text);
+    memset(&out, 0x5a, sizeof out); /* decode must not depend on the old contents */
+    CHECK(rofi_node_decode(text, &out) == 0, "'%s' refused", text);
+    CHECK(strcmp(out.boot_id, in.boot_id) == 0, "boot id '%s' came back '%s'",
+          in.boot_id, out.boot_id);
+    CHECK(memcmp(out.cpus, in.cpus, sizeof in.cpus) == 0, "mask of '%s' changed", text);
+}
+
+static void refused(const char *text)
+{
+    struct rofi_node_card c;
+    CHECK(rofi_node_decode(text, &c) == -1, "'%s' accepted", text);
+}
+
+int main(void)
+{
+    uint64_t two_cpus[] = {0x3};
+    uint64_t none[] = {0};
+    uint64_t sparse[] = {0x1, 0, 0, 0x8000000000000000ull};
+    uint64_t all[ROFI_MASK_WORDS];
+    for (int w = 0; w < ROFI_MASK_WORDS; w++)
+        all[w] = ~0ull;
+    round_trip("5b1e2c5e-64cb-4a2e-9d38-0c8f6f0d1a77", two_cpus, 1);
+    round_trip("host", none, 1);
+    round_trip("", sparse, 4);
+    round_trip("b", all, ROFI_MASK_WORDS);
+
+    /* What encode writes, exactly: words lowest first, trailing zero words left out. */
+    struct rofi_node_card c = {.boot_id = "id", .cpus = {0xf0, 0, 0x1}};
+    char text[512];
+    rofi_node_encode(&c, text, sizeof text);
+    CHECK(strcmp(text, "id/f0,0,1") == 0, "encoded as '%s'", text);
+
+    refused("");                 /* no slash */
+    refused("no-slash");
+    refused("id/");              /* no mask word */
+    refused("id/3,");            /* an empty word */
+    refused("id/3,,4");
+    refused("id/,3");
+    refused("id/zz");            /* not hex */
+    refused("id/3x");
+    refused("id/-1");            /* signs and blanks strtoull would take */
+    refused("id/+1");
+    refused("id/ 1");
+    refused("id/3 ");
+    refused("id/10000000000000000"); /* 65 bits */
+    char long_id[128];
+    memset(long_id, 'a', 64);    /* boot id of 64 characters: no room for its NUL */
+    strcpy(long_id + 64, "/1");
+    refused(long_id);
+    char many[512] = "id/1"; /* ROFI_MASK_WORDS + 1 words */
+    for (int w = 0; w < ROFI_MASK_WORDS; w++)
+        strcat(many, ",1");
+    refused(many);
+
+    if (failures) {
+        fprintf(stderr, "t_nodecard: %d check(s) failed\n", failures);
+        return 1;
+    }
+    printf("t_nodecard: ok\n");
+    return 0;
+}

@@ -260,7 +260,6 @@ impl SymAlloc {
     }
 }
 
-
 /// # Safety
 /// `word` points at a `T`-wide, `T`-aligned word of a live mapping. Peers write it
 /// concurrently, hence the atomic load.

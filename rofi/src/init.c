@@ -19,7 +19,7 @@ static void teardown(void)
 {
     /* First: exit() from a signal handler during teardown (libinfinipath's
      * SIGTERM handler does that when a launcher stops the job) must not
-     * run it again from rofi_atexit on half-closed objects. */
+     * run it again from rofi_atexit on half-closed objects (t_exitsig). */
     rofi.initialized = 0;
     rofi_progress_stop();
     rofi_alloc_free_all();

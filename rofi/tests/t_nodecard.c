@@ -3,23 +3,8 @@
  * which rofi_init turns into ROFI_EPMI naming that peer (node.c).
  *
  * One process, no fabric: it compiles node_card.c in (see Makefile.am). */
-#include <stdio.h>
-#include <string.h>
-
 #include "rofi_internal.h"
-
-static int failures;
-
-#define CHECK(cond, ...)                                                     \
-    do {                                                                     \
-        if (!(cond)) {                                                       \
-            fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, \
-                    #cond);                                                  \
-            fprintf(stderr, __VA_ARGS__);                                    \
-            fputc('\n', stderr);                                             \
-            failures++;                                                      \
-        }                                                                    \
-    } while (0)
+#include "common.h" /* CHECK, failures; no ROFI call is made */
 
 static void round_trip(const char *boot_id, const uint64_t *cpus, int words)
 {

@@ -53,6 +53,13 @@ pub trait Backend: Send + Sync {
         Ok(())
     }
 
+    /// Whether [`Backend::progress`] drives the transport (it does nothing by default): a
+    /// wait whose tries call it is paced by those calls instead of a spin hint
+    /// (`backoff::Tries`).
+    fn has_progress(&self) -> bool {
+        false
+    }
+
     /// Ends the job for this PE (called once, from `Transport::finalize` or drop).
     fn finalize(&self) -> Result<()>;
 }

@@ -6,6 +6,7 @@
 
 use crate::atomic::{AtomicOp, AtomicRequest, AtomicSupport, AtomicType, RemoteAtomic};
 use crate::backend::Segment;
+use crate::backoff::Tries;
 use crate::error::{Error, Result};
 use crate::team::Team;
 use crate::transport::Transport;
@@ -209,8 +210,10 @@ impl SymAlloc {
         }
         let what = || format!("word at offset {offset} of PE {} to satisfy a wait_until", self.transport.my_pe());
         let backend = self.transport.backend();
+        let kind = if backend.has_progress() { Tries::Progress } else { Tries::Look };
         crate::backoff::wait_until(
             self.transport.timeout(),
+            kind,
             what,
             // One look per progress call, right after it. Over software transports (tcp;
             // libfabric's shm, for small puts) a peer's put lands only inside this PE's
@@ -218,8 +221,7 @@ impl SymAlloc {
             // shared-memory transports store straight into the mapping), each look pulls the
             // flag's cache line back from the writer, and looking more often slowed the
             // writer's store: UCX shm put ping-pong, ab-bench 10-15 rounds: one look per call
-            // 59-61 ns, four 70, looks alone (no progress) 66, without the pause 62-69;
-            // ucx_perftest 60.
+            // 59-61 ns, four 70, looks alone (no progress) 66; ucx_perftest 60.
             || {
                 backend.progress()?;
                 seen = unsafe { load_word::<T>(word) };

@@ -157,6 +157,10 @@ impl Backend for RofiBackend {
         check(unsafe { sys::rofi_poll() }, "rofi_poll").map(drop)
     }
 
+    fn has_progress(&self) -> bool {
+        true
+    }
+
     fn finalize(&self) -> Result<()> {
         let _g = self.lock();
         // SAFETY: collective; called once (Transport guarantees it).

@@ -9,7 +9,7 @@
 //! of the same two PEs, which implies the earlier one completed (collectives are called in
 //! the same order on every member, as MPI requires).
 
-use crate::backoff::wait_until;
+use crate::backoff::{wait_until, Tries};
 use crate::error::{Error, Result};
 use crate::team::Team;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -117,6 +117,7 @@ impl Collectives {
             let counter = self.ctl[self.me].signal_from(from);
             wait_until(
                 self.timeout,
+                Tries::Look,
                 || format!("barrier: PE {from} to arrive"),
                 || Ok(counter.load(Ordering::Acquire) >= want),
                 || self.check_alive(from),

@@ -16,7 +16,7 @@
 
 use super::memory::{Region, RemoteKey};
 use super::worker::{Ucx, Worker};
-use crate::backoff::wait_until;
+use crate::backoff::{wait_until, Tries};
 use crate::error::{Error, Result};
 use crate::team::Team;
 use lamellar_ucx_sys as sys;
@@ -104,6 +104,7 @@ impl Control {
             let counter = self.word(OFF_SIGNALS + SIGNAL_STRIDE * from);
             wait_until(
                 ucx.timeout,
+                Tries::Progress,
                 || format!("barrier: PE {from} to arrive"),
                 || {
                     if counter.load(Ordering::Acquire) >= want {

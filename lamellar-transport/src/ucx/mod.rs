@@ -171,6 +171,10 @@ impl Backend for UcxBackend {
         Ok(())
     }
 
+    fn has_progress(&self) -> bool {
+        true
+    }
+
     fn finalize(&self) -> Result<()> {
         // Collective, like shmem_finalize: nobody leaves (and takes its memory away) while a
         // peer may still address it. Skipped while unwinding from a panic, so that a failing

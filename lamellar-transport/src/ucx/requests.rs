@@ -6,7 +6,7 @@
 use super::status::error;
 use super::worker::Worker;
 use crate::backend::OpToken;
-use crate::backoff::wait_until;
+use crate::backoff::{wait_until, Tries};
 use crate::error::Result;
 use lamellar_ucx_sys::{self as sys, StatusPtr, ucs_status_ptr_t};
 use std::ffi::c_void;
@@ -44,6 +44,7 @@ impl Worker<'_> {
         let worker = self.st.worker;
         let waited = wait_until(
             timeout,
+            Tries::Progress,
             what,
             || {
                 // SAFETY: live worker (lock held) and a request we own.
@@ -77,6 +78,7 @@ impl Worker<'_> {
         let worker = self.st.worker;
         let drained = wait_until(
             self.ucx.timeout,
+            Tries::Progress,
             what,
             || {
                 // SAFETY: as in `finish`.

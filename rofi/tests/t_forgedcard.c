@@ -28,11 +28,10 @@ ssize_t send(int fd, const void *buf, size_t len, int flags)
     if (!real)
         return -1;
     char line[1024];
-    const char *env_rank = getenv("PMI_RANK");
-    int forger = env_rank && atoi(env_rank) == FORGER;
-    /* ROFI sends each PMI command whole, in one call, as long as the socket
+    /* (me: this PE's rank, which main reads from the launcher before rofi_init.)
+     * ROFI sends each PMI command whole, in one call, as long as the socket
      * takes it; a command this test forges is short. */
-    if (forger && len < sizeof line && len > 8 && !memcmp(buf, "cmd=put ", 8)) {
+    if (me == FORGER && len < sizeof line && len > 8 && !memcmp(buf, "cmd=put ", 8)) {
         memcpy(line, buf, len);
         line[len] = '\0';
         char *value = strstr(line, " value=");

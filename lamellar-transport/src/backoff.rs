@@ -49,34 +49,69 @@ pub(crate) enum Tries {
     Progress,
 }
 
-/// Repeats `done` until it returns `Ok(true)`, an error, or `timeout` passes.
+/// Looks (`done`) until the look succeeds, `progress` fails, or `timeout` passes; before
+/// every look, calls `progress` (the transport's progress engine; `|| Ok(())` for a bare
+/// look). A caller whose wait is often over before it starts looks once itself first.
+///
+/// The hot tries are inlined into the caller, the paced rest is out of line: the loop that
+/// sees a peer's answer then runs in the waiting function's own frame, the look's answer a
+/// plain `bool` straight to the branch that ends the wait. As a separate function (closures
+/// reaching their captures through a pointer, one closure returning `Result<bool>` for
+/// progress and look together), UCX shm put ping-pong took the same time as before; inlined,
+/// 0.94 [90 % 0.92-0.96] and 0.94 [0.88-0.97] of it (60- and 40-round A/Bs), as did the
+/// same loop written out in `SymAlloc::wait_until` (0.90-0.95, four A/Bs). Barriers: UCX
+/// 0.90, shmem 0.93; ROFI unchanged.
 ///
 /// `check` runs every so often while waiting (not on the fast path): it is where a caller
 /// notices that the peer it waits for has died, and turns that into an error. Past the hot
 /// tries every try is paced whatever `kind` says: the wait is long by then, and the pause
 /// leaves an SMT sibling the core's resources.
+#[inline(always)]
 pub(crate) fn wait_until(
     timeout: Duration,
     kind: Tries,
     what: impl Fn() -> String,
-    mut done: impl FnMut() -> Result<bool>,
+    mut progress: impl FnMut() -> Result<()>,
+    mut done: impl FnMut() -> bool,
+    check: impl FnMut() -> Result<()>,
+) -> Result<()> {
+    // The hot tries, inlined into the caller: no clock, no count but the loop's.
+    for _ in 0..HOT_TRIES {
+        progress()?;
+        if done() {
+            return Ok(());
+        }
+        if kind == Tries::Look {
+            spin_loop();
+        }
+    }
+    wait_paced(timeout, what, progress, done, check)
+}
+
+/// The rest of a long wait, out of line: every try paced, the clock read every
+/// `TRIES_PER_CLOCK` tries, the core given away and `check` run as the clock says.
+#[inline(never)]
+fn wait_paced(
+    timeout: Duration,
+    what: impl Fn() -> String,
+    mut progress: impl FnMut() -> Result<()>,
+    mut done: impl FnMut() -> bool,
     mut check: impl FnMut() -> Result<()>,
 ) -> Result<()> {
     let mut tries: u32 = 0;
-    let mut start = None; // the first clock read
+    let start = Instant::now();
     let (mut next_yield, mut next_check) = (YIELD_EVERY, CHECK_EVERY);
     loop {
-        if done()? {
+        progress()?;
+        if done() {
             return Ok(());
         }
         tries = tries.wrapping_add(1);
-        if tries < HOT_TRIES || tries % TRIES_PER_CLOCK != 0 {
-            if tries >= HOT_TRIES || kind == Tries::Look {
-                spin_loop();
-            }
+        if tries % TRIES_PER_CLOCK != 0 {
+            spin_loop();
             continue;
         }
-        let waited = start.get_or_insert_with(Instant::now).elapsed();
+        let waited = start.elapsed();
         if waited >= next_yield {
             if YIELD_WHEN_WAITING.load(Ordering::Relaxed) {
                 std::thread::yield_now();
@@ -92,7 +127,7 @@ pub(crate) fn wait_until(
                 // A peer may have done what we wait for and then left (the shmem backend's
                 // PEs exit right after their last barrier) since our last look: one more
                 // look decides. Seen as a PeerFailed from a barrier that had completed.
-                return if done()? { Ok(()) } else { Err(e) };
+                return if done() { Ok(()) } else { Err(e) };
             }
             next_check = waited + CHECK_EVERY;
         }
@@ -103,21 +138,54 @@ pub(crate) fn wait_until(
 mod tests {
     use super::*;
 
+    fn idle() -> Result<()> {
+        Ok(())
+    }
+
     #[test]
     fn ends_when_done_without_reading_the_clock_first() {
         let mut tries = 0;
         let done = || {
             tries += 1;
-            Ok(tries == 3)
+            tries == 3
         };
-        assert!(wait_until(Duration::ZERO, Tries::Look, || "never".into(), done, || panic!("no check before the first clock read")).is_ok());
+        assert!(wait_until(Duration::ZERO, Tries::Look, || "never".into(), idle, done, || panic!("no check before the first clock read")).is_ok());
         assert_eq!(tries, 3);
         let mut tries = 0;
         let done = || {
             tries += 1;
-            Ok(tries == HOT_TRIES)
+            tries == HOT_TRIES
         };
-        assert!(wait_until(Duration::ZERO, Tries::Look, || "never".into(), done, || panic!("no check while hot")).is_ok());
+        assert!(wait_until(Duration::ZERO, Tries::Look, || "never".into(), idle, done, || panic!("no check while hot")).is_ok());
+    }
+
+    #[test]
+    fn progress_runs_before_every_look() {
+        let (progressed, looked) = (std::cell::Cell::new(0), std::cell::Cell::new(0));
+        let progress = || {
+            assert_eq!(progressed.get(), looked.get(), "one progress call before each look");
+            progressed.set(progressed.get() + 1);
+            Ok(())
+        };
+        let done = || {
+            assert_eq!(progressed.get(), looked.get() + 1, "one progress call before each look");
+            looked.set(looked.get() + 1);
+            looked.get() == 300 // past the hot tries too
+        };
+        assert!(wait_until(Duration::from_secs(60), Tries::Progress, || "x".into(), progress, done, || Ok(())).is_ok());
+        assert_eq!((looked.get(), progressed.get()), (300, 300));
+    }
+
+    #[test]
+    fn a_failed_progress_call_ends_the_wait_with_its_error() {
+        let mut calls = 0;
+        let progress = || {
+            calls += 1;
+            if calls == 5 { Err(Error::PeerFailed { pe: 2, why: "endpoint closed".into() }) } else { Ok(()) }
+        };
+        let r = wait_until(Duration::from_secs(60), Tries::Progress, || "x".into(), progress, || false, || Ok(()));
+        assert!(matches!(r, Err(Error::PeerFailed { pe: 2, .. })), "{r:?}");
+        assert_eq!(calls, 5);
     }
 
     #[test]
@@ -127,7 +195,7 @@ mod tests {
             checks += 1;
             Ok(())
         };
-        let r = wait_until(Duration::from_millis(30), Tries::Look, || "the flag".into(), || Ok(false), check);
+        let r = wait_until(Duration::from_millis(30), Tries::Look, || "the flag".into(), idle, || false, check);
         assert!(t0.elapsed() >= Duration::from_millis(30));
         match r {
             Err(Error::Timeout { what, after }) => assert_eq!((what.as_str(), after), ("the flag", Duration::from_millis(30))),
@@ -145,12 +213,12 @@ mod tests {
             finished.set(true);
             Err(Error::PeerFailed { pe: 1, why: "exited".into() })
         };
-        assert!(wait_until(Duration::from_secs(60), Tries::Look, || "x".into(), || Ok(finished.get()), check).is_ok());
+        assert!(wait_until(Duration::from_secs(60), Tries::Look, || "x".into(), idle, || finished.get(), check).is_ok());
     }
 
     #[test]
     fn a_failed_check_ends_the_wait_with_its_error() {
-        let r = wait_until(Duration::from_secs(60), Tries::Look, || "x".into(), || Ok(false), || Err(Error::PeerFailed { pe: 3, why: "gone".into() }));
+        let r = wait_until(Duration::from_secs(60), Tries::Look, || "x".into(), idle, || false, || Err(Error::PeerFailed { pe: 3, why: "gone".into() }));
         assert!(matches!(r, Err(Error::PeerFailed { pe: 3, .. })), "{r:?}");
     }
 }

@@ -215,6 +215,7 @@ impl SymAlloc {
             self.transport.timeout(),
             kind,
             what,
+            || backend.progress(),
             // One look per progress call, right after it. Over software transports (tcp;
             // libfabric's shm, for small puts) a peer's put lands only inside this PE's
             // progress, so looks in between see nothing new; where it lands by itself (UCX's
@@ -223,9 +224,8 @@ impl SymAlloc {
             // writer's store: UCX shm put ping-pong, ab-bench 10-15 rounds: one look per call
             // 59-61 ns, four 70, looks alone (no progress) 66; ucx_perftest 60.
             || {
-                backend.progress()?;
                 seen = unsafe { load_word::<T>(word) };
-                Ok(pred(seen))
+                pred(seen)
             },
             || Ok(()),
         )?;

@@ -119,7 +119,8 @@ impl Collectives {
                 self.timeout,
                 Tries::Look,
                 || format!("barrier: PE {from} to arrive"),
-                || Ok(counter.load(Ordering::Acquire) >= want),
+                || Ok(()),
+                || counter.load(Ordering::Acquire) >= want,
                 || self.check_alive(from),
             )?;
         }

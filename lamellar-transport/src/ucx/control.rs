@@ -102,17 +102,19 @@ impl Control {
             self.expected[from] += 1;
             let want = self.expected[from];
             let counter = self.word(OFF_SIGNALS + SIGNAL_STRIDE * from);
+            let arrived = || counter.load(Ordering::Acquire) >= want;
+            if arrived() {
+                continue; // the partner came first: no progress call needed
+            }
             wait_until(
                 ucx.timeout,
                 Tries::Progress,
                 || format!("barrier: PE {from} to arrive"),
                 || {
-                    if counter.load(Ordering::Acquire) >= want {
-                        return Ok(true);
-                    }
                     ucx.poll();
-                    Ok(counter.load(Ordering::Acquire) >= want)
+                    Ok(())
                 },
+                arrived,
                 || ucx.peers.check(from),
             )?;
         }

@@ -47,12 +47,12 @@ impl Worker<'_> {
             Tries::Progress,
             what,
             || {
-                // SAFETY: live worker (lock held) and a request we own.
-                unsafe {
-                    sys::ucp_worker_progress(worker);
-                    Ok(sys::ucp_request_check_status(req.as_ptr()) != sys::UCS_INPROGRESS)
-                }
+                // SAFETY: live worker, serialized by the lock we hold.
+                unsafe { sys::ucp_worker_progress(worker) };
+                Ok(())
             },
+            // SAFETY: a request we own, not yet freed.
+            || unsafe { sys::ucp_request_check_status(req.as_ptr()) } != sys::UCS_INPROGRESS,
             || pe.map_or(Ok(()), |p| peers.check(p)),
         );
         if let Err(e) = waited {
@@ -82,11 +82,11 @@ impl Worker<'_> {
             what,
             || {
                 // SAFETY: as in `finish`.
-                unsafe {
-                    sys::ucp_worker_progress(worker);
-                    Ok(sys::ucp_request_check_status(req.as_ptr()) != sys::UCS_INPROGRESS)
-                }
+                unsafe { sys::ucp_worker_progress(worker) };
+                Ok(())
             },
+            // SAFETY: as in `finish`.
+            || unsafe { sys::ucp_request_check_status(req.as_ptr()) } != sys::UCS_INPROGRESS,
             || Ok(()),
         );
         if drained.is_err() {

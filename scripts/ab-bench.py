@@ -5,17 +5,19 @@ Runs `A/lamellar-bench ARGS` and `B/lamellar-bench ARGS` alternately ROUNDS time
 in odd rounds, so neither always runs warm) and prints, per (op, bytes), both medians and
 the median of per-round ratios B/A with its bootstrap 90 % interval (see verdict.py: the
 drift two back-to-back runs share cancels; an interval holding 1 means noise can explain
-the difference). Latency rows compare median_ns (below 1 is faster), bandwidth rows
-mb_per_s (above 1 is faster). A and B are target directories (e.g. target/release and a copy of
-the binaries built from the other commit), each optionally followed by environment settings
-for that side only, `DIR:VAR=VALUE:VAR=VALUE`, to compare one build under two settings.
+the difference), latency over the rounds whose two runs fell on the same host floor
+(hostfloor.py). Latency
+rows compare median_ns (below 1 is faster), bandwidth rows mb_per_s (above 1 is faster).
+A and B are target directories (e.g. target/release and a copy of the binaries built from
+the other commit), each optionally followed by environment settings for that side only,
+`DIR:VAR=VALUE:VAR=VALUE`, to compare one build under two settings.
 
   scripts/ab-bench.py A_DIR B_DIR ROUNDS -- --pes 2 --bind-to core --backend rofi ...
   scripts/ab-bench.py target/release:ROFI_PROGRESS_THREAD=0 target/release 25 -- ...
 """
 import json, os, subprocess, sys, tempfile
 
-import verdict
+import hostfloor, verdict
 
 
 def side_spec(spec):
@@ -30,6 +32,7 @@ def side_spec(spec):
 (a_dir, a_env), (b_dir, b_env), rounds = side_spec(sys.argv[1]), side_spec(sys.argv[2]), int(sys.argv[3])
 args = sys.argv[sys.argv.index("--") + 1:]
 results = {"A": {}, "B": {}}
+floors = []
 
 
 def run(side, directory, env):
@@ -44,8 +47,11 @@ def run(side, directory, env):
 
 for i in range(rounds):
     order = [("A", a_dir, a_env), ("B", b_dir, b_env)]
+    probes = [hostfloor.probe()]
     for side, directory, env in order if i % 2 == 0 else order[::-1]:
         run(side, directory, env)
+        probes.append(hostfloor.probe())
+    floors.append(tuple(probes))
 
 print(f"{rounds} alternating rounds: A {sys.argv[1]}, B {sys.argv[2]}: {' '.join(args)}")
 for key in sorted(results["A"]):
@@ -56,7 +62,14 @@ for key in sorted(results["A"]):
     if len(va) != len(vb):
         print(f"{key}: incomplete")
         continue
-    print(f"{key[0]:13} {key[1]:8}  A {verdict.statistics.median(va):9.0f}  B {verdict.statistics.median(vb):9.0f} "
-          f"{'MB/s' if bandwidth else 'ns'}  B/A paired {verdict.paired_ratio(vb, va):4.2f} "
-          f"[90% {'-'.join(f'{x:4.2f}' for x in verdict.interval(vb, va))}]\n"
-          f"{'':23}A {[round(x) for x in va]}\n{'':23}B {[round(x) for x in vb]}")
+    # Latency: judged on the rounds whose two runs fell on the same host floor (verdict.py).
+    threshold = None if bandwidth else verdict.floor_split(floors, va, vb)
+    keep = verdict.matched_rounds(va, vb, threshold)
+    sa, sb = [va[i] for i in keep], [vb[i] for i in keep]
+    print(f"{key[0]:13} {key[1]:8}  A {verdict.statistics.median(sa):9.0f}  B {verdict.statistics.median(sb):9.0f} "
+          f"{'MB/s' if bandwidth else 'ns'}  B/A paired {verdict.paired_ratio(sb, sa):4.2f} "
+          f"[90% {'-'.join(f'{x:4.2f}' for x in verdict.interval(sb, sa))}] over {len(keep)} of {len(va)} rounds "
+          f"(all: {verdict.paired_ratio(vb, va):4.2f})\n"
+          f"{'':23}A {[round(x) for x in va]}\n{'':23}B {[round(x) for x in vb]}\n"
+          f"{'':23}floor {hostfloor.show(floors)}"
+          + (f", runs split at {threshold:.0f} ns" if threshold else ""))

@@ -2,9 +2,11 @@
 """ROFI backend against raw libfabric (benches/raw-ofi), same provider, same statistic.
 
 Runs ofi-baseline and `lamellar-bench --backend rofi` alternately RUNS times (so machine
-noise hits both alike), both with 2 PEs pinned one per CPU, and prints the median over runs
-of each op's median, with the per-run values and the issue's bar (latency within 1.10x,
-bandwidth at least 0.90x) judged on paired ratios (see verdict.py).
+noise hits both alike; each goes first in every other round), both with 2 PEs pinned one per
+CPU, and prints the median over runs of each op's median, with the per-run values and the
+issue's bar (latency within 1.10x, bandwidth at least 0.90x) judged on paired ratios (see
+verdict.py), latency on the rounds whose two runs fell on the same host floor (hostfloor.py:
+a core-pingpong probe before, between and after the two runs).
 
   cargo build --release -p lamellar-bench --features rofi
   cargo build --release -p lamellar-transport --bin lamellar-run
@@ -16,7 +18,7 @@ what glibc's multi-threaded paths cost any program with a second thread (see ofi
 """
 import json, os, subprocess, sys, tempfile
 
-import verdict
+import hostfloor, verdict
 
 prov = sys.argv[1]
 runs = int(sys.argv[2]) if len(sys.argv) > 2 else 7
@@ -24,7 +26,7 @@ window = sys.argv[3] if len(sys.argv) > 3 else "64"
 bin_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "target", "release")
 run = [os.path.join(bin_dir, "lamellar-run"), "-n", "2", "--bind-to", "core", "--timeout", "600"]
 wanted = [("put", 8), ("get", 8), ("fetch_add", 8), ("put_nb", 65536), ("put_nb", 1048576)]
-raw, ours = {}, {}
+raw, ours, floors = {}, {}, {}
 
 
 def collect(into, line):
@@ -37,20 +39,35 @@ def collect(into, line):
 # carried before changes its 64 KiB rate several-fold (1 MiB transfers leave it at a quarter),
 # so both sides give every measurement the same connection history.
 groups = (("latency", "put,get,fetch_add", "8"), ("bandwidth", "put_nb", "64K,1M"))
-for _ in range(runs):
+
+
+def raw_run(group):
+    env = dict(os.environ, ROFI_PROVIDER=prov, OFI_BASELINE_ITERS="5000", OFI_BASELINE_WINDOW=window,
+               OFI_BASELINE_OPS=group)
+    out = subprocess.run(run + [os.path.join(bin_dir, "ofi-baseline")], env=env, capture_output=True, text=True, check=True)
+    for line in out.stdout.splitlines():
+        if line.startswith("{"):
+            collect(raw, line)
+
+
+def ours_run(ops, sizes):
+    with tempfile.NamedTemporaryFile("r", suffix=".json") as f:
+        subprocess.run(run + [os.path.join(bin_dir, "lamellar-bench"), "--backend", "rofi", "--provider", prov,
+                              "--ops", ops, "--sizes", sizes, "--iters", "5000", "--window", window,
+                              "--json", f.name], capture_output=True, check=True)
+        for line in f:
+            collect(ours, line)
+
+
+# Raw goes first in even rounds, ROFI in odd ones, so that neither always has the same place.
+for r in range(runs):
     for group, ops, sizes in groups:
-        env = dict(os.environ, ROFI_PROVIDER=prov, OFI_BASELINE_ITERS="5000", OFI_BASELINE_WINDOW=window,
-                   OFI_BASELINE_OPS=group)
-        out = subprocess.run(run + [os.path.join(bin_dir, "ofi-baseline")], env=env, capture_output=True, text=True, check=True)
-        for line in out.stdout.splitlines():
-            if line.startswith("{"):
-                collect(raw, line)
-        with tempfile.NamedTemporaryFile("r", suffix=".json") as f:
-            subprocess.run(run + [os.path.join(bin_dir, "lamellar-bench"), "--backend", "rofi", "--provider", prov,
-                                  "--ops", ops, "--sizes", sizes, "--iters", "5000", "--window", window,
-                                  "--json", f.name], capture_output=True, check=True)
-            for line in f:
-                collect(ours, line)
+        sides = [lambda: raw_run(group), lambda: ours_run(ops, sizes)]
+        probes = [hostfloor.probe()]
+        for side in sides if r % 2 == 0 else sides[::-1]:
+            side()
+            probes.append(hostfloor.probe())
+        floors.setdefault(group, []).append(tuple(probes))
 
 idle = os.environ.get("OFI_BASELINE_IDLE_THREAD", "0") not in ("", "0")
 print(f"provider {prov}, {runs} alternating runs, window {window}"
@@ -60,4 +77,4 @@ for op, size in wanted:
     field, unit = ("median_ns", "ns") if latency else ("mb_per_s", "MB/s")
     r = [x[field] for x in raw.get((op, size), [])]
     o = [x[field] for x in ours.get((op, size), [])]
-    print(verdict.line(f"{op:9} {size:8}", "raw", r, "rofi", o, latency, unit))
+    print(verdict.line(f"{op:9} {size:8}", "raw", r, "rofi", o, latency, unit, floors=floors["latency" if latency else "bandwidth"]))

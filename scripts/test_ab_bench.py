@@ -18,7 +18,10 @@ def ab(a, b):
 out = ab(release + ":LAMELLAR_TRANSPORT=shmem", release + ":LAMELLAR_TIMEOUT=30")
 assert out.returncode == 0, out.stderr
 row = [l for l in out.stdout.splitlines() if l.startswith("put ")]
-assert len(row) == 1 and "B/A paired" in row[0], out.stdout
+assert len(row) == 1 and "B/A paired" in row[0] and "of 2 rounds" in row[0], out.stdout
+# Each round's host-floor probes are listed (before, between, after: three per round).
+floor = [l for l in out.stdout.splitlines() if l.strip().startswith("floor [")]
+assert len(floor) == 1 and floor[0].count("/") == 4, out.stdout
 
 # A side's setting reaches its runs: an unknown backend on either side fails the comparison.
 for a, b in ((release + ":LAMELLAR_TRANSPORT=nosuch", release), (release, release + ":LAMELLAR_TRANSPORT=nosuch")):

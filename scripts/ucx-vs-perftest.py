@@ -2,10 +2,11 @@
 """UCX backend against ucx_perftest (Debian ucx-utils), same UCX_TLS, same machine.
 
 Runs RUNS rounds; each round runs every pair back to back: ucx_perftest (server on CPU 1,
-client on CPU 0), then `lamellar-bench --backend ucx --bind-to core` (PE 0 on CPU 0, PE 1 on
-CPU 1) on the same operation, and prints the median over rounds, with per-round values and
+client on CPU 0) and `lamellar-bench --backend ucx --bind-to core` (PE 0 on CPU 0, PE 1 on
+CPU 1) on the same operation, each first in every other round, and prints the median over rounds, with per-round values and
 the issue's bar (latency within 1.10x, bandwidth at least 0.90x) judged on paired ratios
-(see verdict.py).
+(see verdict.py), latency on the rounds whose two runs fell on the same host floor
+(hostfloor.py: a core-pingpong probe before, between and after the two runs).
 
 Pairs (perftest test: ours): ucp_put_lat 8 B (a put ping-pong, half round trip):
 put_pingpong 8; ucp_get 8 B: get 8; ucp_fadd / ucp_cswap 8 B: fetch_add / compare_swap;
@@ -19,11 +20,14 @@ MiB/s: ours is converted from MB/s to MiB/s.
 
   cargo build --release -p lamellar-bench --features ucx
   cargo build --release -p lamellar-transport --bin lamellar-run
-  scripts/ucx-vs-perftest.py posix,sysv,cma,self [RUNS]
+  scripts/ucx-vs-perftest.py posix,sysv,cma,self [RUNS] [TESTS]
+
+TESTS (comma-separated perftest test names, e.g. `ucp_put_lat`) runs only those pairs: more
+rounds of one pair in the same time.
 """
 import json, os, subprocess, sys, tempfile, time
 
-import verdict
+import hostfloor, verdict
 
 tls = sys.argv[1]
 runs = int(sys.argv[2]) if len(sys.argv) > 2 else 5
@@ -31,8 +35,14 @@ bin_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "target
 env = dict(os.environ, UCX_TLS=tls)
 pairs = [("ucp_put_lat", 8, "put_pingpong"), ("ucp_get", 8, "get"), ("ucp_fadd", 8, "fetch_add"),
          ("ucp_cswap", 8, "compare_swap"), ("ucp_put_bw", 65536, "put_bw"), ("ucp_put_bw", 1048576, "put_bw")]
+if len(sys.argv) > 3:
+    only = sys.argv[3].split(",")
+    unknown = set(only) - {t for t, _, _ in pairs}
+    if unknown:
+        sys.exit(f"ucx-vs-perftest: unknown test {sorted(unknown)[0]!r}; known: {sorted({t for t, _, _ in pairs})}")
+    pairs = [p for p in pairs if p[0] in only]
 WINDOW = "64"
-theirs, ours = {}, {}
+theirs, ours, floors = {}, {}, {}
 
 
 def iterations(test, size):
@@ -72,15 +82,21 @@ def ours_run(op, size, iters):
         return [r for r in map(json.loads, f) if (r["op"], r["bytes"]) == (op, size)][0]
 
 
-# Each pair runs back to back (perftest, then ours alone in its own process, as perftest runs
-# each test): both sides then share the process history and, as far as it lasts, the speed
-# level this guest happens to be on.
+# Each pair runs back to back (ours alone in its own process, as perftest runs each test):
+# both sides then share the process history and, as far as it lasts, the speed level this
+# guest happens to be on. Perftest goes first in even rounds, ours in odd ones, so that
+# neither always has the same place in the round.
 port = 13400
-for _ in range(runs):
+for r in range(runs):
     for test, size, op in pairs:
         port += 1
-        theirs.setdefault((test, size), []).append(perftest(test, size, port))
-        ours.setdefault((op, size), []).append(ours_run(op, size, iterations(test, size)))
+        sides = [lambda: theirs.setdefault((test, size), []).append(perftest(test, size, port)),
+                 lambda: ours.setdefault((op, size), []).append(ours_run(op, size, iterations(test, size)))]
+        probes = [hostfloor.probe()]
+        for side in sides if r % 2 == 0 else sides[::-1]:
+            side()
+            probes.append(hostfloor.probe())
+        floors.setdefault((test, size), []).append(tuple(probes))
 
 print(f"UCX_TLS={tls}, {runs} alternating rounds")
 for test, size, op in pairs:
@@ -90,4 +106,4 @@ for test, size, op in pairs:
     # perftest's 50th percentile is a per-op median, which drops slow ops: shown, not judged.
     p50 = f", to its 50%ile {verdict.paired_ratio(o, [x[0] for x in theirs[(test, size)]]):4.2f}" if latency and o else ""
     print(verdict.line(f"{test:12} {size:8} ({op})", "perftest", t, "ours", o, latency,
-                       "ns" if latency else "MiB/s", p50))
+                       "ns" if latency else "MiB/s", p50, floors[(test, size)]))

@@ -12,9 +12,20 @@ runs; within one run, fresh buffers vary by less). An A/A comparison of one bina
 itself gave a paired ratio of 0.92 over 30 rounds. So every verdict comes with a bootstrap
 90 % interval of the paired ratio: "clear" when the whole interval is on one side of the
 bar, "not resolved" when the bar lies inside it (more rounds narrow it).
+
+Nor does pairing cancel the host's floor when it changes between a round's two runs (see
+hostfloor.py: ~75 ns or ~300 ns per cache-line move, flipping from second to second). Given
+the host-floor probes, a latency verdict is judged on the rounds whose two runs fell on the
+same floor (`floor_split`), when there are at least `MIN_MATCHED` of them; the ratio over all rounds and how
+often each side ran on the high floor are printed next to it.
 """
 import random
 import statistics
+
+import hostfloor
+
+# Fewer rounds on matching floors than this: judged on all rounds (and said so).
+MIN_MATCHED = 5
 
 
 def paired_ratio(ours, base):
@@ -42,14 +53,62 @@ def judge(ours, base, latency):
     return ratio, ok, (lo, hi), "clear" if clear else "not resolved"
 
 
-def line(label, base_name, base, ours_name, ours, latency, unit, extra=""):
+def floor_split(floors, base, ours):
+    """Where a latency row's runs divide into the host's two floors, or None: only when the
+    probes show two floors (evidence that the division is the host's, not a program's), the
+    runs' own values split the same way (hostfloor.split on both sides' values together:
+    a run measures the floor plus its software, e.g. ~80-110 ns or ~250-400 ns for a UCX shm
+    ping-pong, ~0.8 or ~2.4 us for a ROFI shm put)."""
+    if not floors or hostfloor.split([p for f in floors for p in f]) is None:
+        return None
+    return hostfloor.split(list(base) + list(ours))
+
+
+def same_floor(base, ours, threshold):
+    """Indices of the rounds whose two runs fell on the same side of `threshold` (the gap
+    between the host's floors)."""
+    return [i for i, (b, o) in enumerate(zip(base, ours)) if (b > threshold) == (o > threshold)]
+
+
+def matched_rounds(base, ours, threshold):
+    """Indices of the rounds to judge: the same-floor rounds if there are `MIN_MATCHED` or
+    more; else, or without a threshold, every round."""
+    keep = same_floor(base, ours, threshold) if threshold else []
+    return keep if len(keep) >= MIN_MATCHED else list(range(len(base)))
+
+
+def line(label, base_name, base, ours_name, ours, latency, unit, extra="", floors=None):
     """One result line: medians, paired ratio with the bar and its interval, ratio of
-    medians, then the per-round values."""
-    if not base or not ours or len(base) != len(ours):
+    medians, then the per-round values. With `floors` (per round, the host-floor probes
+    taken around its runs) a latency row is judged on the rounds whose runs fell on the
+    same floor; the others are marked `*`."""
+    if not base or not ours or len(base) != len(ours) or (floors and len(floors) != len(base)):
         return f"{label}  incomplete: {base_name} {len(base)} rounds, {ours_name} {len(ours)} rounds"
-    ratio, ok, (lo, hi), resolved = judge(ours, base, latency)
-    mb, mo = statistics.median(base), statistics.median(ours)
-    return (f"{label}  {base_name} {mb:9.0f}  {ours_name} {mo:9.0f} {unit:5} paired ratio {ratio:4.2f} "
+    threshold = floor_split(floors, base, ours) if latency else None
+    keep = matched_rounds(base, ours, threshold)
+    b, o = [base[i] for i in keep], [ours[i] for i in keep]
+    ratio, ok, (lo, hi), resolved = judge(o, b, latency)
+    mb, mo = statistics.median(b), statistics.median(o)
+    text = (f"{label}  {base_name} {mb:9.0f}  {ours_name} {mo:9.0f} {unit:5} paired ratio {ratio:4.2f} "
             f"[90% {lo:4.2f}-{hi:4.2f}] {'meets' if ok else 'MISSES'} bar, {resolved} "
-            f"(ratio of medians {mo / mb:4.2f}){extra}\n"
-            f"{'':{len(label)}}  {base_name} {[round(x) for x in base]}  {ours_name} {[round(x) for x in ours]}")
+            f"(ratio of medians {mo / mb:4.2f}){extra}\n")
+    pad = " " * len(label)
+    if floors:
+        same = len(same_floor(base, ours, threshold)) if threshold else 0
+        if threshold is None:
+            judged = "one floor seen, every round judged" if latency else "bandwidth, every round judged"
+        elif len(keep) < len(base):
+            judged = f"judged on the {len(keep)} rounds whose runs fell on the same floor"
+        elif same == len(base):
+            judged = "every round's runs fell on the same floor"
+        else:
+            judged = f"every round judged: fewer than {MIN_MATCHED} fell on the same floor"
+        text += f"{pad}  host floor (ns, probes before/between/after each round): {judged}"
+        if threshold:
+            high = lambda v: sum(x > threshold for x in v)
+            every, (alo, ahi) = paired_ratio(ours, base), interval(ours, base)
+            text += (f"; runs split at {threshold:.0f} {unit}: on the high floor {base_name} {high(base)}/{len(base)}, "
+                     f"{ours_name} {high(ours)}/{len(ours)} rounds; all rounds: paired {every:4.2f} [90% {alo:4.2f}-{ahi:4.2f}]")
+        text += f"\n{pad}  floor {hostfloor.show(floors)}\n"
+    listed = lambda v: "[" + ", ".join(f"{round(x)}{'' if i in keep else '*'}" for i, x in enumerate(v)) + "]"
+    return text + f"{pad}  {base_name} {listed(base)}  {ours_name} {listed(ours)}"

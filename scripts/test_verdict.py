@@ -46,7 +46,7 @@ base11 = [90, 90, 300, 300, 90] + [90] * 6
 ours11 = [94.5, 94.5, 315, 315, 94.5] + [315] * 6
 text = verdict.line("x", "a", base11, "b", ours11, True, "ns", floors=floors)
 assert "paired ratio 1.05" in text and "meets" in text and "judged on the 5 rounds" in text, text
-assert "on the high floor a 2/11, b 8/11" in text and "all rounds: paired 3.50" in text, text
+assert "above it: a 2/11, b 8/11" in text and "all rounds: paired 3.50" in text, text
 assert "a [90, 90, 300, 300, 90, 90*" in text and "b [94, 94, 315, 315, 94, 315*" in text, text
 # The runs' own values are split, not at the probes' ns: a ROFI put on the same two floors
 # reads ~0.8 or ~2.4 us. With probes that show one floor, nothing is split.
@@ -54,11 +54,13 @@ base_us, ours_us = [800, 2400, 800, 2400, 800] + [800] * 6, [860, 2580, 860, 258
 text = verdict.line("x", "a", base_us, "b", ours_us, True, "ns", floors=floors)
 assert "paired ratio 1.07" in text and "judged on the 5 rounds" in text, text
 text = verdict.line("x", "a", base_us, "b", ours_us, True, "ns", floors=[(75, 80, 78)] * 11)
-assert "one floor seen" in text and "paired ratio 3.23" in text, text
+assert "the probes show one floor" in text and "paired ratio 3.23" in text, text
 
 # A program 3x slower on every round is not hidden: no round matches, so all are judged.
 text = verdict.line("x", "a", [90] * 8, "b", [270] * 8, True, "ns", floors=[(75, 300, 80)] * 8)
 assert "paired ratio 3.00" in text and "MISSES" in text and "fewer than 5" in text and "b 8/8" in text, text
+# Two floors in the probes, one level in the runs (a tcp op, ~20 us): every round.
+assert "the runs show one level" in verdict.line("x", "a", base, "b", ours, True, "ns", floors=[(75, 300, 80)] * 10)
 # Bandwidth rows and rows without probes: every round, as before.
 assert verdict.matched_rounds([1, 2, 3], [1, 2, 3], None) == [0, 1, 2]
 assert "bandwidth, every round judged" in verdict.line("x", "a", base, "b", ours, False, "MB/s", floors=[(75, 300, 80)] * 10)

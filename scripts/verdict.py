@@ -95,19 +95,23 @@ def line(label, base_name, base, ours_name, ours, latency, unit, extra="", floor
     pad = " " * len(label)
     if floors:
         same = len(same_floor(base, ours, threshold)) if threshold else 0
-        if threshold is None:
-            judged = "one floor seen, every round judged" if latency else "bandwidth, every round judged"
+        if not latency:
+            judged = "bandwidth, every round judged"
+        elif threshold is None:
+            two = hostfloor.split([p for f in floors for p in f]) is not None
+            judged = f"{'the runs show one level' if two else 'the probes show one floor'}, every round judged"
         elif len(keep) < len(base):
             judged = f"judged on the {len(keep)} rounds whose runs fell on the same floor"
         elif same == len(base):
             judged = "every round's runs fell on the same floor"
         else:
-            judged = f"every round judged: fewer than {MIN_MATCHED} fell on the same floor"
+            # The split then divides the programs, not the floors: a real difference shows.
+            judged = f"every round judged: fewer than {MIN_MATCHED} rounds' runs fell on the same side"
         text += f"{pad}  host floor (ns, probes before/between/after each round): {judged}"
         if threshold:
             high = lambda v: sum(x > threshold for x in v)
             every, (alo, ahi) = paired_ratio(ours, base), interval(ours, base)
-            text += (f"; runs split at {threshold:.0f} {unit}: on the high floor {base_name} {high(base)}/{len(base)}, "
+            text += (f"; runs split at {threshold:.0f} {unit}, above it: {base_name} {high(base)}/{len(base)}, "
                      f"{ours_name} {high(ours)}/{len(ours)} rounds; all rounds: paired {every:4.2f} [90% {alo:4.2f}-{ahi:4.2f}]")
         text += f"\n{pad}  floor {hostfloor.show(floors)}\n"
     listed = lambda v: "[" + ", ".join(f"{round(x)}{'' if i in keep else '*'}" for i, x in enumerate(v)) + "]"

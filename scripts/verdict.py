@@ -16,8 +16,8 @@ bar, "not resolved" when the bar lies inside it (more rounds narrow it).
 Nor does pairing cancel the host's floor when it changes between a round's two runs (see
 hostfloor.py: ~75 ns or ~300 ns per cache-line move, flipping from second to second). Given
 the host-floor probes, a latency verdict is judged on the rounds whose two runs fell on the
-same floor (`floor_split`), when there are at least `MIN_MATCHED` of them; the ratio over all rounds and how
-often each side ran on the high floor are printed next to it.
+same floor (`floor_split`), when there are at least `MIN_MATCHED` of them; the ratio over
+all rounds and how often each side ran on the high floor are printed next to it.
 """
 import random
 import statistics
@@ -77,6 +77,29 @@ def matched_rounds(base, ours, threshold):
     return keep if len(keep) >= MIN_MATCHED else list(range(len(base)))
 
 
+def floor_note(pad, floors, base_name, base, ours_name, ours, latency, unit, threshold, keep):
+    """The host-floor lines of a result: which rounds were judged and why, and the probes."""
+    if not latency:
+        judged = "bandwidth, every round judged"
+    elif threshold is None:
+        two = hostfloor.split([p for f in floors for p in f]) is not None
+        judged = f"{'the runs show one level' if two else 'the probes show one floor'}, every round judged"
+    elif len(keep) < len(base):
+        judged = f"judged on the {len(keep)} rounds whose runs fell on the same floor"
+    elif len(same_floor(base, ours, threshold)) == len(base):
+        judged = "every round's runs fell on the same floor"
+    else:
+        # The split then divides the programs, not the floors: a real difference shows.
+        judged = f"every round judged: fewer than {MIN_MATCHED} rounds' runs fell on the same side"
+    text = f"{pad}  host floor (ns, probes before/between/after each round): {judged}"
+    if threshold:
+        high = lambda v: sum(x > threshold for x in v)
+        every, (lo, hi) = paired_ratio(ours, base), interval(ours, base)
+        text += (f"; runs split at {threshold:.0f} {unit}, above it: {base_name} {high(base)}/{len(base)}, "
+                 f"{ours_name} {high(ours)}/{len(ours)} rounds; all rounds: paired {every:4.2f} [90% {lo:4.2f}-{hi:4.2f}]")
+    return text + f"\n{pad}  floor {hostfloor.show(floors)}\n"
+
+
 def line(label, base_name, base, ours_name, ours, latency, unit, extra="", floors=None):
     """One result line: medians, paired ratio with the bar and its interval, ratio of
     medians, then the per-round values. With `floors` (per round, the host-floor probes
@@ -94,25 +117,6 @@ def line(label, base_name, base, ours_name, ours, latency, unit, extra="", floor
             f"(ratio of medians {mo / mb:4.2f}){extra}\n")
     pad = " " * len(label)
     if floors:
-        same = len(same_floor(base, ours, threshold)) if threshold else 0
-        if not latency:
-            judged = "bandwidth, every round judged"
-        elif threshold is None:
-            two = hostfloor.split([p for f in floors for p in f]) is not None
-            judged = f"{'the runs show one level' if two else 'the probes show one floor'}, every round judged"
-        elif len(keep) < len(base):
-            judged = f"judged on the {len(keep)} rounds whose runs fell on the same floor"
-        elif same == len(base):
-            judged = "every round's runs fell on the same floor"
-        else:
-            # The split then divides the programs, not the floors: a real difference shows.
-            judged = f"every round judged: fewer than {MIN_MATCHED} rounds' runs fell on the same side"
-        text += f"{pad}  host floor (ns, probes before/between/after each round): {judged}"
-        if threshold:
-            high = lambda v: sum(x > threshold for x in v)
-            every, (alo, ahi) = paired_ratio(ours, base), interval(ours, base)
-            text += (f"; runs split at {threshold:.0f} {unit}, above it: {base_name} {high(base)}/{len(base)}, "
-                     f"{ours_name} {high(ours)}/{len(ours)} rounds; all rounds: paired {every:4.2f} [90% {alo:4.2f}-{ahi:4.2f}]")
-        text += f"\n{pad}  floor {hostfloor.show(floors)}\n"
+        text += floor_note(pad, floors, base_name, base, ours_name, ours, latency, unit, threshold, keep)
     listed = lambda v: "[" + ", ".join(f"{round(x)}{'' if i in keep else '*'}" for i, x in enumerate(v)) + "]"
     return text + f"{pad}  {base_name} {listed(base)}  {ours_name} {listed(ours)}"

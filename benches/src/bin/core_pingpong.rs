@@ -36,8 +36,10 @@ fn pin(cpu: usize) -> Result<(), String> {
     Ok(())
 }
 
-/// Written by a thread that gives up, so that the other stops waiting too.
+/// Written by a thread that gives up, so that the other stops waiting too ...
 const ABANDONED: u64 = u64::MAX;
+/// ... with this error, which the first thread's own error then replaces.
+const GAVE_UP: &str = "the other thread gave up";
 
 /// Spins until `line` holds `want` (a plain load loop, as a ping-pong's waiter does). Past
 /// 2^14 looks (far longer than an answer takes on a CPU of its own) it yields once per 2^14
@@ -49,7 +51,7 @@ fn wait_for(line: &Line, want: u64) -> Result<(), String> {
     loop {
         match line.0.load(Ordering::Acquire) {
             v if v == want => return Ok(()),
-            ABANDONED => return Err("the other thread gave up".into()),
+            ABANDONED => return Err(GAVE_UP.into()),
             _ => {}
         }
         looks = looks.wrapping_add(1);
@@ -97,9 +99,9 @@ fn measure(cpus: [usize; 2], iters: u64) -> Result<f64, String> {
         let theirs = answerer.join().unwrap_or_else(|_| Err("the answering thread panicked".into()));
         match (mine, theirs) {
             (Ok(ns), Ok(())) => Ok(ns),
-            // The answerer's own error says why (this side then only saw it give up).
-            (_, Err(e)) => Err(e),
-            (Err(e), Ok(())) => Err(e),
+            // The side that failed first says why; the other only saw it give up.
+            (Err(e), Err(t)) => Err(if e == GAVE_UP { t } else { e }),
+            (Err(e), Ok(())) | (Ok(_), Err(e)) => Err(e),
         }
     })
 }
@@ -161,6 +163,13 @@ mod tests {
         let cpus = if std::thread::available_parallelism().map_or(1, |n| n.get()) >= 2 { [0, 1] } else { [0, 0] };
         let ns = measure(cpus, 2000).unwrap();
         assert!(ns > 0.0 && ns.is_finite(), "{ns}");
+    }
+
+    #[test]
+    fn a_thread_that_cannot_pin_ends_the_probe_with_its_own_error() {
+        let last = libc::CPU_SETSIZE as usize - 1;
+        assert!(measure([0, last], 1000).unwrap_err().contains(&format!("cannot pin to CPU {last}")));
+        assert!(measure([last, 0], 1000).unwrap_err().contains(&format!("cannot pin to CPU {last}")));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 mod args;
 mod buf;
+mod cacheline;
 mod limits;
 mod ops;
 mod report;

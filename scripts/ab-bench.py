@@ -6,8 +6,8 @@ in odd rounds, so neither always runs warm) and prints, per (op, bytes), both me
 the median of per-round ratios B/A with its bootstrap 90 % interval (see verdict.py: the
 drift two back-to-back runs share cancels; an interval holding 1 means noise can explain
 the difference), latency over the rounds whose two runs fell on the same host floor
-(hostfloor.py). Latency
-rows compare median_ns (below 1 is faster), bandwidth rows mb_per_s (above 1 is faster).
+(hostfloor.py). Latency rows compare median_ns (below 1 is faster), bandwidth rows
+mb_per_s (above 1 is faster).
 A and B are target directories (e.g. target/release and a copy of the binaries built from
 the other commit), each optionally followed by environment settings for that side only,
 `DIR:VAR=VALUE:VAR=VALUE`, to compare one build under two settings.
@@ -46,12 +46,8 @@ def run(side, directory, env):
 
 
 for i in range(rounds):
-    order = [("A", a_dir, a_env), ("B", b_dir, b_env)]
-    probes = [hostfloor.probe()]
-    for side, directory, env in order if i % 2 == 0 else order[::-1]:
-        run(side, directory, env)
-        probes.append(hostfloor.probe())
-    floors.append(tuple(probes))
+    # B first in odd rounds (hostfloor.round_of), so neither always runs warm.
+    floors.append(hostfloor.round_of(i, [lambda: run("A", a_dir, a_env), lambda: run("B", b_dir, b_env)]))
 
 print(f"{rounds} alternating rounds: A {sys.argv[1]}, B {sys.argv[2]}: {' '.join(args)}")
 for key in sorted(results["A"]):

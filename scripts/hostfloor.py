@@ -45,8 +45,6 @@ def split(probes):
     n = len(v)
     best = None
     for i in range(max(1, n // 10), n - max(1, n // 10) + 1):
-        if i >= n:
-            break
         lo, hi = sum(v[:i]) / i, sum(v[i:]) / (n - i)
         score = i * (n - i) * (hi - lo) ** 2
         if best is None or score > best[0]:
@@ -54,6 +52,17 @@ def split(probes):
     if best is None or math.exp(best[2] - best[1]) < GAP:
         return None
     return math.exp((best[1] + best[2]) / 2)
+
+
+def round_of(index, sides):
+    """Runs one round of a comparison: the `sides` (callables, one per program) back to back,
+    in the given order in even rounds and reversed in odd ones (so that neither always has
+    the same place), with a probe before, between and after. Returns the probes."""
+    probes = [probe()]
+    for side in sides if index % 2 == 0 else sides[::-1]:
+        side()
+        probes.append(probe())
+    return tuple(probes)
 
 
 def show(floors):

@@ -63,11 +63,7 @@ def ours_run(ops, sizes):
 for r in range(runs):
     for group, ops, sizes in groups:
         sides = [lambda: raw_run(group), lambda: ours_run(ops, sizes)]
-        probes = [hostfloor.probe()]
-        for side in sides if r % 2 == 0 else sides[::-1]:
-            side()
-            probes.append(hostfloor.probe())
-        floors.setdefault(group, []).append(tuple(probes))
+        floors.setdefault(group, []).append(hostfloor.round_of(r, sides))
 
 idle = os.environ.get("OFI_BASELINE_IDLE_THREAD", "0") not in ("", "0")
 print(f"provider {prov}, {runs} alternating runs, window {window}"

@@ -67,4 +67,16 @@ assert "bandwidth, every round judged" in verdict.line("x", "a", base, "b", ours
 assert "host floor" not in verdict.line("x", "a", base, "b", ours, True, "ns")
 # Probes for a different number of rounds are reported, not judged.
 assert "incomplete" in verdict.line("x", "a", [1, 2], "b", [1, 2], True, "ns", floors=[(1, 1, 1)])
+# A round: the sides in order in even rounds, reversed in odd ones, a probe around each.
+ran, fake = [], iter(range(100))
+hostfloor.probe = lambda: next(fake)
+assert hostfloor.round_of(0, [lambda: ran.append("a"), lambda: ran.append("b")]) == (0, 1, 2)
+assert hostfloor.round_of(1, [lambda: ran.append("a"), lambda: ran.append("b")]) == (3, 4, 5)
+assert ran == ["a", "b", "b", "a"], ran
+
+# ucx-vs-perftest refuses an unknown test name before running anything, naming the known ones.
+import subprocess
+out = subprocess.run([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "ucx-vs-perftest.py"),
+                      "posix", "1", "ucp_put_lat,ucp_nope"], capture_output=True, text=True, timeout=60)
+assert out.returncode != 0 and "unknown test 'ucp_nope'" in out.stderr and "ucp_put_lat" in out.stderr, out
 print("verdict: ok")

@@ -3,10 +3,10 @@
 
 Runs RUNS rounds; each round runs every pair back to back: ucx_perftest (server on CPU 1,
 client on CPU 0) and `lamellar-bench --backend ucx --bind-to core` (PE 0 on CPU 0, PE 1 on
-CPU 1) on the same operation, each first in every other round, and prints the median over rounds, with per-round values and
-the issue's bar (latency within 1.10x, bandwidth at least 0.90x) judged on paired ratios
-(see verdict.py), latency on the rounds whose two runs fell on the same host floor
-(hostfloor.py: a core-pingpong probe before, between and after the two runs).
+CPU 1) on the same operation, each first in every other round, and prints the median over
+rounds, with per-round values and the issue's bar (latency within 1.10x, bandwidth at least
+0.90x) judged on paired ratios (see verdict.py), latency on the rounds whose two runs fell
+on the same host floor (hostfloor.py: a core-pingpong probe before, between and after).
 
 Pairs (perftest test: ours): ucp_put_lat 8 B (a put ping-pong, half round trip):
 put_pingpong 8; ucp_get 8 B: get 8; ucp_fadd / ucp_cswap 8 B: fetch_add / compare_swap;
@@ -84,19 +84,14 @@ def ours_run(op, size, iters):
 
 # Each pair runs back to back (ours alone in its own process, as perftest runs each test):
 # both sides then share the process history and, as far as it lasts, the speed level this
-# guest happens to be on. Perftest goes first in even rounds, ours in odd ones, so that
-# neither always has the same place in the round.
+# guest happens to be on. Perftest goes first in even rounds, ours in odd ones.
 port = 13400
 for r in range(runs):
     for test, size, op in pairs:
         port += 1
         sides = [lambda: theirs.setdefault((test, size), []).append(perftest(test, size, port)),
                  lambda: ours.setdefault((op, size), []).append(ours_run(op, size, iterations(test, size)))]
-        probes = [hostfloor.probe()]
-        for side in sides if r % 2 == 0 else sides[::-1]:
-            side()
-            probes.append(hostfloor.probe())
-        floors.setdefault((test, size), []).append(tuple(probes))
+        floors.setdefault((test, size), []).append(hostfloor.round_of(r, sides))
 
 print(f"UCX_TLS={tls}, {runs} alternating rounds")
 for test, size, op in pairs:

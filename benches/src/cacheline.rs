@@ -60,12 +60,13 @@ fn wait_for(line: &Line, want: u64) -> Result<(), String> {
 }
 
 /// Round trips of one cache line between two threads, in ns: `samples` means, each over
-/// `batch` exchanges, after `warmup` untimed ones (page faults, the answerer's start). With
-/// `cpus`, the first thread is pinned to `cpus[0]` and the answerer to `cpus[1]`; without,
-/// both keep the process's affinity.
-pub fn round_trips(cpus: Option<[usize; 2]>, warmup: u64, samples: usize, batch: u64) -> Result<Vec<f64>, String> {
+/// `batch` exchanges, after `warmup` untimed ones (page faults, the answerer's start), timed
+/// as every lamellar-bench row is (`stats::time_batches`). With `cpus`, the first thread is
+/// pinned to `cpus[0]` and the answerer to `cpus[1]`; without, both keep the process's
+/// affinity.
+pub fn round_trips(cpus: Option<[usize; 2]>, warmup: usize, samples: usize, batch: usize) -> Result<Vec<f64>, String> {
     let (ping, pong) = (Line(AtomicU64::new(0)), Line(AtomicU64::new(0)));
-    let total = warmup + samples as u64 * batch.max(1);
+    let total = (warmup + samples * batch.max(1)) as u64;
     let pin_to = |i: usize| cpus.map_or(Ok(()), |c| pin(c[i]));
     std::thread::scope(|s| {
         let answerer = s.spawn(|| -> Result<(), String> {
@@ -79,18 +80,12 @@ pub fn round_trips(cpus: Option<[usize; 2]>, warmup: u64, samples: usize, batch:
         });
         let timed = || -> Result<Vec<f64>, String> {
             pin_to(0)?;
-            let mut exchange = |i: u64| {
-                ping.0.store(i, Ordering::Release);
-                wait_for(&pong, i)
-            };
-            (1..=warmup).try_for_each(&mut exchange)?;
-            let mut out = Vec::with_capacity(samples);
-            for k in 0..samples as u64 {
-                let (first, start) = (warmup + k * batch.max(1) + 1, Instant::now());
-                (first..first + batch.max(1)).try_for_each(&mut exchange)?;
-                out.push(start.elapsed().as_nanos() as f64 / batch.max(1) as f64);
-            }
-            Ok(out)
+            let mut sent = 0u64;
+            crate::stats::time_batches(warmup, samples, batch.max(1), || {
+                sent += 1;
+                ping.0.store(sent, Ordering::Release);
+                wait_for(&pong, sent)
+            })
         };
         let mine = timed();
         if mine.is_err() {

@@ -22,7 +22,7 @@ pub fn memcpy(size: usize, iters: usize) -> (f64, f64) {
 /// if it could not be measured (reported on stderr).
 pub fn cacheline_rtt(iters: usize) -> Option<(f64, f64)> {
     let (samples, batch) = plan(iters);
-    match crate::cacheline::round_trips(None, 1000, samples, batch as u64) {
+    match crate::cacheline::round_trips(None, 1000, samples, batch) {
         Ok(v) => Some(summarize(v)),
         Err(e) => {
             eprintln!("lamellar-bench: cache-line round trip: {e}");

@@ -13,13 +13,16 @@
 
 #[path = "../cacheline.rs"]
 mod cacheline;
+// lamellar-bench's timing and summary, shared (this binary uses two of its functions).
+#[allow(dead_code)]
+#[path = "../stats.rs"]
+mod stats;
 
 /// Half the median round trip, in ns: a tenth of `iters` to warm up, the rest in ten batches.
 fn measure(cpus: [usize; 2], iters: u64) -> Result<f64, String> {
-    let warmup = iters / 10;
-    let mut v = cacheline::round_trips(Some(cpus), warmup, 10, (iters - warmup) / 10)?;
-    v.sort_by(|a, b| a.total_cmp(b));
-    Ok((v[4] + v[5]) / 4.0)
+    let warmup = iters as usize / 10;
+    let v = cacheline::round_trips(Some(cpus), warmup, 10, (iters as usize - warmup) / 10)?;
+    Ok(stats::summarize(v).0 / 2.0)
 }
 
 fn parse(args: &[String]) -> Result<([usize; 2], u64), String> {

@@ -39,16 +39,15 @@ fn parse(args: &[String]) -> Result<([usize; 2], u64), String> {
         }
         _ => Err("usage: core-pingpong [CPU_A CPU_B] [ITERS]".into()),
     }
+    .and_then(|(cpus, iters)| match cpus {
+        [a, b] if a == b => Err(format!("CPU_A and CPU_B are both {a}: a ping-pong needs two CPUs")),
+        _ => Ok((cpus, iters)),
+    })
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = parse(&args).and_then(|(cpus, iters)| {
-        if cpus[0] == cpus[1] {
-            return Err(format!("CPU_A and CPU_B are both {}: a ping-pong needs two CPUs", cpus[0]));
-        }
-        measure(cpus, iters).map(|ns| (cpus, ns))
-    });
+    let result = parse(&args).and_then(|(cpus, iters)| measure(cpus, iters).map(|ns| (cpus, ns)));
     match result {
         Ok((cpus, ns)) => println!("{{\"op\":\"core_pingpong\",\"cpus\":[{},{}],\"half_rtt_ns\":{ns:.1}}}", cpus[0], cpus[1]),
         Err(e) => {
@@ -73,5 +72,6 @@ mod tests {
         assert!(parse(&s(&["x", "1"])).unwrap_err().contains("CPU_A"));
         assert!(parse(&s(&["0", "1", "5"])).unwrap_err().contains("at least 10"));
         assert!(parse(&s(&["0"])).unwrap_err().contains("usage"));
+        assert!(parse(&s(&["1", "1"])).unwrap_err().contains("both 1"));
     }
 }

@@ -1,0 +1,231 @@
+/* t_overhead.c - what ROFI's layer costs over raw libfabric, per operation.
+ *
+ * PE 0 times put, get (8 B) and fetch_add (uint64) two ways on ROFI's own
+ * endpoint: through rofi_put / rofi_get / rofi_atomic, and as the bare
+ * fi_writemsg / fi_readmsg / fi_fetch_atomicmsg (same flags as ROFI) with a
+ * loop on fi_cq_read for its entry.  Batches of the two alternate (each
+ * side first in every other pair), a few microseconds apart, so the host's
+ * state (on a VM, where the two vCPUs sit: 20-500 ns per cache-line move,
+ * changing second to second) is the same for both halves of a pair; the
+ * ratio per pair then measures the layer alone, where two separate
+ * programs measure the host as much.  One JSON line per op:
+ *   {"op":"fetch_add","bytes":8,"provider":"shm","pairs":N,"batch":B,
+ *    "raw_ns":X,"rofi_ns":Y,"ratio":R,"ratio_p5":..,"ratio_p95":..}
+ * (medians over pairs; the ratio is the median of per-pair ratios).
+ *
+ * The raw path calls libfabric without rofi.lock, so ROFI's progress thread
+ * is turned off (ROFI_PROGRESS_THREAD=0); what is measured is the calling
+ * thread's path: checks, translation, op tracking, lock and completion.
+ * It is also a test: PE 1 ends with the last value put and the total of the
+ * fetch_adds, every get reads PE 1's pattern, and every fetch_add returns
+ * the count so far.
+ *
+ *   OVERHEAD_PAIRS=400 ROFI_PROVIDER=shm lamellar-run -n 2 --bind-to core tests/t_overhead
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "rofi_internal.h" /* rofi.ep, rofi.cq: the raw path uses ROFI's endpoint */
+#include "common.h"
+
+enum { PUT_W = 0, GET_W = 1, ADD_W = 2, SRC_W = 8, RES_W = 9, FLAG_W = 16 /* and 17 */ };
+#define PATTERN 0x5eedf00dcafe1234ull
+#define BATCH 25
+
+static uint64_t *buf;        /* symmetric: target words on PE 1, raw-path locals on PE 0 */
+static void *desc;           /* its descriptor (FI_MR_LOCAL) or NULL */
+static uint64_t seq, adds;   /* puts issued (values written), fetch_adds done */
+static struct fi_context2 raw_ctx;
+
+static double now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1e9 + t.tv_nsec;
+}
+
+/* ---- the raw path: one libfabric call, then our own CQ entry ------------ */
+
+static void raw_fail(const char *what, long rc)
+{
+    fprintf(stderr, "[pe %d] raw %s: %ld (%s)\n", me, what, rc, fi_strerror((int)-rc));
+    exit(1);
+}
+
+static void raw_wait(void)
+{
+    struct fi_cq_tagged_entry e[16];
+    double deadline = now_ns() + 60e9;
+    for (unsigned spins = 1;; spins++) {
+        ssize_t n = fi_cq_read(rofi.cq, e, 16);
+        for (ssize_t i = 0; i < n; i++)
+            if (e[i].op_context != &raw_ctx) /* ROFI has nothing in flight here */
+                raw_fail("CQ entry of another operation", -FI_EOTHER);
+        if (n > 0)
+            return;
+        if (n != -FI_EAGAIN)
+            raw_fail("fi_cq_read", n);
+        if (spins % 4096 == 0 && now_ns() > deadline)
+            raw_fail("wait (60 s)", -FI_ETIMEDOUT);
+    }
+}
+
+/* A full queue: drive progress (no entry can be ours yet). */
+static void raw_progress(void)
+{
+    struct fi_cq_tagged_entry e;
+    ssize_t n = fi_cq_read(rofi.cq, &e, 1);
+    if (n > 0)
+        raw_fail("CQ entry of another operation", -FI_EOTHER);
+}
+
+/* ROFI_POST's retry, minus the lock. */
+#define RAW_POST(call)                                                       \
+    do {                                                                     \
+        ssize_t r_;                                                          \
+        while ((r_ = (call)) == -FI_EAGAIN)                                  \
+            raw_progress();                                                  \
+        if (r_)                                                              \
+            raw_fail(#call, r_);                                             \
+        raw_wait();                                                          \
+    } while (0)
+
+static uint64_t raddr[3], rkey; /* PE 1's PUT_W, GET_W, ADD_W */
+
+static void raw_put(void)
+{
+    buf[SRC_W] = ++seq;
+    struct iovec iov = { &buf[SRC_W], 8 };
+    struct fi_rma_iov riov = { raddr[PUT_W], 8, rkey };
+    struct fi_msg_rma msg = { .msg_iov = &iov, .desc = &desc, .iov_count = 1,
+                              .addr = rofi.addrs[1], .rma_iov = &riov, .rma_iov_count = 1,
+                              .context = &raw_ctx };
+    RAW_POST(fi_writemsg(rofi.ep, &msg, FI_COMPLETION | FI_DELIVERY_COMPLETE));
+}
+
+static void raw_get(void)
+{
+    buf[RES_W] = 0;
+    struct iovec iov = { &buf[RES_W], 8 };
+    struct fi_rma_iov riov = { raddr[GET_W], 8, rkey };
+    struct fi_msg_rma msg = { .msg_iov = &iov, .desc = &desc, .iov_count = 1,
+                              .addr = rofi.addrs[1], .rma_iov = &riov, .rma_iov_count = 1,
+                              .context = &raw_ctx };
+    RAW_POST(fi_readmsg(rofi.ep, &msg, FI_COMPLETION));
+    CHECK(buf[RES_W] == PATTERN, "raw get read %#llx", (unsigned long long)buf[RES_W]);
+}
+
+static void raw_fetch_add(void)
+{
+    buf[SRC_W] = 1;
+    struct fi_ioc ioc = { &buf[SRC_W], 1 }, res = { &buf[RES_W], 1 };
+    struct fi_rma_ioc rioc = { raddr[ADD_W], 1, rkey };
+    struct fi_msg_atomic msg = { .msg_iov = &ioc, .desc = &desc, .iov_count = 1,
+                                 .addr = rofi.addrs[1], .rma_iov = &rioc, .rma_iov_count = 1,
+                                 .datatype = FI_UINT64, .op = FI_SUM, .context = &raw_ctx };
+    RAW_POST(fi_fetch_atomicmsg(rofi.ep, &msg, &res, &desc, 1, FI_COMPLETION));
+    CHECK(buf[RES_W] == adds, "raw fetch_add returned %llu, want %llu",
+          (unsigned long long)buf[RES_W], (unsigned long long)adds);
+    adds++;
+}
+
+/* ---- the same through ROFI, from the caller's own locals ---------------- */
+
+static void rofi_put8(void)
+{
+    uint64_t v = ++seq;
+    OK(rofi_put(&buf[PUT_W], &v, 8, 1));
+}
+
+static void rofi_get8(void)
+{
+    uint64_t v = 0;
+    OK(rofi_get(&v, &buf[GET_W], 8, 1));
+    CHECK(v == PATTERN, "rofi_get read %#llx", (unsigned long long)v);
+}
+
+static void rofi_fetch_add(void)
+{
+    uint64_t one = 1, old = 0;
+    OK(rofi_atomic(ROFI_ATOMIC_FETCH_ADD, ROFI_UINT64, &buf[ADD_W], &one, NULL, &old, 1));
+    CHECK(old == adds, "rofi fetch_add returned %llu, want %llu", (unsigned long long)old,
+          (unsigned long long)adds);
+    adds++;
+}
+
+/* ---- pairs of batches ---------------------------------------------------- */
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double batch_ns(void (*f)(void))
+{
+    double t0 = now_ns();
+    for (int i = 0; i < BATCH; i++)
+        f();
+    return (now_ns() - t0) / BATCH;
+}
+
+static void compare(const char *op, void (*raw)(void), void (*ours)(void), int pairs)
+{
+    double *r = malloc(3 * (size_t)pairs * sizeof *r), *o = r + pairs, *q = o + pairs;
+    if (!r)
+        raw_fail("malloc", -FI_ENOMEM);
+    for (int i = 0; i < 2 * BATCH; i++) { /* warm-up */
+        raw();
+        ours();
+    }
+    for (int i = 0; i < pairs; i++) {
+        if (i & 1) {
+            o[i] = batch_ns(ours);
+            r[i] = batch_ns(raw);
+        } else {
+            r[i] = batch_ns(raw);
+            o[i] = batch_ns(ours);
+        }
+        q[i] = o[i] / r[i];
+    }
+    qsort(r, (size_t)pairs, sizeof *r, cmp_double);
+    qsort(o, (size_t)pairs, sizeof *o, cmp_double);
+    qsort(q, (size_t)pairs, sizeof *q, cmp_double);
+    printf("{\"op\":\"%s\",\"bytes\":8,\"provider\":\"%s\",\"pairs\":%d,\"batch\":%d,"
+           "\"raw_ns\":%.1f,\"rofi_ns\":%.1f,\"ratio\":%.3f,\"ratio_p5\":%.3f,"
+           "\"ratio_p95\":%.3f}\n",
+           op, rofi.prov_name, pairs, BATCH, r[pairs / 2], o[pairs / 2], q[pairs / 2],
+           q[pairs / 20], q[pairs - 1 - pairs / 20]);
+    fflush(stdout);
+    free(r);
+}
+
+int main(void)
+{
+    setenv("ROFI_PROGRESS_THREAD", "0", 1); /* the raw path runs without rofi.lock */
+    test_init();
+    const char *p = getenv("OVERHEAD_PAIRS");
+    int pairs = p && atoi(p) >= 20 ? atoi(p) : 100;
+    OK(rofi_alloc(4096, (void **)&buf));
+    buf[GET_W] = PATTERN;
+    OK(rofi_barrier());
+    if (me == 0 && np >= 2) {
+        for (int w = PUT_W; w <= ADD_W; w++)
+            OK(rofi_translate(&buf[w], 8, 1, &raddr[w], &rkey)); /* one key per allocation */
+        desc = rofi_alloc_desc(buf, 4096);
+        compare("put", raw_put, rofi_put8, pairs);
+        compare("get", raw_get, rofi_get8, pairs);
+        compare("fetch_add", raw_fetch_add, rofi_fetch_add, pairs);
+        uint64_t done[2] = { seq, adds }; /* what PE 1 must see */
+        OK(rofi_put(&buf[FLAG_W], done, sizeof done, 1));
+    }
+    OK(rofi_barrier());
+    if (me == 1) {
+        CHECK(buf[PUT_W] == buf[FLAG_W] && buf[PUT_W] > 0, "last put %llu, PE 0 issued %llu",
+              (unsigned long long)buf[PUT_W], (unsigned long long)buf[FLAG_W]);
+        CHECK(buf[ADD_W] == buf[FLAG_W + 1] && buf[ADD_W] > 0, "%llu fetch_adds landed, PE 0 did %llu",
+              (unsigned long long)buf[ADD_W], (unsigned long long)buf[FLAG_W + 1]);
+    }
+    return test_finish("overhead");
+}

@@ -170,7 +170,7 @@ static double batch_ns(void (*f)(void))
     return (now_ns() - t0) / BATCH;
 }
 
-static void compare(const char *op, void (*raw)(void), void (*ours)(void), int pairs)
+static void compare(const char *op, void (*raw)(void), void (*ours)(void), long pairs)
 {
     double *r = malloc(3 * (size_t)pairs * sizeof *r), *o = r + pairs, *q = o + pairs;
     if (!r)
@@ -179,7 +179,7 @@ static void compare(const char *op, void (*raw)(void), void (*ours)(void), int p
         raw();
         ours();
     }
-    for (int i = 0; i < pairs; i++) {
+    for (long i = 0; i < pairs; i++) {
         if (i & 1) {
             o[i] = batch_ns(ours);
             r[i] = batch_ns(raw);
@@ -192,7 +192,7 @@ static void compare(const char *op, void (*raw)(void), void (*ours)(void), int p
     qsort(r, (size_t)pairs, sizeof *r, cmp_double);
     qsort(o, (size_t)pairs, sizeof *o, cmp_double);
     qsort(q, (size_t)pairs, sizeof *q, cmp_double);
-    printf("{\"op\":\"%s\",\"bytes\":8,\"provider\":\"%s\",\"pairs\":%d,\"batch\":%d,"
+    printf("{\"op\":\"%s\",\"bytes\":8,\"provider\":\"%s\",\"pairs\":%ld,\"batch\":%d,"
            "\"raw_ns\":%.1f,\"rofi_ns\":%.1f,\"ratio\":%.3f,\"ratio_p5\":%.3f,"
            "\"ratio_p95\":%.3f}\n",
            op, rofi.prov_name, pairs, BATCH, r[pairs / 2], o[pairs / 2], q[pairs / 2],
@@ -203,10 +203,15 @@ static void compare(const char *op, void (*raw)(void), void (*ours)(void), int p
 
 int main(void)
 {
+    const char *p = getenv("OVERHEAD_PAIRS");
+    char *end = NULL;
+    long pairs = p && *p ? strtol(p, &end, 10) : 100;
+    if ((end && *end) || pairs < 20 || pairs > 1000000) {
+        fprintf(stderr, "t_overhead: OVERHEAD_PAIRS=%s: want a number of pairs, 20 to 1000000\n", p);
+        return 2; /* before rofi_init: every PE fails alike, at once */
+    }
     setenv("ROFI_PROGRESS_THREAD", "0", 1); /* the raw path runs without rofi.lock */
     test_init();
-    const char *p = getenv("OVERHEAD_PAIRS");
-    int pairs = p && atoi(p) >= 20 ? atoi(p) : 100;
     OK(rofi_alloc(4096, (void **)&buf));
     buf[GET_W] = PATTERN;
     OK(rofi_barrier());

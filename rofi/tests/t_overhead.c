@@ -24,10 +24,10 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
-#include "rofi_internal.h" /* rofi.ep, rofi.cq: the raw path uses ROFI's endpoint */
+#include "rofi_internal.h" /* rofi.ep, rofi.cq, rofi_now: the raw path uses ROFI's endpoint */
 #include "common.h"
+#include "overhead_pairs.h"
 
 enum { PUT_W = 0, GET_W = 1, ADD_W = 2, SRC_W = 8, RES_W = 9, FLAG_W = 16 /* and 17 */ };
 #define PATTERN 0x5eedf00dcafe1234ull
@@ -37,13 +37,6 @@ static uint64_t *buf;        /* symmetric: target words on PE 1, raw-path locals
 static void *desc;           /* its descriptor (FI_MR_LOCAL) or NULL */
 static uint64_t seq, adds;   /* puts issued (values written), fetch_adds done */
 static struct fi_context2 raw_ctx;
-
-static double now_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e9 + t.tv_nsec;
-}
 
 /* ---- the raw path: one libfabric call, then our own CQ entry ------------ */
 
@@ -56,7 +49,7 @@ static void raw_fail(const char *what, long rc)
 static void raw_wait(void)
 {
     struct fi_cq_tagged_entry e[16];
-    double deadline = now_ns() + 60e9;
+    double deadline = rofi_now() + rofi_timeout_s(); /* ROFI's own bound on waits */
     for (unsigned spins = 1;; spins++) {
         ssize_t n = fi_cq_read(rofi.cq, e, 16);
         for (ssize_t i = 0; i < n; i++)
@@ -66,8 +59,8 @@ static void raw_wait(void)
             return;
         if (n != -FI_EAGAIN)
             raw_fail("fi_cq_read", n);
-        if (spins % 4096 == 0 && now_ns() > deadline)
-            raw_fail("wait (60 s)", -FI_ETIMEDOUT);
+        if (spins % 4096 == 0 && rofi_now() > deadline)
+            raw_fail("wait (ROFI_TIMEOUT)", -FI_ETIMEDOUT);
     }
 }
 
@@ -164,10 +157,10 @@ static int cmp_double(const void *a, const void *b)
 
 static double batch_ns(void (*f)(void))
 {
-    double t0 = now_ns();
+    double t0 = rofi_now();
     for (int i = 0; i < BATCH; i++)
         f();
-    return (now_ns() - t0) / BATCH;
+    return (rofi_now() - t0) * 1e9 / BATCH;
 }
 
 static void compare(const char *op, void (*raw)(void), void (*ours)(void), long pairs)
@@ -204,10 +197,10 @@ static void compare(const char *op, void (*raw)(void), void (*ours)(void), long 
 int main(void)
 {
     const char *p = getenv("OVERHEAD_PAIRS");
-    char *end = NULL;
-    long pairs = p && *p ? strtol(p, &end, 10) : 100;
-    if ((end && *end) || pairs < 20 || pairs > 1000000) {
-        fprintf(stderr, "t_overhead: OVERHEAD_PAIRS=%s: want a number of pairs, 20 to 1000000\n", p);
+    long pairs = overhead_pairs(p);
+    if (pairs < 0) {
+        fprintf(stderr, "t_overhead: OVERHEAD_PAIRS=%s: want a number of pairs, %d to %d\n", p,
+                OVERHEAD_PAIRS_MIN, OVERHEAD_PAIRS_MAX);
         return 2; /* before rofi_init: every PE fails alike, at once */
     }
     setenv("ROFI_PROGRESS_THREAD", "0", 1); /* the raw path runs without rofi.lock */

@@ -59,8 +59,7 @@ for key in sorted(results["A"]):
         print(f"{key}: incomplete")
         continue
     # Latency: judged on the rounds whose two runs fell on the same host floor (verdict.py).
-    threshold = None if bandwidth else verdict.floor_split(floors, va, vb)
-    keep = verdict.matched_rounds(va, vb, threshold)
+    threshold, keep = verdict.judged_rounds(floors, va, vb, not bandwidth)
     sa, sb = [va[i] for i in keep], [vb[i] for i in keep]
     print(f"{key[0]:13} {key[1]:8}  A {verdict.statistics.median(sa):9.0f}  B {verdict.statistics.median(sb):9.0f} "
           f"{'MB/s' if bandwidth else 'ns'}  B/A paired {verdict.paired_ratio(sb, sa):4.2f} "

@@ -77,6 +77,14 @@ def matched_rounds(base, ours, threshold):
     return keep if len(keep) >= MIN_MATCHED else list(range(len(base)))
 
 
+def judged_rounds(floors, base, ours, latency):
+    """(threshold, indices of the rounds to judge) for one row: a latency row on the rounds
+    whose runs fell on the same host floor (`floor_split`, `matched_rounds`), a bandwidth row
+    on every round."""
+    threshold = floor_split(floors, base, ours) if latency else None
+    return threshold, matched_rounds(base, ours, threshold)
+
+
 def floor_note(pad, floors, base_name, base, ours_name, ours, latency, unit, threshold, keep):
     """The host-floor lines of a result: which rounds were judged and why, and the probes."""
     if not latency:
@@ -107,8 +115,7 @@ def line(label, base_name, base, ours_name, ours, latency, unit, extra="", floor
     same floor; the others are marked `*`."""
     if not base or not ours or len(base) != len(ours) or (floors and len(floors) != len(base)):
         return f"{label}  incomplete: {base_name} {len(base)} rounds, {ours_name} {len(ours)} rounds"
-    threshold = floor_split(floors, base, ours) if latency else None
-    keep = matched_rounds(base, ours, threshold)
+    threshold, keep = judged_rounds(floors, base, ours, latency)
     b, o = [base[i] for i in keep], [ours[i] for i in keep]
     ratio, ok, (lo, hi), resolved = judge(o, b, latency)
     mb, mo = statistics.median(b), statistics.median(o)

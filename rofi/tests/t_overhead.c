@@ -197,7 +197,7 @@ static void compare(const char *op, void (*raw)(void), void (*ours)(void), long 
 int main(void)
 {
     const char *p = getenv("OVERHEAD_PAIRS");
-    long pairs = overhead_pairs(p);
+    long pairs = overhead_pairs(p, 100);
     if (pairs < 0) {
         fprintf(stderr, "t_overhead: OVERHEAD_PAIRS=%s: want a number of pairs, %d to %d\n", p,
                 OVERHEAD_PAIRS_MIN, OVERHEAD_PAIRS_MAX);

@@ -26,16 +26,13 @@
 #include <stdlib.h>
 
 #include "rofi_internal.h" /* rofi.ep, rofi.cq, rofi_now: the raw path uses ROFI's endpoint */
-#include "common.h"
+#include "ops8.h"
 #include "overhead_pairs.h"
 
-enum { PUT_W = 0, GET_W = 1, ADD_W = 2, SRC_W = 8, RES_W = 9, FLAG_W = 16 /* and 17 */ };
-#define PATTERN 0x5eedf00dcafe1234ull
+enum { SRC_W = 8, RES_W = 9 }; /* the raw path's locals, in buf (ops8.h) on PE 0 */
 #define BATCH 25
 
-static uint64_t *buf;        /* symmetric: target words on PE 1, raw-path locals on PE 0 */
-static void *desc;           /* its descriptor (FI_MR_LOCAL) or NULL */
-static uint64_t seq, adds;   /* puts issued (values written), fetch_adds done */
+static void *desc; /* buf's descriptor (FI_MR_LOCAL) or NULL */
 static struct fi_context2 raw_ctx;
 
 /* ---- the raw path: one libfabric call, then our own CQ entry ------------ */
@@ -123,40 +120,14 @@ static void raw_fetch_add(void)
     adds++;
 }
 
-/* ---- the same through ROFI, from the caller's own locals ---------------- */
+/* ---- pairs of batches: the bare call (side 0) and ROFI's (ops8.h) ------ */
 
-static void rofi_put8(void)
+static void (*raw_op)(void), (*ours_op)(void);
+
+/* ns per op over one batch of BATCH. */
+static double side_batch(int side)
 {
-    uint64_t v = ++seq;
-    OK(rofi_put(&buf[PUT_W], &v, 8, 1));
-}
-
-static void rofi_get8(void)
-{
-    uint64_t v = 0;
-    OK(rofi_get(&v, &buf[GET_W], 8, 1));
-    CHECK(v == PATTERN, "rofi_get read %#llx", (unsigned long long)v);
-}
-
-static void rofi_fetch_add(void)
-{
-    uint64_t one = 1, old = 0;
-    OK(rofi_atomic(ROFI_ATOMIC_FETCH_ADD, ROFI_UINT64, &buf[ADD_W], &one, NULL, &old, 1));
-    CHECK(old == adds, "rofi fetch_add returned %llu, want %llu", (unsigned long long)old,
-          (unsigned long long)adds);
-    adds++;
-}
-
-/* ---- pairs of batches ---------------------------------------------------- */
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double batch_ns(void (*f)(void))
-{
+    void (*f)(void) = side ? ours_op : raw_op;
     double t0 = rofi_now();
     for (int i = 0; i < BATCH; i++)
         f();
@@ -165,33 +136,10 @@ static double batch_ns(void (*f)(void))
 
 static void compare(const char *op, void (*raw)(void), void (*ours)(void), long pairs)
 {
-    double *r = malloc(3 * (size_t)pairs * sizeof *r), *o = r + pairs, *q = o + pairs;
-    if (!r)
-        raw_fail("malloc", -FI_ENOMEM);
-    for (int i = 0; i < 2 * BATCH; i++) { /* warm-up */
-        raw();
-        ours();
-    }
-    for (long i = 0; i < pairs; i++) {
-        if (i & 1) {
-            o[i] = batch_ns(ours);
-            r[i] = batch_ns(raw);
-        } else {
-            r[i] = batch_ns(raw);
-            o[i] = batch_ns(ours);
-        }
-        q[i] = o[i] / r[i];
-    }
-    qsort(r, (size_t)pairs, sizeof *r, cmp_double);
-    qsort(o, (size_t)pairs, sizeof *o, cmp_double);
-    qsort(q, (size_t)pairs, sizeof *q, cmp_double);
-    printf("{\"op\":\"%s\",\"bytes\":8,\"provider\":\"%s\",\"pairs\":%ld,\"batch\":%d,"
-           "\"raw_ns\":%.1f,\"rofi_ns\":%.1f,\"ratio\":%.3f,\"ratio_p5\":%.3f,"
-           "\"ratio_p95\":%.3f}\n",
-           op, rofi.prov_name, pairs, BATCH, r[pairs / 2], o[pairs / 2], q[pairs / 2],
-           q[pairs / 20], q[pairs - 1 - pairs / 20]);
-    fflush(stdout);
-    free(r);
+    char batch[32];
+    snprintf(batch, sizeof batch, "\"batch\":%d", BATCH);
+    raw_op = raw, ours_op = ours;
+    ops8_pairs(op, pairs, batch, side_batch, "raw_ns", "rofi_ns");
 }
 
 int main(void)
@@ -205,9 +153,7 @@ int main(void)
     }
     setenv("ROFI_PROGRESS_THREAD", "0", 1); /* the raw path runs without rofi.lock */
     test_init();
-    OK(rofi_alloc(4096, (void **)&buf));
-    buf[GET_W] = PATTERN;
-    OK(rofi_barrier());
+    ops8_start();
     if (me == 0 && np >= 2) {
         for (int w = PUT_W; w <= ADD_W; w++)
             OK(rofi_translate(&buf[w], 8, 1, &raddr[w], &rkey)); /* one key per allocation */
@@ -215,15 +161,7 @@ int main(void)
         compare("put", raw_put, rofi_put8, pairs);
         compare("get", raw_get, rofi_get8, pairs);
         compare("fetch_add", raw_fetch_add, rofi_fetch_add, pairs);
-        uint64_t done[2] = { seq, adds }; /* what PE 1 must see */
-        OK(rofi_put(&buf[FLAG_W], done, sizeof done, 1));
     }
-    OK(rofi_barrier());
-    if (me == 1) {
-        CHECK(buf[PUT_W] == buf[FLAG_W] && buf[PUT_W] > 0, "last put %llu, PE 0 issued %llu",
-              (unsigned long long)buf[PUT_W], (unsigned long long)buf[FLAG_W]);
-        CHECK(buf[ADD_W] == buf[FLAG_W + 1] && buf[ADD_W] > 0, "%llu fetch_adds landed, PE 0 did %llu",
-              (unsigned long long)buf[ADD_W], (unsigned long long)buf[FLAG_W + 1]);
-    }
+    ops8_check();
     return test_finish("overhead");
 }

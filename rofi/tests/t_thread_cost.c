@@ -22,38 +22,11 @@
 #include <stdlib.h>
 
 #include "rofi_internal.h" /* rofi_progress_start/stop, rofi_now */
-#include "common.h"
+#include "ops8.h"
 #include "overhead_pairs.h"
 
-enum { PUT_W = 0, GET_W = 1, ADD_W = 2, FLAG_W = 16 /* and 17 */ };
-#define PATTERN 0x5eedf00dcafe1234ull
 #define BATCH_S 0.03 /* ~6 of the thread's longest naps */
 #define WARM_S 0.015
-
-static uint64_t *buf; /* symmetric: target words on PE 1 */
-static uint64_t seq, adds;
-
-static void put8(void)
-{
-    uint64_t v = ++seq;
-    OK(rofi_put(&buf[PUT_W], &v, 8, 1));
-}
-
-static void get8(void)
-{
-    uint64_t v = 0;
-    OK(rofi_get(&v, &buf[GET_W], 8, 1));
-    CHECK(v == PATTERN, "rofi_get read %#llx", (unsigned long long)v);
-}
-
-static void fetch_add(void)
-{
-    uint64_t one = 1, old = 0;
-    OK(rofi_atomic(ROFI_ATOMIC_FETCH_ADD, ROFI_UINT64, &buf[ADD_W], &one, NULL, &old, 1));
-    CHECK(old == adds, "fetch_add returned %llu, want %llu", (unsigned long long)old,
-          (unsigned long long)adds);
-    adds++;
-}
 
 /* Runs f for `seconds`; returns ns per op. */
 static double run_for(void (*f)(void), double seconds)
@@ -68,53 +41,26 @@ static double run_for(void (*f)(void), double seconds)
     return (t - t0) * 1e9 / (double)n;
 }
 
-/* ns per op over one batch, with the thread running or not.  A thread just
- * started first gets WARM_S of traffic, unmeasured, to reach its longest
- * naps (20 us doubling to 5.12 ms: ~10 ms). */
-static double batch_ns(void (*f)(void), int on)
+static void (*timed_op)(void);
+
+/* ns per op over one batch, side 0 with the thread stopped, side 1 with it
+ * running.  A thread just started first gets WARM_S of traffic, unmeasured,
+ * to reach its longest naps (20 us doubling to 5.12 ms: ~10 ms). */
+static double side_batch(int on)
 {
     if (on && !rofi.progress_thread) {
         OK(rofi_progress_start());
-        run_for(f, WARM_S);
+        run_for(timed_op, WARM_S);
     } else if (!on) {
         rofi_progress_stop();
     }
-    return run_for(f, BATCH_S);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
+    return run_for(timed_op, BATCH_S);
 }
 
 static void compare(const char *op, void (*f)(void), long pairs)
 {
-    double *off = malloc(3 * (size_t)pairs * sizeof *off), *on = off + pairs, *q = on + pairs;
-    CHECK(off != NULL, "out of memory");
-    if (!off)
-        return;
-    batch_ns(f, 1); /* warm-up */
-    for (long i = 0; i < pairs; i++) {
-        if (i & 1) {
-            on[i] = batch_ns(f, 1);
-            off[i] = batch_ns(f, 0);
-        } else {
-            off[i] = batch_ns(f, 0);
-            on[i] = batch_ns(f, 1);
-        }
-        q[i] = on[i] / off[i];
-    }
-    qsort(off, (size_t)pairs, sizeof *off, cmp_double);
-    qsort(on, (size_t)pairs, sizeof *on, cmp_double);
-    qsort(q, (size_t)pairs, sizeof *q, cmp_double);
-    printf("{\"op\":\"%s\",\"bytes\":8,\"provider\":\"%s\",\"pairs\":%ld,\"batch_ms\":%.0f,"
-           "\"off_ns\":%.1f,\"on_ns\":%.1f,\"ratio\":%.3f,\"ratio_p5\":%.3f,"
-           "\"ratio_p95\":%.3f}\n",
-           op, rofi.prov_name, pairs, BATCH_S * 1e3, off[pairs / 2], on[pairs / 2], q[pairs / 2],
-           q[pairs / 20], q[pairs - 1 - pairs / 20]);
-    fflush(stdout);
-    free(off);
+    timed_op = f;
+    ops8_pairs(op, pairs, "\"batch_ms\":30", side_batch, "off_ns", "on_ns");
 }
 
 int main(void)
@@ -129,23 +75,13 @@ int main(void)
     }
     setenv("ROFI_PROGRESS_THREAD", "1", 1); /* also where the provider progresses itself */
     test_init();
-    OK(rofi_alloc(4096, (void **)&buf));
-    buf[GET_W] = PATTERN;
-    OK(rofi_barrier());
+    ops8_start();
     if (me == 0 && np >= 2) {
-        compare("put", put8, pairs);
-        compare("get", get8, pairs);
-        compare("fetch_add", fetch_add, pairs);
-        batch_ns(put8, 1); /* the thread back on, as ROFI runs */
-        uint64_t done[2] = { seq, adds }; /* what PE 1 must see */
-        OK(rofi_put(&buf[FLAG_W], done, sizeof done, 1));
+        compare("put", rofi_put8, pairs);
+        compare("get", rofi_get8, pairs);
+        compare("fetch_add", rofi_fetch_add, pairs);
+        side_batch(1); /* the thread back on, as ROFI runs */
     }
-    OK(rofi_barrier());
-    if (me == 1) {
-        CHECK(buf[PUT_W] == buf[FLAG_W] && buf[PUT_W] > 0, "last put %llu, PE 0 issued %llu",
-              (unsigned long long)buf[PUT_W], (unsigned long long)buf[FLAG_W]);
-        CHECK(buf[ADD_W] == buf[FLAG_W + 1] && buf[ADD_W] > 0, "%llu fetch_adds landed, PE 0 did %llu",
-              (unsigned long long)buf[ADD_W], (unsigned long long)buf[FLAG_W + 1]);
-    }
+    ops8_check();
     return test_finish("thread_cost");
 }

@@ -342,7 +342,7 @@ static void *progress_main(void *arg)
             }
             long cap = polled ? NAP_POLLING_MAX_NS : NAP_CALLING_MAX_NS;
             nap_ns = nap_ns < cap ? nap_ns : cap;
-            struct timespec ts = { nap_ns / 1000000000L, nap_ns % 1000000000L };
+            struct timespec ts = { 0, nap_ns }; /* < 1 s */
             nanosleep(&ts, NULL);
             if (nap_ns < cap)
                 nap_ns *= 2;

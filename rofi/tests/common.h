@@ -48,6 +48,19 @@ static int me = -1, np __attribute__((unused)) = 0, failures = 0;
               rofi_strerror(code), rofi_last_error());                       \
     } while (0)
 
+/* One round of a peer's service check on `pe` (t_busy, t_away): fetch-add 1
+ * to *counter there (if the provider has uint64 fetch_add), then read it
+ * back: it must count at least our own `done + 1` adds. */
+static inline void add_and_read(uint64_t *counter, int pe, uint64_t done, int adds)
+{
+    uint64_t one = 1, old = 0, got = 0;
+    if (adds)
+        OK(rofi_atomic(ROFI_ATOMIC_FETCH_ADD, ROFI_UINT64, counter, &one, NULL, &old, pe));
+    OK(rofi_get(&got, counter, sizeof got, pe));
+    CHECK(!adds || got > done, "our %llu adds not visible on PE %d: %llu",
+          (unsigned long long)done + 1, pe, (unsigned long long)got);
+}
+
 static inline void test_init(void)
 {
     OK(rofi_init(NULL, NULL));

@@ -61,13 +61,7 @@ int main(void)
     } else {
         double t0 = now_s();
         for (uint64_t i = 1; i <= OPS; i++) {
-            uint64_t one = 1, old = 0, got = 0;
-            if (adds)
-                OK(rofi_atomic(ROFI_ATOMIC_FETCH_ADD, ROFI_UINT64, &heap[COUNTER], &one, NULL,
-                               &old, 0));
-            OK(rofi_get(&got, &heap[COUNTER], sizeof got, 0));
-            CHECK(!adds || got >= i, "our %llu adds not visible on PE 0: %llu",
-                  (unsigned long long)i, (unsigned long long)got);
+            add_and_read(&heap[COUNTER], 0, i - 1, adds);
             OK(rofi_put(&heap[SLOTS + me], &i, sizeof i, 0));
             if (i == 1 && me == 1)
                 fprintf(stderr, "away: PE 1's first round on PE 0 took %.2f ms\n",

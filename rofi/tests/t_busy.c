@@ -53,14 +53,8 @@ int main(void)
         CHECK(*counter == want, "counter %llu, want %llu", (unsigned long long)*counter,
               (unsigned long long)want);
     } else {
-        for (uint64_t i = 0; i < OPS; i++) {
-            uint64_t one = 1, old = 0, got = 0;
-            if (adds)
-                OK(rofi_atomic(ROFI_ATOMIC_FETCH_ADD, ROFI_UINT64, heap, &one, NULL, &old, busy));
-            OK(rofi_get(&got, heap, sizeof got, busy));
-            CHECK(!adds || got > i, "our %llu adds not visible: %llu", (unsigned long long)i + 1,
-                  (unsigned long long)got);
-        }
+        for (uint64_t i = 0; i < OPS; i++)
+            add_and_read(heap, busy, i, adds);
         static const uint64_t mark = 1;
         OK(rofi_put(heap + 2 + me, &mark, sizeof mark, busy));
     }

@@ -71,14 +71,20 @@ int rofi_op_desc(struct rofi_op *op, const void *buf, size_t len, void **desc)
     return 0;
 }
 
-static void op_free(struct rofi_op *op)
+/* A thread's first freed op: register the key whose destructor frees its
+ * spare at thread exit (once per thread, so out of line). */
+static __attribute__((noinline)) void spare_register(void)
+{
+    pthread_once(&spare_once, spare_key_create);
+    spare_registered = pthread_setspecific(spare_key, &spare) == 0;
+}
+
+ROFI_INLINE void op_free(struct rofi_op *op)
 {
     if (op->lmr)
         fi_close(&op->lmr->fid);
-    if (!spare && !spare_registered) {
-        pthread_once(&spare_once, spare_key_create);
-        spare_registered = pthread_setspecific(spare_key, &spare) == 0;
-    }
+    if (!spare && !spare_registered)
+        spare_register();
     if (!spare && spare_registered)
         spare = op;
     else
@@ -127,7 +133,23 @@ static int map_cq_error(int fi_err)
     }
 }
 
-int rofi_progress_locked(void)
+/* The error entry behind -FI_EAVAIL: rare, so out of the poll loop. */
+static __attribute__((noinline)) int cq_drain_error(void)
+{
+    struct fi_cq_err_entry e;
+    memset(&e, 0, sizeof e);
+    if (fi_cq_readerr(rofi.cq, &e, 0) == 1 && e.op_context) {
+        struct rofi_op *op = e.op_context;
+        op->fi_err = e.err < 0 ? -e.err : e.err; /* shm reports it negated */
+        op->len = e.len;
+        op_complete_locked(op, map_cq_error(op->fi_err), 1);
+    }
+    return 1;
+}
+
+/* One CQ pass; caller holds rofi.lock.  Inline in the wait loops, whose
+ * every poll it is (ROFI_INLINE). */
+ROFI_INLINE int cq_drain(void)
 {
     struct fi_cq_tagged_entry ent[16];
     ssize_t n = fi_cq_read(rofi.cq, ent, 16);
@@ -142,31 +164,25 @@ int rofi_progress_locked(void)
         }
         return (int)n;
     }
-    if (n == -FI_EAVAIL) {
-        struct fi_cq_err_entry e;
-        memset(&e, 0, sizeof e);
-        if (fi_cq_readerr(rofi.cq, &e, 0) == 1 && e.op_context) {
-            struct rofi_op *op = e.op_context;
-            op->fi_err = e.err < 0 ? -e.err : e.err; /* shm reports it negated */
-            op->len = e.len;
-            op_complete_locked(op, map_cq_error(op->fi_err), 1);
-        }
-        return 1;
-    }
-    return 0;
+    return n == -FI_EAVAIL ? cq_drain_error() : 0;
 }
 
-void rofi_progress(void)
+int rofi_progress_locked(void)
 {
-    /* trylock: if the progress thread is reading the CQ, it will complete
-     * our op; spinning on the op state is then the right thing to do.
-     * Counted as a poll (under the lock: a load and a store never lose
-     * one): the progress thread rests, without a CQ pass of its own, while
-     * an application thread polls. */
+    return cq_drain();
+}
+
+/* trylock: if the progress thread is reading the CQ, it will complete our
+ * op; spinning on the op state is then the right thing to do.  Counted as
+ * a poll (under the lock: a load and a store never lose one): the progress
+ * thread rests, without a CQ pass of its own, while an application thread
+ * polls. */
+ROFI_INLINE void poll_once(void)
+{
     if (rofi_trylock()) {
         unsigned long n = atomic_load_explicit(&rofi.polls, memory_order_relaxed);
         atomic_store_explicit(&rofi.polls, n + 1, memory_order_relaxed);
-        rofi_progress_locked();
+        cq_drain();
         rofi_unlock();
     }
 }
@@ -197,44 +213,52 @@ int rofi_wait_expired(struct rofi_waiting *w)
     return now >= w->deadline;
 }
 
-int rofi_op_wait_until(struct rofi_op *op, double deadline, int *orphaned_out)
+/* The deadline passed: orphan op unless it completed meanwhile (decided
+ * under the lock, against the CQ reader).  Returns 1 if orphaned. */
+static __attribute__((noinline)) int op_orphan(struct rofi_op *op)
+{
+    rofi_lock();
+    int orphaned = atomic_load(&op->state) == OP_PENDING;
+    if (orphaned) {
+        /* A posted receive would write into its buffer later: cancel it;
+         * its (error) completion then frees the orphan. */
+        if (op->is_recv)
+            fi_cancel(&rofi.ep->fid, op);
+        if (op->counted == OP_COUNTED_IF_ORPHANED) {
+            op->counted = OP_COUNTED; /* quiet waits for it from now on */
+            atomic_fetch_add(&rofi.outstanding, 1);
+        }
+        atomic_store(&op->state, OP_ORPHANED);
+    }
+    rofi_unlock();
+    return orphaned;
+}
+
+/* rofi_op_wait_until, inline in rofi_op_wait: the wait of every blocking
+ * put, get and atomic. */
+ROFI_INLINE int op_wait_until(struct rofi_op *op, double deadline, int *orphaned_out)
 {
     struct rofi_waiting w = { .deadline = deadline };
-    int rc = 0;
     *orphaned_out = 0;
     while (atomic_load_explicit(&op->state, memory_order_acquire) != OP_DONE) {
-        rofi_progress();
-        if (!rofi_wait_expired(&w))
-            continue;
-        rofi_lock();
-        int orphaned = atomic_load(&op->state) == OP_PENDING;
-        if (orphaned) {
-            /* A posted receive would write into its buffer later: cancel
-             * it; its (error) completion then frees the orphan. */
-            if (op->is_recv)
-                fi_cancel(&rofi.ep->fid, op);
-            if (op->counted == OP_COUNTED_IF_ORPHANED) {
-                op->counted = OP_COUNTED; /* quiet waits for it from now on */
-                atomic_fetch_add(&rofi.outstanding, 1);
-            }
-            atomic_store(&op->state, OP_ORPHANED);
-        }
-        rofi_unlock();
-        *orphaned_out = orphaned;
-        if (orphaned) {
-            rc = rofi_error(ROFI_ETIMEDOUT,
-                            "operation not complete after %.0f s (ROFI_TIMEOUT): "
-                            "is a peer PE gone or stuck?", rofi_timeout_s());
-            break;
-        }
+        poll_once();
+        if (rofi_wait_expired(&w) && (*orphaned_out = op_orphan(op)))
+            return rofi_error(ROFI_ETIMEDOUT,
+                              "operation not complete after %.0f s (ROFI_TIMEOUT): "
+                              "is a peer PE gone or stuck?", rofi_timeout_s());
     }
-    return rc ? rc : op_status(op);
+    return op_status(op);
+}
+
+int rofi_op_wait_until(struct rofi_op *op, double deadline, int *orphaned_out)
+{
+    return op_wait_until(op, deadline, orphaned_out);
 }
 
 int rofi_op_wait(struct rofi_op *op)
 {
     int orphaned;
-    int rc = rofi_op_wait_until(op, ROFI_DEADLINE_LAZY, &orphaned);
+    int rc = op_wait_until(op, ROFI_DEADLINE_LAZY, &orphaned);
     if (!orphaned)
         op_free(op);
     return rc;
@@ -254,7 +278,7 @@ int rofi_test(rofi_op_t *op)
     if (!op)
         return rofi_error(ROFI_EINVAL, "rofi_test: NULL handle");
     if (atomic_load_explicit(&op->state, memory_order_acquire) != OP_DONE) {
-        rofi_progress();
+        poll_once();
         if (atomic_load_explicit(&op->state, memory_order_acquire) != OP_DONE)
             return 0;
     }
@@ -271,7 +295,7 @@ int rofi_quiet(void)
     struct rofi_waiting w = { .deadline = ROFI_DEADLINE_LAZY };
     int rc = 0;
     while (atomic_load(&rofi.outstanding) > 0) {
-        rofi_progress();
+        poll_once();
         if (rofi_wait_expired(&w)) {
             rc = rofi_error(ROFI_ETIMEDOUT,
                             "rofi_quiet: %ld operations not complete after %.0f s",
@@ -285,7 +309,7 @@ int rofi_quiet(void)
 int rofi_poll(void)
 {
     ROFI_CHECK_INIT();
-    rofi_progress();
+    poll_once();
     return 0;
 }
 

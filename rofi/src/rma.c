@@ -11,8 +11,8 @@
 #include "rofi_internal.h"
 
 /* Issue one RMA (split into max_msg pieces, each its own CQ entry). */
-static int rma_issue(int is_put, char *local, const void *sym, size_t size, int pe,
-                     int counted, struct rofi_op **out)
+ROFI_INLINE int rma_issue(int is_put, char *local, const void *sym, size_t size, int pe,
+                          int counted, struct rofi_op **out)
 {
     const char *fn = is_put ? "rofi_put" : "rofi_get";
     uint64_t raddr = 0, key = 0;

@@ -72,20 +72,20 @@ int rofi_op_desc(struct rofi_op *op, const void *buf, size_t len, void **desc)
 }
 
 /* A thread's first freed op: register the key whose destructor frees its
- * spare at thread exit (once per thread, so out of line). */
-static __attribute__((noinline)) void spare_register(void)
+ * spare at thread exit (once per thread, so out of line).  Returns whether
+ * the thread may keep a spare. */
+static __attribute__((noinline)) int spare_register(void)
 {
     pthread_once(&spare_once, spare_key_create);
     spare_registered = pthread_setspecific(spare_key, &spare) == 0;
+    return spare_registered;
 }
 
 ROFI_INLINE void op_free(struct rofi_op *op)
 {
     if (op->lmr)
         fi_close(&op->lmr->fid);
-    if (!spare && !spare_registered)
-        spare_register();
-    if (!spare && spare_registered)
+    if (!spare && (spare_registered || spare_register()))
         spare = op;
     else
         free(op);

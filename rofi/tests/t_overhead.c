@@ -150,13 +150,9 @@ static void compare(const char *op, void (*raw)(void), void (*ours)(void), long 
 
 int main(void)
 {
-    const char *p = getenv("OVERHEAD_PAIRS");
-    long pairs = overhead_pairs(p, 100);
-    if (pairs < 0) {
-        fprintf(stderr, "t_overhead: OVERHEAD_PAIRS=%s: want a number of pairs, %d to %d\n", p,
-                OVERHEAD_PAIRS_MIN, OVERHEAD_PAIRS_MAX);
-        return 2; /* before rofi_init: every PE fails alike, at once */
-    }
+    long pairs = overhead_pairs_env("t_overhead", 100);
+    if (pairs < 0)
+        return 2;
     setenv("ROFI_PROGRESS_THREAD", "0", 1); /* the raw path runs without rofi.lock */
     test_init();
     ops8_start();

@@ -67,13 +67,9 @@ static void compare(const char *op, void (*f)(void), long pairs)
 int main(void)
 {
     /* Unset: the fewest pairs (make check runs it; each pair takes 75 ms). */
-    const char *p = getenv("OVERHEAD_PAIRS");
-    long pairs = overhead_pairs(p, OVERHEAD_PAIRS_MIN);
-    if (pairs < 0) {
-        fprintf(stderr, "t_thread_cost: OVERHEAD_PAIRS=%s: want a number of pairs, %d to %d\n",
-                p, OVERHEAD_PAIRS_MIN, OVERHEAD_PAIRS_MAX);
-        return 2; /* before rofi_init: every PE fails alike, at once */
-    }
+    long pairs = overhead_pairs_env("t_thread_cost", OVERHEAD_PAIRS_MIN);
+    if (pairs < 0)
+        return 2;
     setenv("ROFI_PROGRESS_THREAD", "1", 1); /* also where the provider progresses itself */
     test_init();
     ops8_start();

@@ -60,8 +60,10 @@ static double side_batch(int on)
 
 static void compare(const char *op, void (*f)(void), long pairs)
 {
+    char batch[32];
+    snprintf(batch, sizeof batch, "\"batch_ms\":%.0f", BATCH_S * 1e3);
     timed_op = f;
-    ops8_pairs(op, pairs, "\"batch_ms\":30", side_batch, "off_ns", "on_ns");
+    ops8_pairs(op, pairs, batch, side_batch, "off_ns", "on_ns");
 }
 
 int main(void)

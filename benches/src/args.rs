@@ -66,7 +66,7 @@ pub fn parse(argv: &[String]) -> Result<Args, String> {
             "--window" => a.window = val()?.parse().ok().filter(|&k| k > 0).ok_or("--window needs a positive number")?,
             "--json" => a.json = Some(val()?),
             "--timeout" => a.timeout = Duration::from_secs_f64(val()?.parse().map_err(|_| "--timeout needs seconds")?),
-            "--bind-to" => a.bind_cores = lamellar_transport::launch::parse_bind_to(&val()?)?,
+            "--bind-to" => a.bind_cores = lamellar_run::parse_bind_to(&val()?)?,
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other:?}")),
         }

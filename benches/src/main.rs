@@ -9,7 +9,7 @@ mod ops;
 mod report;
 mod stats;
 
-use lamellar_transport::launch::{JobSpec, run};
+use lamellar_run::{JobSpec, run};
 use lamellar_transport::{Result, Transport};
 use report::Measurement;
 use std::io::Write;
@@ -26,7 +26,8 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let under_launcher = lamellar_transport::bootstrap::pmi::pmi_env_present();
+    // Under any launcher (ours, hydra, mpirun, srun) this process is one PE of its job.
+    let under_launcher = lamellar_transport::bootstrap::detect::launcher_in_sight();
     if !under_launcher && args.pes.unwrap_or(1) > 1 {
         std::process::exit(launch_self(&args, &argv));
     }

@@ -1,31 +1,65 @@
-//! Settings read from the environment, in one place.
+//! Every `LAMELLAR_*` variable is read here, and a value that is set but unusable is an
+//! error naming the variable, never a silent default.
 
+use crate::error::{Error, Result};
 use std::time::Duration;
 
 /// Default limit for any wait that depends on another process.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// `LAMELLAR_TIMEOUT` (seconds, may be fractional), else [`DEFAULT_TIMEOUT`].
-pub fn timeout_from_env() -> Duration {
-    std::env::var("LAMELLAR_TIMEOUT")
-        .ok()
-        .and_then(|s| s.trim().parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s > 0.0)
-        .map(Duration::from_secs_f64)
-        .unwrap_or(DEFAULT_TIMEOUT)
+fn var(name: &str) -> Option<String> {
+    std::env::var_os(name).map(|v| v.to_string_lossy().into_owned())
 }
 
-/// The backend named by `LAMELLAR_TRANSPORT`, else `LAMELLAR_BACKEND` (the name Lamellar uses).
-pub fn backend_from_env() -> Option<String> {
-    ["LAMELLAR_TRANSPORT", "LAMELLAR_BACKEND"]
-        .iter()
-        .find_map(|k| std::env::var(k).ok())
-        .map(|s| s.trim().to_ascii_lowercase())
-        .filter(|s| !s.is_empty())
+fn bad(name: &str, value: &str, want: &str) -> Error {
+    Error::InvalidArgument(format!("{name}={value:?}: expected {want}"))
 }
 
-/// `LAMELLAR_YIELD`: `Some(true)` for 1, `Some(false)` for 0 (any other integer counts as
-/// 1), `None` when unset or not an integer: waits then yield only on an oversubscribed node.
-pub fn yield_from_env() -> Option<bool> {
-    std::env::var("LAMELLAR_YIELD").ok().and_then(|s| s.trim().parse::<i64>().ok()).map(|v| v != 0)
+/// `LAMELLAR_TIMEOUT`: seconds (may be fractional, > 0, finite), else [`DEFAULT_TIMEOUT`].
+pub fn timeout_from_env() -> Result<Duration> {
+    let Some(v) = var("LAMELLAR_TIMEOUT") else { return Ok(DEFAULT_TIMEOUT) };
+    parse_timeout(&v).ok_or_else(|| bad("LAMELLAR_TIMEOUT", &v, "a positive number of seconds"))
+}
+
+/// Seconds as lamellar-run and lamellar-bench take them too: a positive, finite number.
+pub fn parse_timeout(s: &str) -> Option<Duration> {
+    let t: f64 = s.trim().parse().ok()?;
+    (t.is_finite() && t > 0.0 && t < 1e9).then(|| Duration::from_secs_f64(t))
+}
+
+/// The backend named by `LAMELLAR_TRANSPORT`, else `LAMELLAR_BACKEND` (the name Lamellar
+/// uses); `None` when neither is set. Set but empty is an error.
+pub fn backend_from_env() -> Result<Option<String>> {
+    for k in ["LAMELLAR_TRANSPORT", "LAMELLAR_BACKEND"] {
+        if let Some(v) = var(k) {
+            let name = v.trim().to_ascii_lowercase();
+            return if name.is_empty() { Err(bad(k, &v, "shmem, rofi or ucx")) } else { Ok(Some(name)) };
+        }
+    }
+    Ok(None)
+}
+
+/// `LAMELLAR_YIELD`: `Some(true)` for 1, `Some(false)` for 0, `None` when unset (waits then
+/// yield only on an oversubscribed node). Anything else is an error.
+pub fn yield_from_env() -> Result<Option<bool>> {
+    match var("LAMELLAR_YIELD").as_deref().map(str::trim) {
+        None => Ok(None),
+        Some("1") => Ok(Some(true)),
+        Some("0") => Ok(Some(false)),
+        Some(other) => Err(bad("LAMELLAR_YIELD", other, "0 or 1")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_are_positive_finite_seconds() {
+        assert_eq!(parse_timeout("2.5"), Some(Duration::from_millis(2500)));
+        assert_eq!(parse_timeout(" 60 "), Some(Duration::from_secs(60)));
+        for bad in ["abc", "-1", "0", "", "nan", "inf", "1e300", "0x10"] {
+            assert_eq!(parse_timeout(bad), None, "{bad}");
+        }
+    }
 }

@@ -81,5 +81,14 @@ impl Error {
     }
 }
 
+impl From<lamellar_bootstrap::Error> for Error {
+    fn from(e: lamellar_bootstrap::Error) -> Error {
+        match e {
+            lamellar_bootstrap::Error::Launcher(m) => Error::Bootstrap(m),
+            lamellar_bootstrap::Error::InvalidArgument(m) => Error::InvalidArgument(m),
+        }
+    }
+}
+
 /// Result alias used throughout the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -50,10 +50,8 @@
 mod atomic;
 mod backend;
 mod backoff;
-pub mod bootstrap;
 pub mod config;
 mod error;
-pub mod launch;
 mod memory;
 mod node;
 pub mod nb;
@@ -69,11 +67,10 @@ mod ucx;
 #[cfg(feature = "rofi")]
 mod rofi;
 
-/// The /dev/shm name prefix of every object the shmem backend creates for job `job_id`
-/// (launchers use it to clean up after a crash).
-pub fn shmem_prefix(job_id: &str) -> String {
-    format!("lt-{job_id}-")
-}
+pub use lamellar_bootstrap::shm_prefix as shmem_prefix;
+
+/// How PEs find each other (re-exported: launchers and tools use its detection).
+pub use lamellar_bootstrap as bootstrap;
 
 pub use atomic::{AtomicOp, AtomicSupport, AtomicType, RemoteAtomic};
 pub use error::{Error, ErrorKind, Result};

@@ -8,9 +8,14 @@ use crate::memory::SymAlloc;
 use crate::team::Team;
 use crate::typed::{SymArray, bytes_for};
 use bytemuck::Pod;
-use std::sync::Arc;
+use lamellar_bootstrap::Job;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// The job's bootstrap, shared by the transport and its backend (which finalizes it, and
+/// for ROFI serves its exchange).
+pub(crate) type SharedJob = Arc<Mutex<Job>>;
 
 /// Backends this build knows, with the cargo feature that compiles each in.
 pub const BACKENDS: [(&str, &str); 3] = [("shmem", "shmem"), ("rofi", "rofi"), ("ucx", "ucx")];
@@ -46,6 +51,9 @@ struct Inner {
     support: SupportTable,
     /// The bound on every wait that depends on another process.
     timeout: Duration,
+    /// Node index of every PE, and each PE's host name.
+    nodes: Vec<usize>,
+    hosts: Vec<String>,
     finalized: AtomicBool,
 }
 
@@ -79,44 +87,66 @@ impl Builder {
 
     /// Joins the job (collective over all PEs).
     pub fn init(self) -> Result<Transport> {
-        let timeout = self.timeout.unwrap_or_else(config::timeout_from_env);
-        let name = match self.backend.or_else(config::backend_from_env) {
-            Some(n) => n,
-            None => compiled_backends()
-                .first()
-                .map(|s| s.to_string())
-                .ok_or_else(|| Error::BackendUnavailable { name: "(none)".into(), why: "no backend feature is enabled".into() })?,
+        // Every setting is checked before the launcher is contacted.
+        let timeout = match self.timeout {
+            Some(t) if t.is_zero() => return Err(Error::InvalidArgument("timeout must be positive".into())),
+            Some(t) => t,
+            None => config::timeout_from_env()?,
         };
-        let backend = open_backend(&name, timeout)?;
+        let yield_setting = config::yield_from_env()?;
+        let name = match self.backend {
+            Some(n) => n,
+            None => match config::backend_from_env()? {
+                Some(n) => n,
+                None => compiled_backends()
+                    .first()
+                    .map(|s| s.to_string())
+                    .ok_or_else(|| Error::BackendUnavailable { name: "(none)".into(), why: "no backend feature is enabled".into() })?,
+            },
+        };
+        check_backend(&name)?;
+        let job = Job::from_env(timeout)?;
+        let yields = crate::node::yield_when_waiting(&job, yield_setting);
+        let nodes: Vec<usize> = (0..job.size()).map(|p| job.node_of(p)).collect();
+        let hosts: Vec<String> = (0..job.size()).map(|p| job.card(p).hostname().to_string()).collect();
+        let backend = open_backend(&name, Arc::new(Mutex::new(job)), yields, timeout)?;
         crate::backoff::set_yield_when_waiting(backend.yields_when_waiting());
         let world = Team::world(backend.num_pes());
         let support = AtomicOp::ALL.map(|op| AtomicType::ALL.map(|ty| backend.atomic_support(op, ty)));
-        Ok(Transport { inner: Arc::new(Inner { backend, world, support, timeout, finalized: AtomicBool::new(false) }) })
+        let inner = Inner { backend, world, support, timeout, nodes, hosts, finalized: AtomicBool::new(false) };
+        Ok(Transport { inner: Arc::new(inner) })
     }
 }
 
-fn open_backend(name: &str, timeout: Duration) -> Result<Box<dyn Backend>> {
+/// `name` is a backend this build has.
+fn check_backend(name: &str) -> Result<()> {
     let Some(&(_, feature)) = BACKENDS.iter().find(|(n, _)| *n == name) else {
         let known: Vec<_> = BACKENDS.iter().map(|(n, _)| *n).collect();
         return Err(Error::BackendUnavailable { name: name.into(), why: format!("unknown backend; known: {}", known.join(", ")) });
     };
-    let not_compiled = || Error::BackendUnavailable {
+    if compiled_backends().contains(&name) {
+        return Ok(());
+    }
+    Err(Error::BackendUnavailable {
         name: name.into(),
         why: format!(
             "not compiled into this build; enable the cargo feature \"{feature}\" of lamellar-transport (compiled in: {})",
             compiled_backends().join(", ")
         ),
-    };
+    })
+}
+
+fn open_backend(name: &str, job: SharedJob, yields: bool, timeout: Duration) -> Result<Box<dyn Backend>> {
     match name {
         #[cfg(feature = "shmem")]
-        "shmem" => Ok(Box::new(crate::shmem::ShmemBackend::init(timeout)?)),
+        "shmem" => Ok(Box::new(crate::shmem::ShmemBackend::init(job, yields, timeout)?)),
         #[cfg(feature = "ucx")]
-        "ucx" => Ok(Box::new(crate::ucx::UcxBackend::init(timeout)?)),
+        "ucx" => Ok(Box::new(crate::ucx::UcxBackend::init(job, yields, timeout)?)),
         #[cfg(feature = "rofi")]
-        "rofi" => Ok(Box::new(crate::rofi::RofiBackend::init(timeout)?)),
+        "rofi" => Ok(Box::new(crate::rofi::RofiBackend::init(job, yields, timeout)?)),
         _ => {
-            let _ = timeout;
-            Err(not_compiled())
+            let _ = (job, yields, timeout);
+            check_backend(name).and(Err(Error::BackendUnavailable { name: name.into(), why: "not compiled in".into() }))
         }
     }
 }
@@ -145,6 +175,28 @@ impl Transport {
     #[inline]
     pub fn num_pes(&self) -> usize {
         self.inner.world.len()
+    }
+
+    /// The node PE `pe` runs on, `0..nodes()`: PEs on one node share a host identity
+    /// (host name, boot id and shared-memory namespace), as learned from the launcher.
+    pub fn node_of(&self, pe: usize) -> Result<usize> {
+        self.inner.nodes.get(pe).copied().ok_or_else(|| Error::BadPe { pe, why: format!("the job has {} PEs", self.num_pes()) })
+    }
+
+    /// How many nodes the job spans.
+    pub fn nodes(&self) -> usize {
+        self.inner.nodes.iter().max().map_or(0, |m| m + 1)
+    }
+
+    /// The PEs on this PE's node, ascending (this PE included).
+    pub fn local_pes(&self) -> Vec<usize> {
+        let mine = self.inner.nodes[self.my_pe()];
+        (0..self.num_pes()).filter(|&p| self.inner.nodes[p] == mine).collect()
+    }
+
+    /// The host name PE `pe` runs on.
+    pub fn host_of(&self, pe: usize) -> Result<&str> {
+        self.inner.hosts.get(pe).map(String::as_str).ok_or_else(|| Error::BadPe { pe, why: format!("the job has {} PEs", self.num_pes()) })
     }
 
     /// "shmem", "rofi" or "ucx".

@@ -61,6 +61,7 @@
  *                   when this node runs more PEs than CPUs, see
  *                   rofi_yields_when_waiting)
  *   PMI_FD | PMI_PORT+PMI_ID, PMI_RANK, PMI_SIZE   set by the launcher
+ *                   (read only without rofi_set_bootstrap)
  */
 #ifndef ROFI_H
 #define ROFI_H
@@ -132,8 +133,32 @@ ROFI_API int rofi_init(const char *provider, const char *domain);
  * overriding $ROFI_TIMEOUT.  Call before rofi_init; ROFI_EINVAL otherwise. */
 ROFI_API int rofi_set_timeout(double seconds);
 
+/* rofi_set_bootstrap - join the job through the caller's launcher
+ * connection instead of ROFI's own PMI-1 client.  Call before rofi_init;
+ * ROFI_ESTATE otherwise.  NULL goes back to the built-in client.
+ *
+ * A program that already talks to its launcher (any protocol: PMI-1, PMIx)
+ * hands that conversation in, so one process holds one connection and ROFI
+ * runs under every launcher its caller can serve.  ROFI then reads no PMI_*
+ * variable, and rofi_finalize leaves the launcher to the caller.
+ * Keys are per PE: put publishes this PE's value under `key`; get reads the
+ * value PE `pe` published before the last fence; fence is collective (every
+ * PE arrives; earlier puts become visible).  Callbacks return 0 or a
+ * negative value (ROFI reports ROFI_EPMI) and must not unwind or longjmp.
+ * The struct is copied; ctx must stay valid until rofi_finalize returns.
+ * ROFI_EINVAL for a missing callback or rank/size out of range. */
+struct rofi_bootstrap {
+    void *ctx;
+    int rank;
+    int size;
+    int (*put)(void *ctx, const char *key, const void *data, size_t len);
+    int (*fence)(void *ctx);
+    int (*get)(void *ctx, int pe, const char *key, void *data, size_t cap, size_t *len);
+};
+ROFI_API int rofi_set_bootstrap(const struct rofi_bootstrap *boot);
+
 /* rofi_finalize - quiet, barrier, release everything, tell the launcher
- * (PMI finalize).  COLLECTIVE.  Should be called before the process exits;
+ * (PMI finalize; not with rofi_set_bootstrap).  COLLECTIVE.  Should be called before the process exits;
  * if it is not, atexit handlers still close the fabric objects (so shm
  * removes its /dev/shm files) and send PMI finalize (so hydra does not
  * kill the other PEs). */

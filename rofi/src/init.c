@@ -88,14 +88,13 @@ static int exchange_addresses(void)
     if ((rc = fi_getname(&rofi.ep->fid, name, &len)))
         return rofi_fi_error("fi_getname", rc);
     generation++;
-    snprintf(key, sizeof key, "rofi%d-ep%d", generation, rofi.rank);
-    if ((rc = rofi_pmi_put_bytes(key, name, len)) || (rc = rofi_pmi_barrier()))
+    snprintf(key, sizeof key, "rofi%d-ep", generation);
+    if ((rc = rofi_boot_put(key, name, len)) || (rc = rofi_boot_fence()))
         return rc;
     if (!(rofi.addrs = calloc((size_t)rofi.size, sizeof *rofi.addrs)))
         return rofi_error(ROFI_ENOMEM, "rofi_init: out of memory");
     for (int pe = 0; pe < rofi.size; pe++) {
-        snprintf(key, sizeof key, "rofi%d-ep%d", generation, pe);
-        if ((rc = rofi_pmi_get_bytes(key, name, sizeof name, &len)))
+        if ((rc = rofi_boot_get(pe, key, name, sizeof name, &len)))
             return rc;
         rc = fi_av_insert(rofi.av, name, 1, &rofi.addrs[pe], 0, NULL);
         if (rc != 1)
@@ -146,7 +145,7 @@ int rofi_init(const char *provider, const char *domain)
     int rc;
     if (rofi.initialized)
         return rofi_error(ROFI_ESTATE, "rofi_init: already initialized");
-    if ((rc = rofi_pmi_init(&rofi.rank, &rofi.size)))
+    if ((rc = rofi_boot_init(&rofi.rank, &rofi.size)))
         return rc;
     if (!provider)
         provider = getenv("ROFI_PROVIDER");
@@ -181,7 +180,7 @@ int rofi_finalize(void)
     /* Peers may still be reading our memory until they pass this barrier. */
     int rc = rofi_team_barrier(rofi.world);
     teardown();
-    int rc2 = rofi_pmi_finalize();
+    int rc2 = rofi_boot_finalize();
     return rc ? rc : rc2;
 }
 

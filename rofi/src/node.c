@@ -56,20 +56,28 @@ int rofi_node_init(void)
         int rc;
         generation++;
         rofi_node_encode(&mine, val, sizeof val);
-        snprintf(key, sizeof key, "rofi%d-node%d", generation, rofi.rank);
-        if ((rc = rofi_pmi_put(key, val)) || (rc = rofi_pmi_barrier()))
+        snprintf(key, sizeof key, "rofi%d-node", generation);
+        if ((rc = rofi_boot_put(key, val, strlen(val) + 1)) || (rc = rofi_boot_fence()))
             return rc;
         for (int pe = 0; pe < rofi.size; pe++) {
             if (pe == rofi.rank)
                 continue;
-            snprintf(key, sizeof key, "rofi%d-node%d", generation, pe);
-            if ((rc = rofi_pmi_get(key, val, sizeof val)))
+            size_t len = 0;
+            if ((rc = rofi_boot_get(pe, key, val, sizeof val, &len)))
                 return rc;
-            if (rofi_node_decode(val, &peer))
+            if (len == 0 || val[len - 1] != '\0' || rofi_node_decode(val, &peer))
                 return rofi_error(ROFI_EPMI, "rofi_init: PE %d published a malformed node card '%s'",
                                   pe, val);
-            if (strcmp(peer.boot_id, mine.boot_id))
+            if (strcmp(peer.boot_id, mine.boot_id)) {
+                /* Found now, from the cards, rather than by the first barrier's timeout. */
+                if (!strcmp(rofi.prov_name, "shm"))
+                    return rofi_error(ROFI_ENOPROV,
+                                      "rofi_init: provider shm reaches only PEs on its own node, and PE %d "
+                                      "runs on another (boot id %s, ours %s); choose one that spans nodes "
+                                      "(ROFI_PROVIDER=\"tcp;ofi_rxm\", verbs, cxi)",
+                                      pe, peer.boot_id, mine.boot_id);
                 continue;
+            }
             local++;
             for (int w = 0; w < ROFI_MASK_WORDS; w++)
                 cpus[w] |= peer.cpus[w];

@@ -230,6 +230,14 @@ ROFI_HIDDEN void rofi_atomic_probe(void);
 /* ---- PMI (pmi.c) -------------------------------------------------------- */
 #include "pmi.h"
 
+/* ---- bootstrap (boot.c): the caller's (rofi_set_bootstrap) or PMI-1 ----
+ * Keys are per PE; values are bytes.  Return 0 or ROFI_EPMI. */
+ROFI_HIDDEN int rofi_boot_init(int *rank, int *size);
+ROFI_HIDDEN int rofi_boot_put(const char *key, const void *data, size_t len);
+ROFI_HIDDEN int rofi_boot_fence(void);
+ROFI_HIDDEN int rofi_boot_get(int pe, const char *key, void *data, size_t cap, size_t *len);
+ROFI_HIDDEN int rofi_boot_finalize(void);
+
 /* ---- global state (init.c) --------------------------------------------- */
 
 struct rofi_state {

@@ -30,7 +30,7 @@ fn error(rc: i32, what: &str) -> Error {
     match rc {
         sys::ROFI_ENOPROV => Error::BackendUnavailable { name: "rofi".into(), why: message },
         sys::ROFI_EPMI => Error::Bootstrap(message),
-        sys::ROFI_ETIMEDOUT => Error::Timeout { what: message, after: crate::config::timeout_from_env() },
+        sys::ROFI_ETIMEDOUT => Error::Timeout { what: message, after: super::TIMEOUT.get().copied().unwrap_or(crate::config::DEFAULT_TIMEOUT) },
         sys::ROFI_ENOTSUP => Error::Unsupported { backend: "rofi", what: message },
         sys::ROFI_ESIZE => Error::SizeMismatch { what: message },
         _ => Error::Backend { backend: "rofi", code: rc as i64, message },

@@ -16,15 +16,19 @@ use crate::atomic::{AtomicOp, AtomicSupport, AtomicType};
 use crate::backend::{Backend, OpToken, Segment};
 use crate::error::{Error, Result};
 use crate::team::Team;
+use crate::transport::SharedJob;
 use error::check;
 use rofi_sys as sys;
 use segment::{RofiSegment, rofi_op, rofi_type};
-use std::ffi::CStr;
-use std::sync::Mutex;
+use std::ffi::{CStr, c_char, c_int, c_void};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 static JOINED: AtomicBool = AtomicBool::new(false);
+/// The job's timeout, for ROFI's timeout errors.
+static TIMEOUT: OnceLock<Duration> = OnceLock::new();
 
 pub struct RofiBackend {
     me: usize,
@@ -33,6 +37,54 @@ pub struct RofiBackend {
     yields: bool,
     /// ROFI's collectives must be called by one thread at a time.
     collective: Mutex<()>,
+    /// The bootstrap ROFI joined through (`rofi_set_bootstrap`); boxed so its address,
+    /// which ROFI holds, stays put. Finalized after ROFI.
+    boot: Box<SharedJob>,
+}
+
+/// ROFI's bootstrap callbacks run the job's own bootstrap: one launcher connection per
+/// process, whatever the protocol. They return 0 or -1 and never unwind into C.
+fn serve(ctx: *mut c_void, f: impl FnOnce(&mut lamellar_bootstrap::Job) -> crate::error::Result<()>) -> c_int {
+    // SAFETY: ctx is the `Box<SharedJob>` RofiBackend::init handed to rofi_set_bootstrap,
+    // alive until after rofi_finalize (the backend owns it).
+    let job = unsafe { &*(ctx as *const SharedJob) };
+    match catch_unwind(AssertUnwindSafe(|| f(&mut job.lock().unwrap_or_else(|p| p.into_inner())))) {
+        Ok(Ok(())) => 0,
+        _ => -1,
+    }
+}
+
+fn key_str<'a>(key: *const c_char) -> crate::error::Result<&'a str> {
+    // SAFETY: ROFI passes a NUL-terminated key valid for the call.
+    unsafe { CStr::from_ptr(key) }.to_str().map_err(|_| Error::InvalidArgument("non-UTF-8 bootstrap key".into()))
+}
+
+extern "C" fn boot_put(ctx: *mut c_void, key: *const c_char, data: *const c_void, len: usize) -> c_int {
+    serve(ctx, |job| {
+        // SAFETY: ROFI passes `len` readable bytes at `data` (or len 0).
+        let bytes = if len == 0 { &[][..] } else { unsafe { std::slice::from_raw_parts(data.cast::<u8>(), len) } };
+        job.put(key_str(key)?, bytes)?;
+        Ok(job.commit()?)
+    })
+}
+
+extern "C" fn boot_fence(ctx: *mut c_void) -> c_int {
+    serve(ctx, |job| Ok(job.fence()?))
+}
+
+extern "C" fn boot_get(ctx: *mut c_void, pe: c_int, key: *const c_char, data: *mut c_void, cap: usize, len: *mut usize) -> c_int {
+    serve(ctx, |job| {
+        let v = job.get(pe as usize, key_str(key)?)?;
+        if v.len() > cap {
+            return Err(Error::InvalidArgument(format!("bootstrap value of {} bytes for a buffer of {cap}", v.len())));
+        }
+        // SAFETY: ROFI passes `cap` writable bytes at `data` and a writable `len`.
+        unsafe {
+            std::ptr::copy_nonoverlapping(v.as_ptr(), data.cast::<u8>(), v.len());
+            *len = v.len();
+        }
+        Ok(())
+    })
 }
 
 fn sorted(team: &Team) -> Vec<i32> {
@@ -42,26 +94,50 @@ fn sorted(team: &Team) -> Vec<i32> {
 }
 
 impl RofiBackend {
-    pub fn init(timeout: Duration) -> Result<RofiBackend> {
+    pub fn init(job: SharedJob, yields: bool, timeout: Duration) -> Result<RofiBackend> {
+        if std::env::var_os("ROFI_PROVIDER").is_some_and(|p| p.is_empty()) {
+            return Err(Error::InvalidArgument("ROFI_PROVIDER is set but empty: name a provider (e.g. shm, \"tcp;ofi_rxm\", verbs) or unset it".into()));
+        }
         if JOINED.swap(true, Ordering::AcqRel) {
             return Err(Error::BackendUnavailable { name: "rofi".into(), why: "ROFI can join a job once per process".into() });
         }
-        // SAFETY: plain call before init; ROFI copies the value.
-        unsafe { sys::rofi_set_timeout(timeout.as_secs_f64()) };
-        // SAFETY: NULL provider/domain make ROFI read ROFI_PROVIDER / ROFI_DOMAIN.
-        if let Err(e) = check(unsafe { sys::rofi_init(std::ptr::null(), std::ptr::null()) }, "rofi_init") {
+        let _ = TIMEOUT.set(timeout);
+        let (rank, size, spans) = {
+            let j = job.lock().unwrap_or_else(|p| p.into_inner());
+            let mut hosts: Vec<String> = (0..j.size()).map(|p| j.card(p).hostname().to_string()).collect();
+            hosts.dedup();
+            (j.rank() as c_int, j.size() as c_int, (j.nodes() > 1).then(|| hosts.join(", ")))
+        };
+        let boot = Box::new(job);
+        let hook = sys::rofi_bootstrap {
+            ctx: &*boot as *const SharedJob as *mut c_void,
+            rank,
+            size,
+            put: Some(boot_put),
+            fence: Some(boot_fence),
+            get: Some(boot_get),
+        };
+        // SAFETY: plain calls before init; ROFI copies the timeout and the hook, whose ctx
+        // (`boot`) the backend keeps alive past rofi_finalize.
+        let joined = unsafe {
+            sys::rofi_set_timeout(timeout.as_secs_f64());
+            check(sys::rofi_set_bootstrap(&hook), "rofi_set_bootstrap")
+                // NULL provider/domain make ROFI read ROFI_PROVIDER / ROFI_DOMAIN.
+                .and_then(|_| check(sys::rofi_init(std::ptr::null(), std::ptr::null()), "rofi_init"))
+        };
+        if let Err(mut e) = joined {
             JOINED.store(false, Ordering::Release); // a failed init may be retried
+            if let (Error::BackendUnavailable { why, .. }, Some(hosts)) = (&mut e, spans) {
+                why.push_str(&format!(" (this job runs on hosts {hosts})"));
+            }
             return Err(e);
         }
         // SAFETY: initialized above; these only read ROFI's state.
-        let (me, npes, provider, rofi_yields) = unsafe {
+        let (me, npes, provider) = unsafe {
             let p = CStr::from_ptr(sys::rofi_provider_name()).to_string_lossy().into_owned();
-            let y = check(sys::rofi_yields_when_waiting(), "rofi_yields_when_waiting")? != 0;
-            (check(sys::rofi_get_id(), "rofi_get_id")? as usize, check(sys::rofi_get_size(), "rofi_get_size")? as usize, p, y)
+            (check(sys::rofi_get_id(), "rofi_get_id")? as usize, check(sys::rofi_get_size(), "rofi_get_size")? as usize, p)
         };
-        // ROFI decided at init as node.rs would (its own waits follow ROFI_YIELD).
-        let yields = crate::config::yield_from_env().unwrap_or(rofi_yields);
-        Ok(RofiBackend { me, npes, provider, yields, collective: Mutex::new(()) })
+        Ok(RofiBackend { me, npes, provider, yields, collective: Mutex::new(()), boot })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
@@ -164,6 +240,8 @@ impl Backend for RofiBackend {
     fn finalize(&self) -> Result<()> {
         let _g = self.lock();
         // SAFETY: collective; called once (Transport guarantees it).
-        check(unsafe { sys::rofi_finalize() }, "rofi_finalize").map(drop)
+        let left = check(unsafe { sys::rofi_finalize() }, "rofi_finalize").map(drop);
+        let told = self.boot.lock().unwrap_or_else(|p| p.into_inner()).finalize().map_err(Error::from);
+        left.and(told)
     }
 }

@@ -11,8 +11,8 @@ mod segment;
 
 use crate::atomic::{AtomicOp, AtomicSupport, AtomicType};
 use crate::backend::{Backend, OpToken, Segment};
-use crate::bootstrap::Bootstrap;
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::transport::SharedJob;
 use crate::team::Team;
 use control::{Collectives, Control, control_len};
 use segment::ShmemSegment;
@@ -30,7 +30,7 @@ pub(crate) struct Shared {
     job_id: String,
     /// Collective state; one collective at a time per PE.
     coll: Mutex<CollState>,
-    boot: Mutex<Bootstrap>,
+    job: SharedJob,
     yields: bool,
 }
 
@@ -68,18 +68,31 @@ pub struct ShmemBackend {
 }
 
 impl ShmemBackend {
-    /// Joins the job: bootstrap, then share one control block per PE.
-    pub fn init(timeout: Duration) -> Result<ShmemBackend> {
-        let mut boot = Bootstrap::from_env(timeout)?;
-        let (me, npes) = (boot.rank, boot.size);
-        let yields = crate::node::yield_when_waiting(&mut boot)?;
-        let prefix = name_prefix(&boot.job_id);
+    /// Joins the job: share one control block per PE. Every PE must be on this node.
+    pub fn init(job: SharedJob, yields: bool, timeout: Duration) -> Result<ShmemBackend> {
+        let mut boot = job.lock().unwrap_or_else(|p| p.into_inner());
+        let (me, npes) = (boot.rank(), boot.size());
+        if boot.nodes() > 1 {
+            let away = (0..npes).find(|&p| boot.node_of(p) != boot.node_of(me)).unwrap_or(0);
+            return Err(Error::BackendUnavailable {
+                name: "shmem".into(),
+                why: format!(
+                    "it reaches only PEs on its own node, and this job spans {} nodes (PE {me} runs on {}, PE {away} on {}); \
+                     use LAMELLAR_TRANSPORT=rofi (ROFI_PROVIDER=\"tcp;ofi_rxm\" or verbs, cxi) or ucx",
+                    boot.nodes(),
+                    boot.card(me).hostname(),
+                    boot.card(away).hostname()
+                ),
+            });
+        }
+        let job_id = boot.job_id().to_string();
+        let prefix = name_prefix(&job_id);
         let ctl_name = |pe: usize| format!("{prefix}ctl-{pe}");
         let len = control_len(npes);
         let (own, mut own_name) = object::create(&ctl_name(me), len)?;
         let own = Control::new(own);
         own.init_header(npes);
-        boot.barrier()?;
+        boot.fence()?;
         let mut ctl = Vec::with_capacity(npes);
         let mut own = Some(own);
         for pe in 0..npes {
@@ -87,15 +100,16 @@ impl ShmemBackend {
             c.check_header(npes)?;
             ctl.push(c);
         }
-        boot.barrier()?;
+        boot.fence()?;
         own_name.unlink();
+        drop(boot);
         let coll = Collectives { me, ctl, timeout, expected: vec![0; npes] };
         let shared = Shared {
             me,
             npes,
-            job_id: boot.job_id.clone(),
+            job_id,
             coll: Mutex::new(CollState { coll, alloc_seq: HashMap::new() }),
-            boot: Mutex::new(boot),
+            job,
             yields,
         };
         Ok(ShmemBackend { shared: Arc::new(shared) })
@@ -199,6 +213,6 @@ impl Backend for ShmemBackend {
     fn finalize(&self) -> Result<()> {
         // Peers keep their mappings of our objects valid after we exit, so no barrier is
         // needed here; only the launcher must hear that we finished.
-        self.shared.boot.lock().unwrap_or_else(|p| p.into_inner()).finalize()
+        Ok(self.shared.job.lock().unwrap_or_else(|p| p.into_inner()).finalize()?)
     }
 }

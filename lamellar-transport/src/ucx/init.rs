@@ -9,7 +9,8 @@ use super::peers::{self, Peers};
 use super::progress::ProgressThread;
 use super::worker::Ucx;
 use super::{Shared, UcxBackend, atomics, status};
-use crate::bootstrap::Bootstrap;
+use crate::transport::SharedJob;
+use lamellar_bootstrap::Job;
 use crate::error::{Error, Result};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -17,11 +18,9 @@ use std::time::Duration;
 impl UcxBackend {
     /// Joins the job: bootstrap, UCX context and worker, endpoints to every PE, control
     /// regions, progress thread.
-    pub fn init(timeout: Duration) -> Result<UcxBackend> {
-        let mut boot = Bootstrap::from_env(timeout)?;
-        let (me, npes) = (boot.rank, boot.size);
-        // First, before anything exists that an error would have to release.
-        let yields = crate::node::yield_when_waiting(&mut boot)?;
+    pub fn init(job: SharedJob, yields: bool, timeout: Duration) -> Result<UcxBackend> {
+        let mut boot = job.lock().unwrap_or_else(|p| p.into_inner());
+        let (me, npes) = (boot.rank(), boot.size());
         let host = peers::host_id();
 
         // Our card first: the worker and the control region exist before any peer's.
@@ -66,28 +65,22 @@ impl UcxBackend {
             let _ = shared.caps.set(atomics::probe(&mut w, me, local, remote, rkey)?);
         }
         // Every PE has its endpoints before anyone leaves init.
-        boot.barrier()?;
+        boot.fence()?;
+        drop(boot);
         let progress = ProgressThread::start(ucx.clone()).map_err(|e| Error::Backend {
             backend: status::BACKEND,
             code: e.raw_os_error().unwrap_or(0) as i64,
             message: format!("cannot start the progress thread: {e}"),
         })?;
         let provider = std::env::var("UCX_TLS").ok().filter(|s| !s.trim().is_empty()).unwrap_or_else(|| "all".into());
-        Ok(UcxBackend { shared, boot: Mutex::new(boot), provider, yields, progress: Mutex::new(progress) })
+        Ok(UcxBackend { shared, job, provider, yields, progress: Mutex::new(progress) })
     }
 }
 
 /// Publishes our card through PMI and reads everyone's (a singleton has only its own).
-fn exchange(boot: &mut Bootstrap, me: usize, npes: usize, own: Card) -> Result<Vec<Card>> {
-    if npes == 1 {
-        return Ok(vec![own]);
-    }
-    boot.put_bytes(&format!("ucx{me}"), &own.encode())?;
-    boot.barrier()?;
-    let mut cards = Vec::with_capacity(npes);
-    for pe in 0..npes {
-        cards.push(if pe == me { own.clone() } else { Card::decode(pe, &boot.get_bytes(&format!("ucx{pe}"))?)? });
-    }
-    Ok(cards)
+fn exchange(boot: &mut Job, me: usize, npes: usize, own: Card) -> Result<Vec<Card>> {
+    let all = boot.exchange("ucx", &own.encode())?;
+    debug_assert_eq!(all.len(), npes);
+    all.iter().enumerate().map(|(pe, c)| if pe == me { Ok(own.clone()) } else { Card::decode(pe, c) }).collect()
 }
 

@@ -39,7 +39,7 @@ mod worker;
 
 use crate::atomic::{AtomicOp, AtomicSupport, AtomicType};
 use crate::backend::{Backend, OpToken, Segment};
-use crate::bootstrap::Bootstrap;
+use crate::transport::SharedJob;
 use crate::error::Result;
 use crate::team::Team;
 use control::Control;
@@ -96,7 +96,7 @@ impl Drop for Shared {
 
 pub struct UcxBackend {
     shared: Arc<Shared>,
-    boot: Mutex<Bootstrap>,
+    job: SharedJob,
     provider: String,
     yields: bool,
     progress: Mutex<ProgressThread>,
@@ -187,7 +187,7 @@ impl Backend for UcxBackend {
             _ => Ok(()),
         };
         // The progress thread keeps serving peers until the backend drops.
-        let left = self.boot.lock().unwrap_or_else(|p| p.into_inner()).finalize();
+        let left = self.job.lock().unwrap_or_else(|p| p.into_inner()).finalize().map_err(crate::Error::from);
         met.and(flushed).and(left)
     }
 }

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 struct Config {
     name: &'static str,
     env: Vec<(&'static str, &'static str)>,
+    /// Reaches PEs on other hosts (else init must fail there, naming the hosts).
+    spans_hosts: bool,
 }
 
 fn configs() -> Vec<Config> {
@@ -16,14 +18,14 @@ fn configs() -> Vec<Config> {
     for b in lamellar_transport::compiled_backends() {
         match b {
             "rofi" => {
-                v.push(Config { name: "rofi-shm", env: vec![("LAMELLAR_TRANSPORT", "rofi"), ("ROFI_PROVIDER", "shm")] });
-                v.push(Config { name: "rofi-tcp", env: vec![("LAMELLAR_TRANSPORT", "rofi"), ("ROFI_PROVIDER", "tcp;ofi_rxm")] });
+                v.push(Config { name: "rofi-shm", env: vec![("LAMELLAR_TRANSPORT", "rofi"), ("ROFI_PROVIDER", "shm")], spans_hosts: false });
+                v.push(Config { name: "rofi-tcp", env: vec![("LAMELLAR_TRANSPORT", "rofi"), ("ROFI_PROVIDER", "tcp;ofi_rxm")], spans_hosts: true });
             }
             "ucx" => {
-                v.push(Config { name: "ucx-shm", env: vec![("LAMELLAR_TRANSPORT", "ucx"), ("UCX_TLS", "posix,sysv,cma,self")] });
-                v.push(Config { name: "ucx-tcp", env: vec![("LAMELLAR_TRANSPORT", "ucx"), ("UCX_TLS", "tcp,self")] });
+                v.push(Config { name: "ucx-shm", env: vec![("LAMELLAR_TRANSPORT", "ucx"), ("UCX_TLS", "posix,sysv,cma,self")], spans_hosts: false });
+                v.push(Config { name: "ucx-tcp", env: vec![("LAMELLAR_TRANSPORT", "ucx"), ("UCX_TLS", "tcp,self")], spans_hosts: true });
             }
-            other => v.push(Config { name: other, env: vec![("LAMELLAR_TRANSPORT", other)] }),
+            other => v.push(Config { name: other, env: vec![("LAMELLAR_TRANSPORT", other)], spans_hosts: false }),
         }
     }
     v
@@ -72,9 +74,68 @@ fn pe_command(launcher: &[&str], exe: &Path, cfg: &Config, pes: usize, mode: &st
     cmd
 }
 
+/// The `lamellar-run` binary of this build (its own crate): next to this test's `deps/`,
+/// built on demand when only this crate's tests were built.
+fn lamellar_run() -> String {
+    let exe = std::env::current_exe().expect("own path");
+    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<test>");
+    let bin = profile_dir.join("lamellar-run");
+    if !bin.exists() {
+        let mut cargo = Command::new(env!("CARGO"));
+        cargo.args(["build", "-q", "-p", "lamellar-run"]);
+        if profile_dir.ends_with("release") {
+            cargo.arg("--release");
+        }
+        assert!(cargo.status().is_ok_and(|s| s.success()), "cannot build lamellar-run");
+    }
+    bin.to_string_lossy().into_owned()
+}
+
+/// The real launchers on this machine, each as a command line ending before its PE count:
+/// MPICH's hydra, Open MPI's mpirun, and Slurm's srun with PMI-2 and PMIx when a Slurm is
+/// up (`SLURM_CONF`, as scripts/test-all.sh sets it). Those missing are named, not hidden.
+fn launchers() -> Vec<(&'static str, Vec<&'static str>)> {
+    static SAID: std::sync::Once = std::sync::Once::new();
+    let mut v = Vec::new();
+    let mut skipped = Vec::new();
+    let mut skip = |what: &str, why: &str| skipped.push(format!("skip: {what}: {why}"));
+    if have("mpiexec.hydra") {
+        v.push(("hydra", vec!["mpiexec.hydra", "-n"]));
+    } else {
+        skip("hydra", "mpiexec.hydra not installed (Debian: mpich)");
+    }
+    if have("mpirun.openmpi") {
+        v.push(("openmpi", vec!["mpirun.openmpi", "--oversubscribe", "--allow-run-as-root", "-n"]));
+    } else {
+        skip("Open MPI mpirun", "mpirun.openmpi not installed (Debian: openmpi-bin)");
+    }
+    if std::env::var_os("SLURM_CONF").is_some() && have("srun") {
+        v.push(("srun-pmi2", vec!["srun", "--mpi=pmi2", "--overcommit", "-n"]));
+        v.push(("srun-pmix", vec!["srun", "--mpi=pmix", "--overcommit", "-n"]));
+    } else {
+        skip("srun", "no Slurm running (scripts/test-all.sh starts one on localhost as root)");
+    }
+    SAID.call_once(|| skipped.iter().for_each(|s| println!("{s}")));
+    v
+}
+
+/// hydra across two hosts made of namespaces (scripts/netns-hosts.sh, named by
+/// `LT_NETNS_DIR`), two PEs on each.
+fn across_hosts() -> Option<Vec<&'static str>> {
+    let dir = std::env::var("LT_NETNS_DIR").ok().filter(|d| Path::new(d).join("lt-h2.pid").exists());
+    if dir.is_none() || !have("mpiexec.hydra") {
+        static SAID: std::sync::Once = std::sync::Once::new();
+        SAID.call_once(|| println!("skip: jobs across hosts: no test hosts up (scripts/test-all.sh makes them as root)"));
+        return None;
+    }
+    let exec: &'static str = Box::leak(format!("{}/../scripts/netns-exec", env!("CARGO_MANIFEST_DIR")).into_boxed_str());
+    Some(vec!["mpiexec.hydra", "-launcher", "ssh", "-launcher-exec", exec, "-hosts", "lt-h1,lt-h2", "-ppn", "2", "-n", "4"])
+}
+
 fn runs() -> Vec<Run> {
     let exe = std::env::current_exe().expect("own path");
-    let run = env!("CARGO_BIN_EXE_lamellar-run");
+    let run = &lamellar_run();
+    let run = run.as_str();
     let mut v = Vec::new();
     for cfg in configs() {
         v.push(Run { name: format!("{}/singleton", cfg.name), cmd: pe_command(&[], &exe, &cfg, 1, ""), check: Box::new(expect_success) });
@@ -83,12 +144,18 @@ fn runs() -> Vec<Run> {
             let l = [run, "-n", np.as_str(), "--timeout", "300", "--"];
             v.push(Run { name: format!("{}/lamellar-run/P={p}", cfg.name), cmd: pe_command(&l, &exe, &cfg, p, ""), check: Box::new(expect_success) });
         }
-        if have("mpiexec") {
+        for (name, launcher) in launchers() {
             for p in 2..=4 {
                 let np = p.to_string();
-                let l = ["mpiexec", "-n", np.as_str()];
-                v.push(Run { name: format!("{}/mpiexec/P={p}", cfg.name), cmd: pe_command(&l, &exe, &cfg, p, ""), check: Box::new(expect_success) });
+                let l: Vec<&str> = launcher.iter().copied().chain([np.as_str()]).collect();
+                v.push(Run { name: format!("{}/{name}/P={p}", cfg.name), cmd: pe_command(&l, &exe, &cfg, p, ""), check: Box::new(expect_success) });
             }
+        }
+        // UCX over shared memory alone has no path between hosts, and no host list to name.
+        if let Some(hydra) = across_hosts().filter(|_| cfg.name != "ucx-shm") {
+            let mut c = pe_command(&hydra, &exe, &cfg, 4, if cfg.spans_hosts { "" } else { "init_fails" });
+            c.env("LT_EXPECT_NODES", "2").env("ROFI_DOMAIN", "lt0").env("UCX_NET_DEVICES", "lt0");
+            v.push(Run { name: format!("{}/hydra-2-hosts/P=4", cfg.name), cmd: c, check: Box::new(expect_success) });
         }
         let l = [run, "-n", "3", "--timeout", "60", "--"];
         v.push(Run {

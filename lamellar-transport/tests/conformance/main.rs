@@ -24,8 +24,25 @@ fn pe_main() {
     if mode == "yield" {
         return yield_main();
     }
+    if mode == "init_fails" {
+        // A job across hosts on a backend that cannot leave its node: init says so, naming
+        // the hosts, instead of waiting out a timeout.
+        let e = Transport::init().err().expect("init across hosts must fail on this backend");
+        assert_eq!(e.kind(), ErrorKind::BackendUnavailable, "{e}");
+        let msg = e.to_string();
+        assert!(msg.contains("lt-h1") || msg.contains("lt-h2"), "error names no host: {msg}");
+        println!("init_fails: {msg}");
+        return;
+    }
     let t = Transport::init().unwrap_or_else(|e| panic!("init failed: {e}"));
     let me = t.my_pe();
+    if let Some(n) = std::env::var("LT_EXPECT_NODES").ok().and_then(|n| n.parse::<usize>().ok()) {
+        assert_eq!(t.nodes(), n, "nodes seen by PE {me}");
+        let mine = t.node_of(me).unwrap();
+        assert_eq!(t.local_pes().len(), t.num_pes() / n, "PE {me}: local PEs {:?}", t.local_pes());
+        assert!(t.local_pes().iter().all(|&p| t.node_of(p).unwrap() == mine));
+        assert!(t.host_of(me).unwrap().starts_with("lt-h"), "PE {me} on {:?}", t.host_of(me));
+    }
     match mode.as_str() {
         "" => {
             for (name, case) in cases::all() {

@@ -152,3 +152,46 @@ fn missing_program_is_an_error_not_a_hang() {
     assert!(stderr(&o).contains("cannot start"), "{}", stderr(&o));
     assert!(took < Duration::from_secs(5));
 }
+
+/// Whether process `pid` still exists (a zombie counts as gone).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| s.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X'])))
+        .unwrap_or(false)
+}
+
+#[test]
+fn a_killed_launcher_takes_its_pes_and_their_dev_shm_files_with_it() {
+    for sig in [libc::SIGKILL, libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGQUIT] {
+        let dir = std::env::temp_dir().join(format!("lr-kill-{}-{sig}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // Each PE leaves a file named as libfabric's shm provider names its regions, records
+        // its pid, and would run for a minute.
+        let script = "touch /dev/shm/$$:0:lrtest; echo $$ > \"$PE_DIR/$PMI_RANK\"; sleep 60";
+        let mut launcher = Command::new(env!("CARGO_BIN_EXE_lamellar-run"))
+            .args(["-n", "2", "--", "sh", "-c", script])
+            .env("PE_DIR", &dir)
+            .spawn()
+            .unwrap();
+        let t0 = Instant::now();
+        let pids: Vec<u32> = loop {
+            let p: Vec<u32> = (0..2).filter_map(|r| std::fs::read_to_string(dir.join(r.to_string())).ok()?.trim().parse().ok()).collect();
+            if p.len() == 2 {
+                break p;
+            }
+            assert!(t0.elapsed() < Duration::from_secs(10), "PEs did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        // SAFETY: kill on our own child's pid.
+        unsafe { libc::kill(launcher.id() as i32, sig) };
+        let _ = launcher.wait();
+        let t0 = Instant::now();
+        let files = |p: &u32| std::path::Path::new(&format!("/dev/shm/{p}:0:lrtest")).exists();
+        while (pids.iter().any(|&p| alive(p)) || pids.iter().any(files)) && t0.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(!pids.iter().any(|&p| alive(p)), "signal {sig}: PEs {pids:?} outlived their launcher");
+        assert!(!pids.iter().any(files), "signal {sig}: /dev/shm files of PEs {pids:?} left behind");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -1,9 +1,8 @@
 //! PMI-1 wire format: one line per message, `cmd=NAME key=value key=value\n`.
 //!
 //! Shared by the client (a PE) and the server (`lamellar-run`) so both sides read and write
-//! exactly the same format.
-
-use std::collections::HashMap;
+//! exactly the same format. Words go out in the order they were added: Slurm's pmi2 plugin
+//! compares the init line literally (`cmd=init pmi_version=1 pmi_subversion=1`).
 
 /// Longest line either side accepts; anything longer is a protocol error, not a buffer to grow.
 pub const MAX_LINE: usize = 4096;
@@ -16,47 +15,46 @@ pub const KVSNAME_MAX: usize = 256;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
     pub cmd: String,
-    pub args: HashMap<String, String>,
+    /// In wire order.
+    pub args: Vec<(String, String)>,
 }
 
 impl Message {
     pub fn new(cmd: &str) -> Self {
-        Message { cmd: cmd.to_string(), args: HashMap::new() }
+        Message { cmd: cmd.to_string(), args: Vec::new() }
     }
 
     pub fn arg(mut self, key: &str, value: impl ToString) -> Self {
-        self.args.insert(key.to_string(), value.to_string());
+        self.args.push((key.to_string(), value.to_string()));
         self
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.args.get(key).map(String::as_str)
+        self.args.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
     /// Parses one line (without or with its trailing newline).
     pub fn parse(line: &str) -> Result<Message, String> {
         let line = line.trim_end_matches(['\n', '\r']);
         let mut cmd = None;
-        let mut args = HashMap::new();
+        let mut args = Vec::new();
         for word in line.split(' ').filter(|w| !w.is_empty()) {
             let (k, v) = word.split_once('=').ok_or_else(|| format!("malformed PMI word {word:?} in {line:?}"))?;
             if k == "cmd" || k == "mcmd" {
                 cmd = Some(v.to_string());
             } else {
-                args.insert(k.to_string(), v.to_string());
+                args.push((k.to_string(), v.to_string()));
             }
         }
         let cmd = cmd.ok_or_else(|| format!("PMI line without cmd=: {line:?}"))?;
         Ok(Message { cmd, args })
     }
 
-    /// The wire form, newline included. Keys are sorted so output is deterministic.
+    /// The wire form, newline included.
     pub fn to_line(&self) -> String {
-        let mut keys: Vec<_> = self.args.keys().collect();
-        keys.sort();
         let mut s = format!("cmd={}", self.cmd);
-        for k in keys {
-            s.push_str(&format!(" {k}={}", self.args[k]));
+        for (k, v) in &self.args {
+            s.push_str(&format!(" {k}={v}"));
         }
         s.push('\n');
         s
@@ -76,8 +74,14 @@ mod tests {
     fn round_trip() {
         let m = Message::new("put").arg("kvsname", "kvs_1").arg("key", "k").arg("value", "00ff");
         let line = m.to_line();
-        assert_eq!(line, "cmd=put key=k kvsname=kvs_1 value=00ff\n");
+        assert_eq!(line, "cmd=put kvsname=kvs_1 key=k value=00ff\n");
         assert_eq!(Message::parse(&line).unwrap(), m);
+    }
+
+    #[test]
+    fn init_line_is_the_one_slurm_accepts() {
+        let m = Message::new("init").arg("pmi_version", 1).arg("pmi_subversion", 1);
+        assert_eq!(m.to_line(), "cmd=init pmi_version=1 pmi_subversion=1\n");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The PMI-1 server side: one thread per PE reads its requests from the PE's socket and
 //! answers them; the key-value space and the barrier are shared.
 
-use crate::bootstrap::wire::{self, Message};
+use lamellar_bootstrap::wire::{self, Message};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;

@@ -1,9 +1,13 @@
 //! A PMI-1 client speaking the wire protocol over `PMI_FD` (an inherited socket) or
 //! `PMI_PORT` (host:port). Every read has a deadline; a malformed, missing or failing reply
-//! is a [`Error::Bootstrap`], never a panic or a hang.
+//! is an [`Error`], never a panic or a hang.
+//!
+//! Keys are global in PMI-1; [`Bootstrap::put`] scopes them by rank (`KEY-RANK`) and
+//! hex-encodes values, split into chunks that fit the server's `vallen_max`.
 
-use super::wire::{self, Message};
+use crate::Bootstrap;
 use crate::error::{Error, Result};
+use crate::wire::{self, Message};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::fd::{FromRawFd, OwnedFd};
@@ -11,7 +15,7 @@ use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
 fn boot_err(msg: impl Into<String>) -> Error {
-    Error::Bootstrap(msg.into())
+    Error::Launcher(format!("PMI-1: {}", msg.into()))
 }
 
 /// The byte stream to the PMI server.
@@ -49,12 +53,8 @@ pub struct PmiClient {
     pub size: usize,
     pub kvsname: String,
     pub vallen_max: usize,
+    job_id: String,
     finalized: bool,
-}
-
-/// True when the environment says a PMI server is there for us.
-pub fn pmi_env_present() -> bool {
-    std::env::var_os("PMI_FD").is_some() || std::env::var_os("PMI_PORT").is_some()
 }
 
 fn env_usize(name: &str) -> Result<Option<usize>> {
@@ -102,9 +102,11 @@ impl PmiClient {
             size: 0,
             kvsname: String::new(),
             vallen_max: wire::VALLEN_MAX,
+            job_id: String::new(),
             finalized: false,
         };
         c.handshake(rank, size)?;
+        c.job_id = crate::sanitize(&c.kvsname);
         Ok(c)
     }
 
@@ -189,7 +191,7 @@ impl PmiClient {
     }
 
     /// Stores `key=value` in the job's key-value space (visible to others after [`barrier`](Self::barrier)).
-    pub fn put(&mut self, key: &str, value: &str) -> Result<()> {
+    pub fn put_str(&mut self, key: &str, value: &str) -> Result<()> {
         if !wire::is_legal_token(key, wire::KEYLEN_MAX) || !wire::is_legal_token(value, self.vallen_max) {
             return Err(Error::InvalidArgument(format!("PMI key/value not encodable: {key:?}")));
         }
@@ -199,7 +201,7 @@ impl PmiClient {
     }
 
     /// Reads a key another PE put before the last barrier.
-    pub fn get(&mut self, key: &str) -> Result<String> {
+    pub fn get_str(&mut self, key: &str) -> Result<String> {
         let kvs = self.kvsname.clone();
         let r = self.call(Message::new("get").arg("kvsname", kvs).arg("key", key), "get_result")?;
         r.get("value").map(str::to_string).ok_or_else(|| boot_err(format!("PMI get {key}: reply without value")))
@@ -210,8 +212,71 @@ impl PmiClient {
         self.call(Message::new("barrier_in"), "barrier_out").map(|_| ())
     }
 
+}
+
+impl Bootstrap for PmiClient {
+    fn protocol(&self) -> &'static str {
+        "PMI-1"
+    }
+    fn rank(&self) -> usize {
+        self.rank
+    }
+    fn size(&self) -> usize {
+        self.size
+    }
+    fn job_id(&self) -> &str {
+        &self.job_id
+    }
+
+    fn put(&mut self, key: &str, value: &[u8]) -> Result<()> {
+        let key = format!("{key}-{}", self.rank);
+        let hex: String = value.iter().map(|b| format!("{b:02x}")).collect();
+        // Even, so a chunk never splits a byte; at least 2 even if the server is stingy.
+        let chunk = (self.vallen_max.saturating_sub(1) & !1).max(2);
+        let chunks: Vec<&[u8]> = hex.as_bytes().chunks(chunk).collect();
+        self.put_str(&format!("{key}-n"), &chunks.len().to_string())?;
+        for (i, c) in chunks.iter().enumerate() {
+            self.put_str(&format!("{key}-{i}"), std::str::from_utf8(c).unwrap_or_default())?;
+        }
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        Ok(()) // PMI-1 puts reach the server at once
+    }
+
+    fn fence(&mut self) -> Result<()> {
+        self.barrier()
+    }
+
+    fn get(&mut self, rank: usize, key: &str) -> Result<Vec<u8>> {
+        let key = format!("{key}-{rank}");
+        let bad = |why: &str| boot_err(format!("value of {key}: {why}"));
+        let n: usize = self.get_str(&format!("{key}-n"))?.trim().parse().map_err(|_| bad("chunk count is not a number"))?;
+        let mut hex = String::new();
+        for i in 0..n {
+            hex.push_str(&self.get_str(&format!("{key}-{i}"))?);
+        }
+        if hex.len() % 2 != 0 {
+            return Err(bad("odd number of hex digits"));
+        }
+        (0..hex.len())
+            .step_by(2)
+            .map(|i| hex.get(i..i + 2).and_then(|d| u8::from_str_radix(d, 16).ok()).ok_or_else(|| bad("not hex")))
+            .collect()
+    }
+
+    fn abort(&mut self, code: i32, why: &str) -> Result<()> {
+        // PMI-1's abort message is one line of free text (spaces included) after msg=.
+        let msg: String = why.chars().map(|c| if c == '\n' { ' ' } else { c }).take(wire::MAX_LINE / 2).collect();
+        let line = format!("cmd=abort exitcode={code} msg={msg}\n");
+        self.conn.write_all(line.as_bytes()).map_err(|e| boot_err(format!("PMI write (abort): {e}")))?;
+        self.finalized = true; // the launcher takes the job down; no finalize after an abort
+        Ok(())
+    }
+
     /// Tells the server this PE is done. Hydra treats an exit without it as a failure.
-    pub fn finalize(&mut self) -> Result<()> {
+    fn finalize(&mut self) -> Result<()> {
         if self.finalized {
             return Ok(());
         }
@@ -222,14 +287,13 @@ impl PmiClient {
 
 impl Drop for PmiClient {
     fn drop(&mut self) {
-        let _ = self.finalize();
+        let _ = Bootstrap::finalize(self);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ErrorKind;
     use std::io::{BufRead, BufReader};
 
     /// A scripted server: answers each request line with the next canned reply (None: stay
@@ -277,16 +341,16 @@ mod tests {
             Some("cmd=get_result rc=-1 msg=key_not_found\n"),
         ])
         .unwrap();
-        c.put("k", "abcd").unwrap();
+        c.put_str("k", "abcd").unwrap();
         c.barrier().unwrap();
-        assert_eq!(c.get("k").unwrap(), "abcd");
-        assert_eq!(c.get("missing").unwrap_err().kind(), ErrorKind::Bootstrap);
+        assert_eq!(c.get_str("k").unwrap(), "abcd");
+        assert!(matches!(c.get_str("missing").unwrap_err(), Error::Launcher(_)));
     }
 
     #[test]
     fn malformed_reply_is_bootstrap_error() {
         let e = client_against(vec![Some("this is not pmi\n")]).err().unwrap();
-        assert_eq!(e.kind(), ErrorKind::Bootstrap, "{e}");
+        assert!(matches!(e, Error::Launcher(_)), "{e}");
         let e = client_against(vec![Some("cmd=maxes rc=0\n")]).err().unwrap();
         assert!(e.to_string().contains("expected PMI reply cmd=response_to_init"), "{e}");
     }
@@ -294,7 +358,7 @@ mod tests {
     #[test]
     fn failing_rc_is_bootstrap_error() {
         let e = client_against(vec![Some("cmd=response_to_init rc=-1 msg=nope\n")]).err().unwrap();
-        assert_eq!(e.kind(), ErrorKind::Bootstrap);
+        assert!(matches!(e, Error::Launcher(_)), "{e}");
         assert!(e.to_string().contains("rc=-1"), "{e}");
     }
 
@@ -308,15 +372,62 @@ mod tests {
     fn silent_server_times_out_instead_of_hanging() {
         let t0 = std::time::Instant::now();
         let e = client_against(vec![None]).err().unwrap();
-        assert_eq!(e.kind(), ErrorKind::Bootstrap);
+        assert!(matches!(e, Error::Launcher(_)), "{e}");
         assert!(e.to_string().contains("timeout"), "{e}");
         assert!(t0.elapsed() < Duration::from_secs(3));
+    }
+
+    /// A real key-value store with a barrier that returns at once (one PE), and a tiny
+    /// `vallen_max` so that values chunk.
+    fn client_with_store(vallen_max: usize) -> PmiClient {
+        let (server, client) = UnixStream::pair().unwrap();
+        std::thread::spawn(move || {
+            let mut kv = std::collections::HashMap::new();
+            let mut w = server.try_clone().unwrap();
+            for line in BufReader::new(server).lines() {
+                let m = Message::parse(&line.unwrap()).unwrap();
+                let reply = match m.cmd.as_str() {
+                    "init" => INIT.to_string(),
+                    "get_maxes" => format!("cmd=maxes kvsname_max=256 keylen_max=64 vallen_max={vallen_max} rc=0\n"),
+                    "get_my_kvsname" => KVS.to_string(),
+                    "put" => {
+                        assert!(m.get("value").unwrap().len() <= vallen_max, "value longer than vallen_max");
+                        kv.insert(m.get("key").unwrap().to_string(), m.get("value").unwrap().to_string());
+                        "cmd=put_result rc=0\n".to_string()
+                    }
+                    "get" => match kv.get(m.get("key").unwrap()) {
+                        Some(v) => format!("cmd=get_result rc=0 value={v}\n"),
+                        None => "cmd=get_result rc=-1 msg=key_not_found\n".to_string(),
+                    },
+                    "barrier_in" => "cmd=barrier_out rc=0\n".to_string(),
+                    "finalize" => "cmd=finalize_ack rc=0\n".to_string(),
+                    _ => return,
+                };
+                w.write_all(reply.as_bytes()).unwrap();
+            }
+        });
+        PmiClient::over_socket(client, 0, 1, Duration::from_secs(5)).unwrap()
+    }
+
+    #[test]
+    fn bytes_round_trip_through_chunks_scoped_by_rank() {
+        let mut c = client_with_store(15);
+        let data: Vec<u8> = (0..=255u8).collect();
+        c.put("blob", &data).unwrap();
+        c.put("empty", &[]).unwrap();
+        c.commit().unwrap();
+        c.fence().unwrap();
+        assert_eq!(c.get(0, "blob").unwrap(), data);
+        assert_eq!(c.get(0, "empty").unwrap(), Vec::<u8>::new());
+        assert_eq!(c.get_str("blob-0-n").unwrap(), "37", "512 hex digits in chunks of 14");
+        assert!(matches!(c.get(1, "blob").unwrap_err(), Error::Launcher(_)), "PE 1 put nothing");
+        assert!(matches!(c.get(0, "missing").unwrap_err(), Error::Launcher(_)));
     }
 
     #[test]
     fn illegal_keys_are_rejected_before_sending() {
         let mut c = client_against(vec![Some(INIT), Some(MAXES), Some(KVS)]).unwrap();
-        assert_eq!(c.put("a key", "v").unwrap_err().kind(), ErrorKind::InvalidArgument);
-        assert_eq!(c.put("k", "has=equals").unwrap_err().kind(), ErrorKind::InvalidArgument);
+        assert!(matches!(c.put_str("a key", "v").unwrap_err(), Error::InvalidArgument(_)));
+        assert!(matches!(c.put_str("k", "has=equals").unwrap_err(), Error::InvalidArgument(_)));
     }
 }

@@ -4,7 +4,7 @@
 //! Exits with the first failing PE's status (naming it), 124 on timeout, 0 when all succeed.
 //! `--bind-to core` pins PE i to the i-th allowed CPU, round robin (hydra's `-bind-to core`).
 
-use lamellar_transport::launch::{JobSpec, parse_bind_to, run};
+use lamellar_run::{JobSpec, parse_bind_to, run};
 use std::ffi::OsString;
 use std::time::Duration;
 

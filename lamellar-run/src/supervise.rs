@@ -1,7 +1,7 @@
 //! Spawning and supervising the PEs of one job.
 
-use super::pmi_server::PmiServer;
-use crate::shmem_prefix;
+use crate::pmi_server::PmiServer;
+use lamellar_bootstrap::shm_prefix;
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Write};
 use std::os::fd::AsRawFd;
@@ -91,7 +91,7 @@ fn one_cpu(cpu: usize) -> libc::cpu_set_t {
 /// Exit code on `--timeout`, as coreutils' timeout(1).
 pub const TIMEOUT_CODE: i32 = 124;
 
-/// Set by SIGINT/SIGTERM to the launcher: bring the job down.
+/// Set by SIGINT, SIGTERM, SIGHUP or SIGQUIT to the launcher: bring the job down.
 static SIGNALLED: AtomicI32 = AtomicI32::new(0);
 
 extern "C" fn on_signal(sig: libc::c_int) {
@@ -135,13 +135,63 @@ fn signal_all(children: &mut [(usize, Child, Option<ExitStatus>)], sig: i32) {
 /// libfabric shm-provider regions named `<pid>:...` of our own (now dead) children.
 fn clean_dev_shm(kvsname: &str, pids: &[u32]) {
     let Ok(dir) = std::fs::read_dir("/dev/shm") else { return };
-    let ours = shmem_prefix(kvsname);
+    let ours = shm_prefix(kvsname);
     for e in dir.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         let child_region = pids.iter().any(|p| name.starts_with(&format!("{p}:")));
         if name.starts_with(&ours) || child_region {
             let _ = std::fs::remove_file(e.path());
         }
+    }
+}
+
+/// A shell beside the launcher, in its own session, holding the read end of a pipe that only
+/// the launcher writes. If the launcher dies without dismissing it (SIGKILL, a crash), the
+/// pipe closes: the reaper kills what is left of the PEs' process groups, waits for them,
+/// and removes what they left in /dev/shm (PDEATHSIG has killed the PEs themselves).
+struct Reaper {
+    child: Child,
+}
+
+const REAPER: &str = r#"trap '' HUP INT TERM QUIT
+read -r word
+[ "$word" = done ] && exit 0
+prefix=$1; shift
+for p in "$@"; do kill -KILL -- "-$p" 2>/dev/null; done
+i=0
+while [ $i -lt 200 ]; do
+    alive=
+    for p in "$@"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [ -z "$alive" ] && break
+    sleep 0.05; i=$((i + 1))
+done
+for p in "$@"; do rm -f /dev/shm/"$p":*; done
+rm -f /dev/shm/"$prefix"*
+"#;
+
+impl Reaper {
+    fn start(kvsname: &str, pids: &[u32]) -> std::io::Result<Reaper> {
+        let mut cmd = Command::new("/bin/sh");
+        cmd.arg("-c").arg(REAPER).arg("lamellar-run-reaper").arg(shm_prefix(kvsname));
+        cmd.args(pids.iter().map(u32::to_string)).stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null());
+        // SAFETY: setsid is async-signal-safe; it takes the reaper out of the launcher's
+        // process group and terminal, so a signal to either spares it.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::setsid();
+                Ok(())
+            });
+        }
+        let child = cmd.spawn().map_err(|e| std::io::Error::new(e.kind(), format!("cannot start the reaper (/bin/sh): {e}")))?;
+        Ok(Reaper { child })
+    }
+
+    /// The job ended under the launcher's eyes: the reaper leaves without doing anything.
+    fn dismiss(&mut self) {
+        if let Some(mut w) = self.child.stdin.take() {
+            let _ = w.write_all(b"done\n");
+        }
+        let _ = self.child.wait();
     }
 }
 
@@ -152,9 +202,12 @@ pub fn run(spec: &JobSpec) -> std::io::Result<JobOutcome> {
     }
     // SAFETY: installing an async-signal-safe handler that only stores to an atomic.
     unsafe {
-        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
-        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+        for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
+            libc::signal(sig, on_signal as *const () as libc::sighandler_t);
+        }
     }
+    // SAFETY: getpid has no preconditions.
+    let launcher = unsafe { libc::getpid() };
     let kvsname = job_name();
     let mut server_ends = Vec::new();
     let mut children: Vec<(usize, Child, Option<ExitStatus>)> = Vec::new();
@@ -179,11 +232,16 @@ pub fn run(spec: &JobSpec) -> std::io::Result<JobOutcome> {
             cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         }
         // SAFETY: between fork and exec we call only async-signal-safe functions (plain
-        // system calls on values computed before the fork): make the PMI descriptor
-        // inheritable, give the PE its own process group, so that TERM and KILL reach
-        // anything it started too, and pin it if asked.
+        // system calls on values computed before the fork): the PE dies with the launcher
+        // (PDEATHSIG, and at once if the launcher is already gone), gets the PMI descriptor,
+        // its own process group, so that TERM and KILL reach anything it started too, and
+        // its CPU if asked.
         unsafe {
             cmd.pre_exec(move || {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
+                if libc::getppid() != launcher {
+                    libc::_exit(128 + libc::SIGKILL);
+                }
                 let flags = libc::fcntl(fd, libc::F_GETFD);
                 libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
                 libc::setpgid(0, 0);
@@ -213,6 +271,14 @@ pub fn run(spec: &JobSpec) -> std::io::Result<JobOutcome> {
         children.push((pe, child, None));
     }
     let server = PmiServer::start(kvsname.clone(), server_ends)?;
+    let pids: Vec<u32> = children.iter().map(|(_, c, _)| c.id()).collect();
+    let mut reaper = match Reaper::start(&kvsname, &pids) {
+        Ok(r) => r,
+        Err(e) => {
+            signal_all(&mut children, libc::SIGKILL);
+            return Err(e);
+        }
+    };
 
     let mut failure: Option<(i32, String)> = None;
     let mut kill_at: Option<Instant> = None;
@@ -249,8 +315,8 @@ pub fn run(spec: &JobSpec) -> std::io::Result<JobOutcome> {
         }
         std::thread::sleep(Duration::from_millis(2));
     }
-    let pids: Vec<u32> = children.iter().map(|(_, c, _)| c.id()).collect();
     drop(children);
+    reaper.dismiss();
     server.join();
     for r in relays {
         let _ = r.join();

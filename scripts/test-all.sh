@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Installs what a fresh Debian/Ubuntu machine lacks, then runs every test of the workspace:
-# the Rust tests (conformance suite on every compiled backend under lamellar-run, mpiexec and
-# as a singleton; launcher; bench), and ROFI's own C tests (make check).
+# Installs what a fresh Debian/Ubuntu machine lacks, starts what the tests need (as root: a
+# one-node Slurm on localhost, two test hosts made of namespaces; stopped again on exit),
+# then runs every test of the workspace: the Rust tests (conformance suite on every compiled
+# backend under lamellar-run, hydra, Open MPI, srun with PMI-2 and PMIx, across two hosts,
+# and as a singleton; launcher; bench), and ROFI's own C tests (make check).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(build-essential pkg-config autoconf automake libtool clang libclang-dev
-          libfabric-dev libfabric-bin libucx-dev ucx-utils mpich)
+          libfabric-dev libfabric-bin libucx-dev ucx-utils mpich openmpi-bin libpmix2
+          slurm-wlm munge iproute2 util-linux)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -17,6 +20,31 @@ if [ ${#missing[@]} -gt 0 ]; then
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
     $SUDO apt-get update -q
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# Services, by our own pids and names, stopped whatever way this script ends.
+state=$(mktemp -d /tmp/lt-test-all.XXXXXX)
+cleanup() {
+    scripts/slurm-local.sh stop "$state/slurm" >/dev/null 2>&1 || true
+    scripts/netns-hosts.sh down "$state/hosts" >/dev/null 2>&1 || true
+    rm -rf "$state"
+}
+trap cleanup EXIT
+if [ "$(id -u)" -eq 0 ]; then
+    rc=0; scripts/slurm-local.sh start "$state/slurm" >/dev/null || rc=$?
+    case $rc in
+        0) export SLURM_CONF="$state/slurm/slurm.conf"; echo "== slurm: up on localhost" ;;
+        3) echo "== slurm: not installed; srun runs skipped" ;;
+        *) echo "== slurm: failed to start"; exit 1 ;;
+    esac
+    rc=0; scripts/netns-hosts.sh up 2 "$state/hosts" || rc=$?
+    case $rc in
+        0) export LT_NETNS_DIR="$state/hosts" ;;
+        3) echo "== test hosts: cannot be made here; runs across hosts skipped" ;;
+        *) echo "== test hosts: failed to start"; exit 1 ;;
+    esac
+else
+    echo "== not root: no Slurm and no test hosts; srun and cross-host runs skipped"
 fi
 
 # Every backend. Not rofi-sys/vendored: rofi-sys's test vendored_libfabric_from_source builds

@@ -51,8 +51,8 @@ fn runs_as_a_pe_under_lamellar_run() {
     let json = json_path("lrun");
     let run = std::path::Path::new(BENCH).with_file_name("lamellar-run");
     if !run.exists() {
-        // Built by `cargo test --workspace` (it is lamellar-transport's binary).
-        Command::new(env!("CARGO")).args(["build", "-p", "lamellar-transport", "--bin", "lamellar-run"]).status().unwrap();
+        // Built by `cargo test --workspace` (the lamellar-run crate's binary).
+        Command::new(env!("CARGO")).args(["build", "-p", "lamellar-run", "--bin", "lamellar-run"]).status().unwrap();
     }
     let mut cmd = Command::new(run);
     cmd.args(["-n", "3", "--", BENCH, "--ops", "put,barrier", "--sizes", "64", "--iters", "100", "--json"]).arg(&json);
@@ -60,17 +60,30 @@ fn runs_as_a_pe_under_lamellar_run() {
     assert!(has(&lines, "put", 64, 3) && has(&lines, "barrier", 0, 3), "{lines:?}");
 }
 
-#[test]
-fn runs_as_a_pe_under_mpiexec() {
-    if !Command::new("sh").args(["-c", "command -v mpiexec"]).output().unwrap().status.success() {
-        eprintln!("mpiexec not installed: skipped (CI installs mpich)");
+/// Under a real launcher lamellar-bench is one PE of that launcher's job, whatever `--pes`
+/// says (it must not start a job of its own per process).
+fn runs_as_a_pe_under(launcher: &[&str]) {
+    if !Command::new("sh").args(["-c", &format!("command -v {}", launcher[0])]).output().unwrap().status.success() {
+        eprintln!("{} not installed: skipped (scripts/test-all.sh installs it)", launcher[0]);
         return;
     }
-    let json = json_path("mpiexec");
-    let mut cmd = Command::new("mpiexec");
-    cmd.args(["-n", "2", BENCH, "--ops", "get,fetch_add", "--sizes", "8", "--iters", "100", "--json"]).arg(&json);
+    let json = json_path(launcher[0]);
+    let mut cmd = Command::new(launcher[0]);
+    cmd.args(&launcher[1..]).args(["-n", "2", BENCH, "--pes", "2", "--ops", "get,fetch_add", "--sizes", "8", "--iters", "100", "--json"]).arg(&json);
     let lines = run_and_read(cmd, &json);
     assert!(has(&lines, "get", 8, 2) && has(&lines, "fetch_add", 8, 2), "{lines:?}");
+    // One job: one row per op (a job per process would write each row twice).
+    assert_eq!(lines.iter().filter(|l| l.contains("\"op\":\"get\"")).count(), 1, "{lines:?}");
+}
+
+#[test]
+fn runs_as_a_pe_under_hydra() {
+    runs_as_a_pe_under(&["mpiexec.hydra"]);
+}
+
+#[test]
+fn runs_as_a_pe_under_open_mpi() {
+    runs_as_a_pe_under(&["mpirun.openmpi", "--oversubscribe", "--allow-run-as-root"]);
 }
 
 #[test]

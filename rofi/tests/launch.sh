@@ -5,7 +5,7 @@
 # on N PEs with provider PROV (shm -> "shm", rxm -> "tcp;ofi_rxm"); or
 # PROG.unit: run tests/t_PROG as it is (one process, no launcher).
 # Launcher: $LAUNCHER (e.g. "mpiexec -n"), else lamellar-run from PATH or
-# from the workspace's target/{debug,release}, else hydra's mpiexec.
+# from the workspace's target/{debug,release}, else hydra's mpiexec.hydra.
 set -u
 name=$(basename "$1")
 prog=${name%%.*}
@@ -32,7 +32,7 @@ if [ -z "$launcher" ]; then
     done
   fi
 fi
-[ -n "$launcher" ] || launcher="mpiexec -n"
+[ -n "$launcher" ] || launcher="mpiexec.hydra -n"
 
 ROFI_PROVIDER=$provider
 ROFI_TIMEOUT=${ROFI_TIMEOUT:-30}

@@ -112,6 +112,14 @@ impl Ucx {
         }
         // SAFETY: config came from ucp_config_read and is released once.
         unsafe { sys::ucp_config_release(config) };
+        if status == sys::UCS_ERR_NO_DEVICE {
+            // What UCX says when UCX_TLS names nothing usable here: name the variable.
+            let tls = std::env::var("UCX_TLS").unwrap_or_else(|_| "(unset: all)".into());
+            return Err(Error::BackendUnavailable {
+                name: "ucx".into(),
+                why: format!("UCX finds no usable transport for UCX_TLS={tls} on this machine (ucx_info -d lists them)"),
+            });
+        }
         check(status, "ucp_init")?;
         let wparams = sys::ucp_worker_params_t {
             field_mask: sys::UCP_WORKER_PARAM_FIELD_THREAD_MODE as u64,

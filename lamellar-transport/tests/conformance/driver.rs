@@ -157,6 +157,26 @@ fn runs() -> Vec<Run> {
             c.env("LT_EXPECT_NODES", "2").env("ROFI_DOMAIN", "lt0").env("UCX_NET_DEVICES", "lt0");
             v.push(Run { name: format!("{}/hydra-2-hosts/P=4", cfg.name), cmd: c, check: Box::new(expect_success) });
         }
+        // Bad settings and launchers we cannot serve fail init, naming the culprit.
+        let mut bad: Vec<(&str, Vec<(&str, &str)>, &str)> = vec![
+            ("launcher-without-PMI-connection", vec![("PMI_RANK", "5"), ("PMI_SIZE", "2")], "Bootstrap|PMI_RANK=5"),
+            ("srun-step-without-PMI", vec![("SLURM_STEP_NUM_TASKS", "2"), ("SLURM_STEP_ID", "0")], "Bootstrap|--mpi=pmi2"),
+            ("openmpi-without-PMIx-server", vec![("OMPI_COMM_WORLD_SIZE", "2")], "Bootstrap|OMPI_COMM_WORLD_SIZE"),
+        ];
+        for t in ["abc", "-1", "0"] {
+            bad.push(("bad-LAMELLAR_TIMEOUT", vec![("LAMELLAR_TIMEOUT", t)], "InvalidArgument|LAMELLAR_TIMEOUT"));
+        }
+        if cfg.name.starts_with("rofi") {
+            bad.push(("empty-ROFI_PROVIDER", vec![("ROFI_PROVIDER", "")], "InvalidArgument|ROFI_PROVIDER"));
+        }
+        if cfg.name.starts_with("ucx") {
+            bad.push(("UCX_TLS-UCX-rejects", vec![("UCX_TLS", "no_such_tl")], "BackendUnavailable|UCX_TLS"));
+        }
+        for (name, env, want) in bad {
+            let mut c = pe_command(&[], &exe, &cfg, 1, "init_error");
+            c.envs(env).env("LT_EXPECT_ERROR", want);
+            v.push(Run { name: format!("{}/{name}", cfg.name), cmd: c, check: Box::new(expect_success) });
+        }
         let l = [run, "-n", "3", "--timeout", "60", "--"];
         v.push(Run {
             name: format!("{}/panicking-PE-fails-the-job", cfg.name),

@@ -34,6 +34,16 @@ fn pe_main() {
         println!("init_fails: {msg}");
         return;
     }
+    if mode == "init_error" {
+        // A bad setting or an unservable launcher: init fails with this kind, naming this.
+        let want = std::env::var("LT_EXPECT_ERROR").expect("LT_EXPECT_ERROR=Kind|text");
+        let (kind, text) = want.split_once('|').expect("Kind|text");
+        let e = Transport::init().err().unwrap_or_else(|| panic!("init must fail ({want})"));
+        assert_eq!(format!("{:?}", e.kind()), kind, "{e}");
+        assert!(e.to_string().contains(text), "{e:?} should name {text}");
+        println!("init_error: {e}");
+        return;
+    }
     let t = Transport::init().unwrap_or_else(|e| panic!("init failed: {e}"));
     let me = t.my_pe();
     if let Some(n) = std::env::var("LT_EXPECT_NODES").ok().and_then(|n| n.parse::<usize>().ok()) {

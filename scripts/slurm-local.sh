@@ -7,7 +7,8 @@
 #
 # Exit 3 from `start` means "Slurm/munge not installed": callers skip.
 # Env: SLURM_LOCAL_CPUS (default 8), SLURM_LOCAL_PORT (slurmctld port,
-# slurmd uses +1; default 6817) so several instances can coexist.
+# slurmd uses +1; default 6817) so several instances can coexist,
+# SLURM_LOCAL_TIMEOUT (readiness wait, default 30 s).
 set -euo pipefail
 
 usage() { echo "usage: $0 start|stop DIR" >&2; exit 2; }
@@ -54,6 +55,11 @@ stop() {
         [ $left = 0 ] && break
         sleep 0.1
     done
+    if [ -f "$dir/sockdir" ]; then
+        local rd; rd=$(cat "$dir/sockdir")
+        case $rd in /tmp/slurm-local.*) rm -rf "$rd" ;; esac
+        rm -f "$dir/sockdir"
+    fi
     # Straggler slurmstepds (they ignore TERM once slurmd is gone) are
     # recognisable by the slurmd log they inherited from our slurmd.
     for p in $(pgrep -x slurmstepd || true); do
@@ -63,7 +69,7 @@ stop() {
 }
 
 dump_logs() {
-    for f in "$dir"/log/*; do echo "==== $f" >&2; tail -n 30 "$f" >&2 || true; done
+    for f in "$dir"/log/*; do echo "==== $f" >&2; tail -n 20 "$f" >&2 || true; done
 }
 
 start() {
@@ -82,6 +88,16 @@ start() {
     # and a key nobody else can read.
     chmod 0755 "$dir"
     mkdir -p -m 0700 "$dir/state" "$dir/spool" "$dir/log" "$dir/run"
+    # Unix sockets live in the munge socket dir and in SlurmdSpoolDir
+    # (<host>_<job>.<step>): sun_path is ~108 bytes, and munged also wants
+    # every ancestor of its socket world-searchable. If DIR can't satisfy
+    # that, use a short private dir under /tmp for both.
+    local sockdir=$dir d=$dir
+    while [ "$d" != / ]; do d=$(dirname "$d"); (( 0$(stat -c %a "$d") & 1 )) || break; done
+    if [ "$d" != / ] || [ ${#dir} -gt 60 ]; then
+        sockdir=$(mktemp -d /tmp/slurm-local.XXXXXX); chmod 0755 "$sockdir"
+        echo "$sockdir" >"$dir/sockdir"; mkdir -m 0700 "$sockdir/spool"
+    fi
     [ -s "$dir/munge.key" ] || (umask 077; dd if=/dev/urandom of="$dir/munge.key" bs=1024 count=1 status=none)
     chmod 0400 "$dir/munge.key"
 
@@ -94,10 +110,10 @@ SlurmdPort=$((port + 1))
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
-AuthInfo=socket=$dir/munge.sock
+AuthInfo=socket=$sockdir/munge.sock
 CredType=cred/munge
 StateSaveLocation=$dir/state
-SlurmdSpoolDir=$dir/spool
+SlurmdSpoolDir=$sockdir/spool
 SlurmctldPidFile=$dir/run/slurmctld.pid
 SlurmdPidFile=$dir/run/slurmd.pid
 SlurmctldLogFile=$dir/log/slurmctld.log
@@ -132,17 +148,19 @@ EOF
     : >"$dir/plugstack.conf"
     export SLURM_CONF=$dir/slurm.conf
 
-    # Foreground daemons, backgrounded here so $! is the daemon pid;
-    # stdio detached so callers capturing our output don't hang on EOF.
-    munged -F --key-file="$dir/munge.key" --socket="$dir/munge.sock" \
+    # Foreground daemons, backgrounded here so $! is the daemon pid (setsid
+    # execs in place: a non-interactive job is no group leader). Own session
+    # so a caller's Ctrl-C/timeout doesn't hit them; stdio detached so callers
+    # capturing our output don't hang waiting for EOF.
+    setsid munged -F --key-file="$dir/munge.key" --socket="$sockdir/munge.sock" \
         --pid-file="$dir/run/munged.pid" --log-file="$dir/log/munged.log" \
         --seed-file="$dir/run/munged.seed" </dev/null >>"$dir/log/munged.out" 2>&1 &
     echo $! >"$dir/munged.pid"
-    for _ in $(seq 50); do [ -S "$dir/munge.sock" ] && break; sleep 0.1; done
-    [ -S "$dir/munge.sock" ] || { echo "slurm-local: munged did not start" >&2; dump_logs; stop; exit 1; }
-    slurmctld -D -c -f "$dir/slurm.conf" </dev/null >>"$dir/log/slurmctld.out" 2>&1 &
+    for _ in $(seq 50); do [ -S "$sockdir/munge.sock" ] && break; sleep 0.1; done
+    [ -S "$sockdir/munge.sock" ] || { echo "slurm-local: munged did not start" >&2; dump_logs; stop; exit 1; }
+    setsid slurmctld -D -c -f "$dir/slurm.conf" </dev/null >>"$dir/log/slurmctld.out" 2>&1 &
     echo $! >"$dir/slurmctld.pid"
-    slurmd -D -f "$dir/slurm.conf" -N "$host" </dev/null >>"$dir/log/slurmd.out" 2>&1 &
+    setsid slurmd -D -f "$dir/slurm.conf" -N "$host" </dev/null >>"$dir/log/slurmd.out" 2>&1 &
     echo $! >"$dir/slurmd.pid"
 
     local deadline=$((SECONDS + ${SLURM_LOCAL_TIMEOUT:-30}))

@@ -7,8 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# libpmix-dev: Slurm's pmix plugin loads the unversioned libpmix.so (our PEs need only libpmix2).
 PACKAGES=(build-essential pkg-config autoconf automake libtool clang libclang-dev
-          libfabric-dev libfabric-bin libucx-dev ucx-utils mpich openmpi-bin libpmix2
+          libfabric-dev libfabric-bin libucx-dev ucx-utils mpich openmpi-bin libpmix-dev
           slurm-wlm munge iproute2 util-linux)
 
 missing=()

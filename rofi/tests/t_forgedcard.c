@@ -6,8 +6,8 @@
  *
  * The card is forged on the wire: this program defines send(), which ROFI's
  * PMI client calls (through the dynamic linker, so the executable's
- * definition wins); on PE 1, a "cmd=put" of a node card key goes out with
- * its value replaced. Everything else passes through unchanged. */
+ * definition wins); on PE 1, the "cmd=put"s of the node card key go out with
+ * their values replaced. Everything else passes through unchanged. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <sys/socket.h>
@@ -35,9 +35,17 @@ ssize_t send(int fd, const void *buf, size_t len, int flags)
         memcpy(line, buf, len);
         line[len] = '\0';
         char *value = strstr(line, " value=");
-        if (strstr(line, "-node") && value) {
-            int n = snprintf(value, sizeof line - (size_t)(value - line), " value=" FORGED "\n");
-            forged++;
+        char *key = strstr(line, " key=");
+        if (strstr(line, "-node") && value && key) {
+            /* Values go out as a byte count ("KEY") and hex chunks ("KEY.0"): forge
+             * both, so the card decodes to FORGED (with its terminating NUL). */
+            char hex[2 * sizeof FORGED + 1];
+            for (size_t i = 0; i < sizeof FORGED; i++)
+                snprintf(hex + 2 * i, 3, "%02x", (unsigned char)FORGED[i]);
+            int chunk = memchr(key, '.', (size_t)(value - key)) != NULL;
+            int n = chunk ? snprintf(value, sizeof line - (size_t)(value - line), " value=%s\n", hex)
+                          : snprintf(value, sizeof line - (size_t)(value - line), " value=%zu\n", sizeof FORGED);
+            forged += chunk;
             ssize_t r = real(fd, line, (size_t)(value - line) + (size_t)n, flags);
             /* To ROFI, all of its own line went out. */
             return r < 0 ? r : (ssize_t)len;

@@ -131,31 +131,18 @@ fn signal_all(children: &mut [(usize, Child, Option<ExitStatus>)], sig: i32) {
     }
 }
 
-/// Removes what the job's PEs may have left in /dev/shm: our own `lt-<job>-` objects and
-/// libfabric shm-provider regions named `<pid>:...` of our own (now dead) children.
-fn clean_dev_shm(kvsname: &str, pids: &[u32]) {
-    let Ok(dir) = std::fs::read_dir("/dev/shm") else { return };
-    let ours = shm_prefix(kvsname);
-    for e in dir.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        let child_region = pids.iter().any(|p| name.starts_with(&format!("{p}:")));
-        if name.starts_with(&ours) || child_region {
-            let _ = std::fs::remove_file(e.path());
-        }
-    }
-}
-
-/// A shell beside the launcher, in its own session, holding the read end of a pipe that only
-/// the launcher writes. If the launcher dies without dismissing it (SIGKILL, a crash), the
-/// pipe closes: the reaper kills what is left of the PEs' process groups, waits for them,
-/// and removes what they left in /dev/shm (PDEATHSIG has killed the PEs themselves).
+/// The one cleanup of a job: a shell beside the launcher, in its own session, holding the
+/// read end of a pipe that only the launcher writes. When the pipe closes, because the job
+/// ended or because the launcher died however it died (SIGKILL, a crash), the reaper kills
+/// whatever is left in the PEs' process groups, waits for them, and removes what the job left
+/// in /dev/shm: our `lt-<job>-` objects and libfabric's shm regions, named `<pid>:...`, of the
+/// PEs. (PDEATHSIG has already killed the PEs themselves if the launcher died.)
 struct Reaper {
     child: Child,
 }
 
 const REAPER: &str = r#"trap '' HUP INT TERM QUIT
-read -r word
-[ "$word" = done ] && exit 0
+read -r _
 prefix=$1; shift
 for p in "$@"; do kill -KILL -- "-$p" 2>/dev/null; done
 i=0
@@ -186,11 +173,9 @@ impl Reaper {
         Ok(Reaper { child })
     }
 
-    /// The job ended under the launcher's eyes: the reaper leaves without doing anything.
-    fn dismiss(&mut self) {
-        if let Some(mut w) = self.child.stdin.take() {
-            let _ = w.write_all(b"done\n");
-        }
+    /// The job ended under the launcher's eyes: clean up now, and wait until it is done.
+    fn finish(mut self) {
+        drop(self.child.stdin.take());
         let _ = self.child.wait();
     }
 }
@@ -272,7 +257,7 @@ pub fn run(spec: &JobSpec) -> std::io::Result<JobOutcome> {
     }
     let server = PmiServer::start(kvsname.clone(), server_ends)?;
     let pids: Vec<u32> = children.iter().map(|(_, c, _)| c.id()).collect();
-    let mut reaper = match Reaper::start(&kvsname, &pids) {
+    let reaper = match Reaper::start(&kvsname, &pids) {
         Ok(r) => r,
         Err(e) => {
             signal_all(&mut children, libc::SIGKILL);
@@ -316,12 +301,11 @@ pub fn run(spec: &JobSpec) -> std::io::Result<JobOutcome> {
         std::thread::sleep(Duration::from_millis(2));
     }
     drop(children);
-    reaper.dismiss();
     server.join();
     for r in relays {
         let _ = r.join();
     }
-    clean_dev_shm(&kvsname, &pids);
+    reaper.finish();
     Ok(match failure {
         Some((code, why)) => JobOutcome { code, failure: Some(why) },
         None => JobOutcome { code: 0, failure: None },

@@ -21,6 +21,12 @@ fn backend_not_compiled_in_names_the_feature() {
     }
 }
 
+#[test]
+fn a_zero_timeout_is_an_invalid_argument() {
+    let e = Transport::builder().timeout(std::time::Duration::ZERO).init().err().unwrap();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+}
+
 /// A singleton shmem job: `wait_until` returns the value that satisfied the predicate, and
 /// waiting for a flag nobody puts ends in `Timeout` after the builder's timeout.
 #[test]

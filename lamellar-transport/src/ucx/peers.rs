@@ -77,14 +77,7 @@ fn process_alive(pid: i32) -> bool {
 /// A name that is equal on two PEs exactly when their pids are comparable: hostname, boot
 /// id and pid namespace.
 pub fn host_id() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: gethostname writes at most buf.len() bytes into our buffer.
-    let host = if unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0 {
-        let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-        String::from_utf8_lossy(&buf[..end]).into_owned()
-    } else {
-        String::new()
-    };
+    let host = lamellar_bootstrap::host::hostname();
     let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default();
     let ns = std::fs::read_link("/proc/self/ns/pid").map(|p| p.display().to_string()).unwrap_or_default();
     format!("{host}/{}/{ns}", boot.trim())

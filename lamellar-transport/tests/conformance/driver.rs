@@ -166,6 +166,8 @@ fn runs() -> Vec<Run> {
         for t in ["abc", "-1", "0"] {
             bad.push(("bad-LAMELLAR_TIMEOUT", vec![("LAMELLAR_TIMEOUT", t)], "InvalidArgument|LAMELLAR_TIMEOUT"));
         }
+        bad.push(("bad-LAMELLAR_YIELD", vec![("LAMELLAR_YIELD", "sometimes")], "InvalidArgument|LAMELLAR_YIELD"));
+        bad.push(("empty-LAMELLAR_TRANSPORT", vec![("LAMELLAR_TRANSPORT", " ")], "InvalidArgument|LAMELLAR_TRANSPORT"));
         if cfg.name.starts_with("rofi") {
             bad.push(("empty-ROFI_PROVIDER", vec![("ROFI_PROVIDER", "")], "InvalidArgument|ROFI_PROVIDER"));
         }

@@ -50,7 +50,7 @@ pub use env::Env;
 pub use found::{Found, Method};
 pub use library::{Library, Packages, Version};
 pub use message::Failure;
-pub use rpath::rpath_from_deps;
+pub use rpath::{reexport_lib_dirs, rpath_from_deps};
 pub use source_build::{Built, Recipe, Source, SourceBuild};
 
 /// The build-script entry point: reads the variables the chain needs (and

@@ -23,6 +23,27 @@ pub fn rpath_from_deps(links: &[&str]) {
 
 /// The pure part of [`rpath_from_deps`]: the lines it would print.
 pub fn rpath_lines(env: &Env, links: &[&str]) -> Vec<String> {
+    link_args(&lib_dirs(env, links), &env.target())
+}
+
+/// For a crate between the -sys crates and the binaries (with its own `links` key): passes
+/// the lib directories of its -sys dependencies on as its own `lib` metadata, so that a
+/// dependent's `rpath_from_deps(&[<its links name>])` finds them without depending on the
+/// -sys crates itself. (Cargo hands `DEP_*` metadata only to direct dependents.)
+pub fn reexport_lib_dirs(links: &[&str]) {
+    let names: Vec<String> = links.iter().map(|l| dep_lib_var(l)).collect();
+    let env = Env::from_process(names.iter().map(String::as_str));
+    println!("{}", reexport_line(&env, links));
+}
+
+/// The pure part of [`reexport_lib_dirs`].
+pub fn reexport_line(env: &Env, links: &[&str]) -> String {
+    let joined = std::env::join_paths(lib_dirs(env, links)).unwrap_or_default();
+    format!("cargo::metadata=lib={}", joined.to_string_lossy())
+}
+
+/// The directories in `DEP_<LINKS>_LIB` of each of `links`, in order, once each.
+fn lib_dirs(env: &Env, links: &[&str]) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = Vec::new();
     for links_name in links {
         if let Some(value) = env.get(&dep_lib_var(links_name)) {
@@ -33,7 +54,7 @@ pub fn rpath_lines(env: &Env, links: &[&str]) -> Vec<String> {
             }
         }
     }
-    link_args(&dirs, &env.target())
+    dirs
 }
 
 /// `-Wl,-rpath,<dir>` lines for every directory the loader would not search by itself.
@@ -84,6 +105,13 @@ mod tests {
                 "cargo::rustc-link-arg=-Wl,-rpath,/out/install/lib",
             ]
         );
+    }
+
+    #[test]
+    fn reexport_joins_the_lib_dirs_of_every_dependency_once() {
+        let env = Env::new().with("DEP_ROFI_LIB", "/out/lib:/opt/ofi/lib").with("DEP_UCX_LIB", "/opt/ofi/lib:/opt/ucx/lib");
+        assert_eq!(reexport_line(&env, &["rofi", "ucx", "missing"]), "cargo::metadata=lib=/out/lib:/opt/ofi/lib:/opt/ucx/lib");
+        assert_eq!(reexport_line(&Env::new(), &[]), "cargo::metadata=lib=");
     }
 
     #[test]

@@ -50,6 +50,17 @@ pub fn yield_from_env() -> Result<Option<bool>> {
     }
 }
 
+/// `LAMELLAR_UCX_ERR_MODE`: `peer` (UCX's peer-failure handling on every endpoint) or
+/// `none` (the default).
+pub fn ucx_peer_errors() -> Result<bool> {
+    match var("LAMELLAR_UCX_ERR_MODE").map(|v| v.trim().to_ascii_lowercase()) {
+        None => Ok(false),
+        Some(v) if v == "peer" => Ok(true),
+        Some(v) if v == "none" => Ok(false),
+        Some(v) => Err(bad("LAMELLAR_UCX_ERR_MODE", &v, "peer or none")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

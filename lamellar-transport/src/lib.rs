@@ -26,6 +26,12 @@
 //!   [`Transport::timeout`].
 //! - [`Transport::quiet`]: all of this PE's operations are complete at their targets.
 //!   [`Transport::fence`]: ordering only. [`Transport::barrier`]: quiet, then all PEs arrive.
+//! - Threads: [`Transport`] (and its clones), [`SymAlloc`] and [`SymArray`] are `Send` and
+//!   `Sync`: any number of threads may issue puts, gets, atomics, quiets, fences and waits at
+//!   once (the conformance case `threads_issue_and_quiet` runs four per PE). A [`Scope`]
+//!   and its [`NbHandle`]s belong to the thread that opened the scope; other threads open
+//!   their own. `quiet` covers the operations this PE issued before it, from any thread.
+//!   Collectives (`alloc`, `barrier`, `free`) are entered by one thread per PE at a time.
 //! - Bad input (PE out of range or not in the team, range outside the allocation, misaligned
 //!   or unsupported atomic, mismatched collective sizes) is an [`Error`] before any byte moves.
 //!

@@ -97,6 +97,7 @@ enum rofi_error {
     ROFI_ESIZE = -8,     /* collective alloc with different sizes       */
     ROFI_ESTATE = -9,    /* not initialized / already initialized       */
     ROFI_ETRUNC = -10,   /* received message larger than the buffer     */
+    ROFI_EPEER = -11,    /* the target PE is gone: its connection failed */
 };
 
 /* Static description of an error code (never NULL). */
@@ -105,6 +106,8 @@ ROFI_API const char *rofi_strerror(int err);
 /* Detailed message of the last failing ROFI call in this thread ("" if
  * none), e.g. the list of available providers after ROFI_ENOPROV. */
 ROFI_API const char *rofi_last_error(void);
+/* The PE the last ROFI_EPEER on this thread was about (-1: none known). */
+ROFI_API int rofi_error_pe(void);
 
 /* ---- setup ------------------------------------------------------------- */
 

@@ -131,6 +131,7 @@ ROFI_INLINE int atomic_issue(rofi_atomic_op_t aop, rofi_type_t type, void *dst,
     if (!op)
         return rofi_error(ROFI_ENOMEM, "rofi_atomic: out of memory");
     *out = op;
+    op->pe = pe;
     if (operand)
         rofi_copy_word(&op->scratch[0], operand, sz);
     if (compare && kind == COMPARE)
@@ -162,7 +163,7 @@ ROFI_INLINE int atomic_issue(rofi_atomic_op_t aop, rofi_type_t type, void *dst,
         ROFI_POST(frc, fi_compare_atomicmsg(rofi.ep, &msg, &cmp, &desc, 1, &res, &desc, 1,
                                             FI_COMPLETION));
     if (frc) {
-        rc = rofi_fi_error("fi_*atomicmsg", frc);
+        rc = rofi_fi_error_pe("fi_*atomicmsg", frc, pe);
         rofi_op_fail(op, rc, 1);
         return rc;
     }

@@ -32,9 +32,10 @@ int rofi_post_send(struct rofi_op *op, int pe, const void *buf, size_t len, uint
         rofi_op_fail(op, (int)rc, 1);
         return (int)rc;
     }
+    op->pe = pe;
     ROFI_POST(rc, fi_tsend(rofi.ep, buf, len, desc, rofi.addrs[pe], tag, op));
     if (rc) {
-        int err = rofi_fi_error("fi_tsend", rc);
+        int err = rofi_fi_error_pe("fi_tsend", rc, pe);
         rofi_op_fail(op, err, 1);
         return err;
     }
@@ -44,7 +45,7 @@ int rofi_post_send(struct rofi_op *op, int pe, const void *buf, size_t len, uint
 int rofi_post_recv(struct rofi_op *op, int pe, void *buf, size_t len, uint64_t tag)
 {
     void *desc;
-    (void)pe; /* the source is matched through the tag */
+    op->pe = pe; /* matched through the tag; named in errors */
     ssize_t rc = rofi_op_desc(op, buf, len, &desc);
     if (rc) {
         rofi_op_fail(op, (int)rc, 1);

@@ -45,6 +45,7 @@ struct rofi_op *rofi_op_new(int counted)
     atomic_init(&op->state, OP_PENDING);
     op->remaining = 1;
     op->err = op->fi_err = op->is_recv = 0;
+    op->pe = -1;
     op->counted = counted;
     op->len = op->result_len = 0;
     op->tag = 0;
@@ -123,16 +124,6 @@ void rofi_op_fail(struct rofi_op *op, int err, int parts)
     rofi_unlock();
 }
 
-static int map_cq_error(int fi_err)
-{
-    switch (fi_err) {
-    case FI_ETRUNC:    return ROFI_ETRUNC;
-    case FI_ECANCELED: return ROFI_ETIMEDOUT; /* we cancel only on timeout */
-    case FI_ENOMEM:    return ROFI_ENOMEM;
-    default:           return ROFI_EFABRIC;
-    }
-}
-
 /* The error entry behind -FI_EAVAIL: rare, so out of the poll loop. */
 static __attribute__((noinline)) int cq_drain_error(void)
 {
@@ -142,7 +133,7 @@ static __attribute__((noinline)) int cq_drain_error(void)
         struct rofi_op *op = e.op_context;
         op->fi_err = e.err < 0 ? -e.err : e.err; /* shm reports it negated */
         op->len = e.len;
-        op_complete_locked(op, map_cq_error(op->fi_err), 1);
+        op_complete_locked(op, rofi_fi_code(op->fi_err, op->is_recv), 1);
     }
     return 1;
 }
@@ -179,6 +170,10 @@ int rofi_progress_locked(void)
  * polls. */
 ROFI_INLINE void poll_once(void)
 {
+    if (atomic_load_explicit(&rofi.lock_waiters, memory_order_relaxed)) {
+        sched_yield(); /* a thread waits to post: a poll only progresses, let it in */
+        return;
+    }
     if (rofi_trylock()) {
         unsigned long n = atomic_load_explicit(&rofi.polls, memory_order_relaxed);
         atomic_store_explicit(&rofi.polls, n + 1, memory_order_relaxed);
@@ -191,6 +186,8 @@ ROFI_INLINE void poll_once(void)
  * recorded at post time already set a more specific one. */
 static int op_status(struct rofi_op *op)
 {
+    if (op->err == ROFI_EPEER && op->fi_err)
+        return rofi_peer_error(op->pe, op->fi_err);
     if (op->err && op->fi_err)
         return rofi_error(op->err, "operation failed: %s (%d)",
                           fi_strerror(op->fi_err), op->fi_err);

@@ -31,6 +31,7 @@ ROFI_INLINE int rma_issue(int is_put, char *local, const void *sym, size_t size,
     if (!op)
         return rofi_error(ROFI_ENOMEM, "%s: out of memory", fn);
     *out = op;
+    op->pe = pe;
     if (size == 0) {
         rofi_op_fail(op, 0, 1); /* nothing to move: complete at once */
         return 0;
@@ -59,7 +60,7 @@ ROFI_INLINE int rma_issue(int is_put, char *local, const void *sym, size_t size,
         else
             ROFI_POST(frc, fi_readmsg(rofi.ep, &msg, FI_COMPLETION));
         if (frc) {
-            rc = rofi_fi_error(is_put ? "fi_writemsg" : "fi_readmsg", frc);
+            rc = rofi_fi_error_pe(is_put ? "fi_writemsg" : "fi_readmsg", frc, pe);
             rofi_op_fail(op, rc, parts - i); /* the posted parts still complete */
             return rc;
         }

@@ -36,6 +36,13 @@ ROFI_HIDDEN int rofi_error(int code, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Same, for a failed libfabric call: appends fi_strerror(-fi_rc). */
 ROFI_HIDDEN int rofi_fi_error(const char *call, long fi_rc);
+/* The ROFI code for a (positive) libfabric error, from a post or the CQ. */
+ROFI_HIDDEN int rofi_fi_code(int fi_err, int is_recv);
+/* rofi_fi_error for a call that addresses `pe`: a lost connection is
+ * ROFI_EPEER, and rofi_error_pe() names pe. */
+ROFI_HIDDEN int rofi_fi_error_pe(const char *call, long fi_rc, int pe);
+/* ROFI_EPEER for a completion error of an operation to `pe`. */
+ROFI_HIDDEN int rofi_peer_error(int pe, int fi_err);
 
 /* ---- time ------------------------------------------------------------- */
 
@@ -56,6 +63,7 @@ struct rofi_op {
     int fi_err;            /* libfabric error from the CQ, for messages    */
     int counted;           /* OP_COUNTED: in rofi.outstanding (quiet)      */
     int is_recv;           /* posted receive: cancel it on timeout         */
+    int pe;                /* the PE it addresses, -1 if none              */
     size_t len;            /* received length (receives)                   */
     uint64_t tag;          /* received tag (receives)                      */
     struct fid_mr *lmr;    /* on-the-fly local MR (FI_MR_LOCAL), or NULL   */
@@ -265,6 +273,7 @@ struct rofi_state {
     unsigned char atomic_ok[ROFI_NUM_ATOMIC_OPS][ROFI_NUM_TYPES];
 
     _Atomic int lock;         /* serializes every fi_* call: rofi_lock()   */
+    _Atomic int lock_waiters; /* threads spinning in rofi_lock: polls give way */
     _Atomic long outstanding; /* counted ops not yet complete (quiet)      */
 
     _Atomic unsigned long calls; /* the application's calls into the
@@ -308,9 +317,16 @@ static inline int rofi_trylock(void)
  * the call, under the lock, so a load and a store never lose one. */
 static inline void rofi_lock(void)
 {
-    /* The holder may be descheduled (two threads of ours, one core): yield. */
-    while (!rofi_trylock())
-        sched_yield();
+    /* The holder may be descheduled (two threads of ours, one core): yield.
+     * Announced, so that threads only polling step aside (poll_once): a test-
+     * and-set lock is unfair, and a thread quieting in a tight poll loop kept
+     * the posts it waited for from ever getting the lock. */
+    if (!rofi_trylock()) {
+        atomic_fetch_add_explicit(&rofi.lock_waiters, 1, memory_order_relaxed);
+        while (!rofi_trylock())
+            sched_yield();
+        atomic_fetch_sub_explicit(&rofi.lock_waiters, 1, memory_order_relaxed);
+    }
     unsigned long n = atomic_load_explicit(&rofi.calls, memory_order_relaxed) + 1;
     atomic_store_explicit(&rofi.calls, n, memory_order_relaxed);
     if (n % ROFI_SERVE_EVERY == 0)

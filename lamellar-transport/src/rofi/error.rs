@@ -30,6 +30,12 @@ fn error(rc: i32, what: &str) -> Error {
     match rc {
         sys::ROFI_ENOPROV => Error::BackendUnavailable { name: "rofi".into(), why: message },
         sys::ROFI_EPMI => Error::Bootstrap(message),
+        // SAFETY: reads ROFI's thread-local record of the last ROFI_EPEER.
+        sys::ROFI_EPEER => match unsafe { sys::rofi_error_pe() } {
+            pe if pe >= 0 => Error::PeerFailed { pe: pe as usize, why: message },
+            // Every operation records its target: not reached, but never a wrong PE.
+            _ => Error::Backend { backend: "rofi", code: rc as i64, message },
+        },
         sys::ROFI_ETIMEDOUT => Error::Timeout { what: message, after: super::TIMEOUT.get().copied().unwrap_or(crate::config::DEFAULT_TIMEOUT) },
         sys::ROFI_ENOTSUP => Error::Unsupported { backend: "rofi", what: message },
         sys::ROFI_ESIZE => Error::SizeMismatch { what: message },

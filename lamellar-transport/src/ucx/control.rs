@@ -94,11 +94,11 @@ impl Control {
 
     /// Dissemination barrier over `team` (this PE is a member); starts with a quiet.
     pub fn barrier(&mut self, ucx: &Ucx, team: &Team) -> Result<()> {
-        ucx.lock().flush()?;
+        ucx.lock()?.flush()?;
         for (to, from) in team.dissemination_partners(self.me) {
             let k = &self.remote[to];
             let addr = k.base + (OFF_SIGNALS + SIGNAL_STRIDE * self.me) as u64;
-            ucx.lock().atomic(to, sys::UCP_ATOMIC_OP_ADD, 8, 1, None, addr, k.rkey)?;
+            ucx.lock()?.atomic(to, sys::UCP_ATOMIC_OP_ADD, 8, 1, None, addr, k.rkey)?;
             self.expected[from] += 1;
             let want = self.expected[from];
             let counter = self.word(OFF_SIGNALS + SIGNAL_STRIDE * from);
@@ -149,7 +149,7 @@ impl Control {
 
     fn read_into(&self, ucx: &Ucx, pe: usize, off: usize, buf: &mut [u8]) -> Result<()> {
         let k = &self.remote[pe];
-        let mut w = ucx.lock();
+        let mut w = ucx.lock()?;
         // SAFETY: `buf` is a live exclusive borrow until `complete` returns (which waits for
         // the request or cancels it); the range is inside the peer's control region.
         let ptr = unsafe { w.get_raw(pe, buf.as_mut_ptr(), buf.len(), k.base + off as u64, k.rkey)? };

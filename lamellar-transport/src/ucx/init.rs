@@ -27,7 +27,7 @@ impl UcxBackend {
         // Peers' liveness info is filled in once the cards are in; until then nobody fails.
         let mut ucx = Ucx::open(npes, Peers::new(vec![None; npes]), timeout)?;
         let (region, own) = {
-            let mut w = ucx.lock();
+            let mut w = ucx.lock()?;
             let address = w.address()?;
             let region = Region::map(&mut w, control_len(npes))?;
             let key = match region.pack(&mut w) {
@@ -43,7 +43,7 @@ impl UcxBackend {
         let cards = match exchange(&mut boot, me, npes, own) {
             Ok(c) => c,
             Err(e) => {
-                region.unmap(&mut ucx.lock());
+                region.unmap(&mut ucx.lock_for_release());
                 return Err(e);
             }
         };
@@ -54,7 +54,7 @@ impl UcxBackend {
         let shared = Arc::new(Shared { me, npes, control: Mutex::new(Some(Control::new(me, region))), ucx: ucx.clone(), caps: OnceLock::new() });
         {
             let mut ctl = shared.lock_control();
-            let mut w = ucx.lock();
+            let mut w = ucx.lock()?;
             for (pe, c) in cards.iter().enumerate() {
                 w.connect(pe, &c.worker_address)?;
             }

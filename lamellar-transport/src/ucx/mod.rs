@@ -89,7 +89,7 @@ impl Drop for Shared {
         // Keys and the control region go before the worker and context (in Ucx's drop).
         let ctl = self.control.get_mut().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(c) = ctl {
-            c.release(&mut self.ucx.lock());
+            c.release(&mut self.ucx.lock_for_release());
         }
     }
 }
@@ -134,22 +134,22 @@ impl Backend for UcxBackend {
         if op == OpToken::DONE {
             return Ok(true);
         }
-        self.shared.ucx.lock().test(op)
+        self.shared.ucx.lock()?.test(op)
     }
 
     fn wait(&self, op: OpToken) -> Result<()> {
         if op == OpToken::DONE {
             return Ok(());
         }
-        self.shared.ucx.lock().wait(op)
+        self.shared.ucx.lock()?.wait(op)
     }
 
     fn quiet(&self) -> Result<()> {
-        self.shared.ucx.lock().flush()
+        self.shared.ucx.lock()?.flush()
     }
 
     fn fence(&self) -> Result<()> {
-        self.shared.ucx.lock().fence()
+        self.shared.ucx.lock()?.fence()
     }
 
     fn barrier(&self, team: &Team) -> Result<()> {
@@ -182,7 +182,7 @@ impl Backend for UcxBackend {
         let world = Team::world(self.shared.npes);
         let met = if std::thread::panicking() { Ok(()) } else { self.barrier(&world) };
         // A peer that already left is no error for the flush (its endpoint fails it).
-        let flushed = match self.shared.ucx.lock().flush() {
+        let flushed = match self.shared.ucx.lock().and_then(|mut w| w.flush()) {
             Err(e) if e.kind() == crate::ErrorKind::Timeout => Err(e),
             _ => Ok(()),
         };

@@ -59,7 +59,9 @@ impl Worker<'_> {
             if let Some(p) = pe {
                 // The request may still use the caller's buffer: cancel it before returning.
                 self.abandon(p, sys::UCS_ERR_CANCELED);
-                self.drain_or_abort(req, what);
+                if !self.drain_or_poison(req, p, what) {
+                    return Err(e); // the request is leaked with the poisoned worker
+                }
             }
             // SAFETY: our request, released once; UCX no longer touches caller buffers.
             unsafe { sys::ucp_request_free(req.as_ptr()) };
@@ -72,9 +74,11 @@ impl Worker<'_> {
     }
 
     /// After a forced close the request completes (cancelled) within a few progress calls.
-    /// If it did not, returning would let UCX write a buffer its owner has reused: the only
-    /// sound way out left is to stop the process.
-    fn drain_or_abort(&mut self, req: NonNull<c_void>, what: &dyn Fn() -> String) {
+    /// If it did not (UCX 1.13 over tcp, without peer error handling, leaves requests to a
+    /// departed peer in flight), returning would let a later progress call write a buffer its
+    /// owner has reused: the worker is poisoned instead (see `State::poisoned`). Returns
+    /// whether the request finished.
+    fn drain_or_poison(&mut self, req: NonNull<c_void>, pe: usize, what: &dyn Fn() -> String) -> bool {
         let worker = self.st.worker;
         let drained = wait_until(
             self.ucx.timeout,
@@ -90,9 +94,10 @@ impl Worker<'_> {
             || Ok(()),
         );
         if drained.is_err() {
-            eprintln!("lamellar-transport (ucx): {} did not finish even after its endpoint was closed; aborting", what());
-            std::process::abort();
+            let why = format!("{} could not be cancelled after PE {pe} failed; this PE's UCX worker is stopped", what());
+            self.st.poisoned = Some((pe, why));
         }
+        drained.is_ok()
     }
 
     /// Keeps a request in flight under a new token (for non-blocking operations).

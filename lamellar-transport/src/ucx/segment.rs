@@ -35,7 +35,7 @@ pub fn alloc(shared: &Arc<Shared>, team: &Team, len: usize) -> Result<UcxSegment
     };
     // Map and publish; a local failure is published too, so that every member fails alike.
     let mapped = {
-        let mut w = ucx.lock();
+        let mut w = ucx.lock()?;
         Region::map(&mut w, len).and_then(|r| match r.pack(&mut w) {
             Ok(k) if k.len() <= BOARD_KEY_MAX => Ok((r, k)),
             Ok(k) => {
@@ -71,7 +71,7 @@ pub fn alloc(shared: &Arc<Shared>, team: &Team, len: usize) -> Result<UcxSegment
             continue;
         }
         if failure.is_none() {
-            let mut w = ucx.lock();
+            let mut w = ucx.lock()?;
             seg.remote[pe] = Some(RemoteKey::unpack(&mut w, pe, p.base, &p.key)?);
         }
     }
@@ -86,7 +86,7 @@ pub fn alloc(shared: &Arc<Shared>, team: &Team, len: usize) -> Result<UcxSegment
 
 impl Drop for UcxSegment {
     fn drop(&mut self) {
-        let mut w = self.shared.ucx.lock();
+        let mut w = self.shared.ucx.lock_for_release();
         for k in self.remote.iter_mut().filter_map(Option::take) {
             k.destroy(&mut w);
         }
@@ -120,7 +120,7 @@ impl Segment for UcxSegment {
             return Ok(());
         }
         let k = self.key(pe);
-        let mut w = self.shared.ucx.lock();
+        let mut w = self.shared.ucx.lock()?;
         // SAFETY: `src` is valid for the whole call and `complete` returns only once UCX is
         // done with it; the range is inside the allocation (checked) that `k` covers.
         let ptr = unsafe { w.put_raw(pe, src, len, k.base + offset as u64, k.rkey)? };
@@ -134,7 +134,7 @@ impl Segment for UcxSegment {
             return Ok(());
         }
         let k = self.key(pe);
-        let mut w = self.shared.ucx.lock();
+        let mut w = self.shared.ucx.lock()?;
         // SAFETY: as in `put`, for writes to `dst`.
         let ptr = unsafe { w.get_raw(pe, dst, len, k.base + offset as u64, k.rkey)? };
         w.complete(ptr, Some(pe), || format!("get of {len} bytes from PE {pe}"))
@@ -147,7 +147,7 @@ impl Segment for UcxSegment {
             return Ok(OpToken::DONE);
         }
         let k = self.key(pe);
-        let mut w = self.shared.ucx.lock();
+        let mut w = self.shared.ucx.lock()?;
         // SAFETY: the caller keeps `src` valid until the token completes (trait contract).
         let ptr = unsafe { w.put_raw(pe, src, len, k.base + offset as u64, k.rkey)? };
         w.track(ptr, pe, || format!("put_nb of {len} bytes to PE {pe}"))
@@ -160,7 +160,7 @@ impl Segment for UcxSegment {
             return Ok(OpToken::DONE);
         }
         let k = self.key(pe);
-        let mut w = self.shared.ucx.lock();
+        let mut w = self.shared.ucx.lock()?;
         // SAFETY: the caller keeps `dst` valid and untouched until the token completes.
         let ptr = unsafe { w.get_raw(pe, dst, len, k.base + offset as u64, k.rkey)? };
         w.track(ptr, pe, || format!("get_nb of {len} bytes from PE {pe}"))
@@ -170,7 +170,7 @@ impl Segment for UcxSegment {
         // Through UCX even to oneself: atomic with respect to peers' UCX atomics on the word.
         let k = self.key(pe);
         let caps = self.shared.caps();
-        atomics::perform(&mut self.shared.ucx.lock(), pe, req, k.base + offset as u64, k.rkey, caps)
+        atomics::perform(&mut self.shared.ucx.lock()?, pe, req, k.base + offset as u64, k.rkey, caps)
     }
 
     fn free(self: Box<Self>) -> Result<()> {

@@ -31,6 +31,11 @@ pub struct State {
     /// Non-blocking operations still in flight, by token.
     pub(super) pending: HashMap<u64, Pending>,
     pub(super) next_token: u64,
+    /// Set when a request to a failed peer could not be cancelled: UCX might still write
+    /// into the buffer it was given, which its owner has got back. From then on this worker
+    /// is never progressed again (so UCX can write nothing), every call fails with
+    /// `PeerFailed` naming the peer, and nothing is torn down (the requests are leaked).
+    pub(super) poisoned: Option<(usize, String)>,
 }
 
 // SAFETY: the handles are plain pointers into UCX; UCX allows a SERIALIZED worker (and its
@@ -58,17 +63,13 @@ pub struct Ucx {
     err_mode: sys::ucp_err_handling_mode_t,
 }
 
-/// `LAMELLAR_UCX_ERR_MODE=peer` asks UCX for peer-failure handling on every endpoint (a
-/// lost peer fails requests instead of hanging them). The default, `none`, keeps every
-/// transport usable: UCX 1.13's shared-memory transports (posix, sysv, self) have no
-/// peer-failure support, so with `peer` they are unusable and same-node traffic would fall
-/// back to tcp. Without it, peer failures are found by the pid check (same host) and by
-/// timeouts.
-fn err_mode_from_env() -> sys::ucp_err_handling_mode_t {
-    match std::env::var("LAMELLAR_UCX_ERR_MODE").map(|s| s.trim().to_ascii_lowercase()).as_deref() {
-        Ok("peer") => sys::UCP_ERR_HANDLING_MODE_PEER,
-        _ => sys::UCP_ERR_HANDLING_MODE_NONE,
-    }
+/// Endpoint error handling from `LAMELLAR_UCX_ERR_MODE` (see `config::ucx_peer_errors`):
+/// `peer` makes a lost peer fail requests instead of hanging them, but UCX 1.13's
+/// shared-memory transports (posix, sysv, self) have no peer-failure support, so with it
+/// same-node traffic would fall back to tcp. By default (`none`) peer failures are found by
+/// the pid check (same host) and by timeouts.
+fn err_mode_from_env() -> Result<sys::ucp_err_handling_mode_t> {
+    Ok(if crate::config::ucx_peer_errors()? { sys::UCP_ERR_HANDLING_MODE_PEER } else { sys::UCP_ERR_HANDLING_MODE_NONE })
 }
 
 // SAFETY: all UCX state is behind the lock; `worker` is used only for ucp_worker_signal
@@ -87,7 +88,7 @@ impl Ucx {
     /// Reads the UCX configuration from the environment (UCX_TLS, ...), creates the
     /// context (RMA + 32/64-bit atomics, wakeup if offered) and a serialized worker.
     pub fn open(npes: usize, peers: Peers, timeout: Duration) -> Result<Ucx> {
-        let mut st = State { ctx: null_mut(), worker: null_mut(), eps: Vec::new(), pending: HashMap::new(), next_token: 1 };
+        let mut st = State { ctx: null_mut(), worker: null_mut(), eps: Vec::new(), pending: HashMap::new(), next_token: 1, poisoned: None };
         let mut config = null_mut();
         // SAFETY: NULL env prefix and file name mean "defaults + UCX_* environment".
         check(unsafe { sys::ucp_config_read(null(), null(), &mut config) }, "ucp_config_read")?;
@@ -137,13 +138,16 @@ impl Ucx {
             }
         }
         let worker = st.worker;
-        Ok(Ucx { state: SpinLock::new(st), peers, timeout, calls: AtomicUsize::new(0), polls: AtomicUsize::new(0), efd, worker, err_mode: err_mode_from_env() })
+        Ok(Ucx { state: SpinLock::new(st), peers, timeout, calls: AtomicUsize::new(0), polls: AtomicUsize::new(0), efd, worker, err_mode: err_mode_from_env()? })
     }
 
-    /// Takes the worker for an application call.
+    /// Takes the worker for an application call; `PeerFailed` once the worker is poisoned.
     #[inline]
-    pub fn lock(&self) -> Worker<'_> {
+    pub fn lock(&self) -> Result<Worker<'_>> {
         let st = self.state.lock();
+        if let Some((pe, why)) = &st.poisoned {
+            return Err(Error::PeerFailed { pe: *pe, why: why.clone() });
+        }
         // Under the lock, so a load and a store (no atomic read-modify-write) never lose a call.
         let n = self.calls.load(Ordering::Relaxed).wrapping_add(1);
         self.calls.store(n, Ordering::Relaxed);
@@ -151,7 +155,13 @@ impl Ucx {
         if n % SERVE_EVERY == 0 {
             w.progress();
         }
-        w
+        Ok(w)
+    }
+
+    /// Takes the worker to release keys and regions (calls that never progress it), poisoned
+    /// or not.
+    pub fn lock_for_release(&self) -> Worker<'_> {
+        Worker { st: self.state.lock(), ucx: self }
     }
 
     /// A count that moves whenever an application thread calls into the worker.
@@ -167,7 +177,7 @@ impl Ucx {
     /// One poll from an application wait loop: progresses the worker unless another thread
     /// holds it (which then progresses it), counted under the lock as `lock` counts.
     pub fn poll(&self) {
-        if let Some(st) = self.state.try_lock() {
+        if let Some(st) = self.state.try_lock().filter(|st| st.poisoned.is_none()) {
             self.polls.store(self.polls.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
             Worker { st, ucx: self }.progress();
         }
@@ -175,7 +185,7 @@ impl Ucx {
 
     /// The worker if no one holds it (for the progress thread).
     pub fn try_lock_quietly(&self) -> Option<Worker<'_>> {
-        self.state.try_lock().map(|st| Worker { st, ucx: self })
+        self.state.try_lock().filter(|st| st.poisoned.is_none()).map(|st| Worker { st, ucx: self })
     }
 
     /// Wakes a thread blocked on the worker's event fd (if there is one).
@@ -189,6 +199,9 @@ impl Ucx {
 
 impl Drop for State {
     fn drop(&mut self) {
+        if self.poisoned.is_some() {
+            return; // see `poisoned`: leak rather than let UCX run again
+        }
         // Outstanding requests: release them (UCX finishes them internally).
         for (_, p) in self.pending.drain() {
             p.release();

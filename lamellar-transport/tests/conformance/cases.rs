@@ -24,6 +24,7 @@ pub fn all() -> Vec<Case> {
         ("team_alloc_and_barrier", team_alloc_and_barrier),
         ("bad_input", bad_input),
         ("typed_view", typed_view),
+        ("threads_issue_and_quiet", threads_issue_and_quiet),
     ]
 }
 
@@ -427,4 +428,71 @@ fn typed_view(t: &Transport) {
     .unwrap();
     t.barrier().unwrap();
     arr.free().unwrap();
+}
+
+/// Four threads per PE share one transport: two issue non-blocking puts and gets (and a
+/// blocking get) to their neighbours while the other two quiet and add atomically, all at
+/// once. Every byte lands and every add counts.
+pub fn threads_issue_and_quiet(t: &Transport) {
+    const ROUNDS: usize = 150;
+    const LEN: usize = 1024;
+    let (me, n) = (t.my_pe(), t.num_pes());
+    let (right, left) = ((me + 1) % n, (me + n - 1) % n);
+    let data = t.alloc(2 * LEN).unwrap();
+    let counter = t.alloc_array::<u64>(1).unwrap();
+    t.barrier().unwrap();
+    std::thread::scope(|s| {
+        for th in 0..4usize {
+            let (data, counter) = (&data, &counter);
+            s.spawn(move || {
+                for r in 0..ROUNDS {
+                    if th < 2 {
+                        // Thread th owns bytes [th * LEN, (th + 1) * LEN) of every PE's part,
+                        // written and read back in WINDOW pieces all in flight at once.
+                        const WINDOW: usize = 8;
+                        const PIECE: usize = LEN / WINDOW;
+                        let src: Vec<u8> = (0..LEN).map(|i| pattern(me, th, r, i)).collect();
+                        let mut back = vec![0u8; LEN];
+                        t.scope(|sc| {
+                            let puts: Vec<_> = (0..WINDOW)
+                                .map(|k| sc.put_nb(data, right, th * LEN + k * PIECE, &src[k * PIECE..(k + 1) * PIECE]))
+                                .collect::<Result<_, _>>()?;
+                            for p in puts {
+                                p.wait()?;
+                            }
+                            t.quiet()?; // the puts are visible at the target before the gets
+                            let gets: Vec<_> = back
+                                .chunks_mut(PIECE)
+                                .enumerate()
+                                .map(|(k, b)| sc.get_nb(data, right, th * LEN + k * PIECE, b))
+                                .collect::<Result<_, _>>()?;
+                            for g in gets {
+                                g.wait()?;
+                            }
+                            Ok::<_, lamellar_transport::Error>(())
+                        })
+                        .unwrap()
+                        .unwrap_or_else(|e| panic!("thread {th} round {r}: {e}"));
+                        assert!(back == src, "thread {th} round {r}: read back from PE {right} differs");
+                        let mut one = [0u8; 8];
+                        data.get(left, th * LEN, &mut one).unwrap();
+                    } else {
+                        t.quiet().unwrap_or_else(|e| panic!("thread {th} round {r}: quiet: {e}"));
+                        counter.fetch_add(right, 0, 1u64).unwrap();
+                    }
+                }
+            });
+        }
+    });
+    t.quiet().unwrap();
+    t.barrier().unwrap();
+    let mut total = [0u64];
+    counter.get(me, 0, &mut total).unwrap();
+    assert_eq!(total[0], 2 * ROUNDS as u64, "adds from PE {left}'s two quieting threads");
+    for th in 0..2 {
+        let mut got = vec![0u8; LEN];
+        data.get(me, th * LEN, &mut got).unwrap();
+        let want: Vec<u8> = (0..LEN).map(|i| pattern(left, th, ROUNDS - 1, i)).collect();
+        assert!(got == want, "thread {th}'s last put from PE {left} did not land on PE {me}");
+    }
 }

@@ -173,6 +173,7 @@ fn runs() -> Vec<Run> {
         }
         if cfg.name.starts_with("ucx") {
             bad.push(("UCX_TLS-UCX-rejects", vec![("UCX_TLS", "no_such_tl")], "BackendUnavailable|UCX_TLS"));
+            bad.push(("bad-LAMELLAR_UCX_ERR_MODE", vec![("LAMELLAR_UCX_ERR_MODE", "maybe")], "InvalidArgument|LAMELLAR_UCX_ERR_MODE"));
         }
         for (name, env, want) in bad {
             let mut c = pe_command(&[], &exe, &cfg, 1, "init_error");
@@ -204,6 +205,16 @@ fn runs() -> Vec<Run> {
         let mut c = pe_command(&l, &exe, &cfg, 2, "peer_exit");
         c.env("LAMELLAR_TIMEOUT", "5");
         v.push(Run { name: format!("{}/departed-peer-is-an-error", cfg.name), cmd: c, check: Box::new(expect_success) });
+        for p in [1, 2] {
+            let np = p.to_string();
+            let lt = [run, "-n", np.as_str(), "--timeout", "60", "--"];
+            let mut c = pe_command(&lt, &exe, &cfg, p, "threads");
+            c.env("LAMELLAR_TIMEOUT", "2");
+            v.push(Run { name: format!("{}/threads-quiet-within-2s/P={p}", cfg.name), cmd: c, check: Box::new(expect_success) });
+        }
+        let mut c = pe_command(&l, &exe, &cfg, 2, "peer_leaves_mid_ops");
+        c.env("LAMELLAR_TIMEOUT", "5");
+        v.push(Run { name: format!("{}/peer-leaves-with-ops-in-flight", cfg.name), cmd: c, check: Box::new(expect_success) });
         let mut c = pe_command(&l, &exe, &cfg, 2, "timeout");
         c.env("LAMELLAR_TIMEOUT", "1");
         v.push(Run { name: format!("{}/silent-peer-is-Timeout", cfg.name), cmd: c, check: Box::new(expect_success) });

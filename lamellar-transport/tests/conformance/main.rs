@@ -84,6 +84,57 @@ fn pe_main() {
             // A collective finalize cannot succeed without the peer: leave directly.
             std::process::exit(0);
         }
+        // Only the threads case, under a short limit: a quiet starved by the posts it waits
+        // for (ROFI's unfair lock once kept them out for seconds) ends in Timeout and fails.
+        "threads" => {
+            cases::threads_issue_and_quiet(&t);
+            t.barrier().unwrap();
+            t.finalize().unwrap();
+        }
+        // PE 1 leaves without a word while PE 0 has gets, atomics and non-blocking puts and
+        // gets to it in flight: each of PE 0's calls succeeds or fails with PeerFailed or
+        // Timeout, and a barrier after 2 s of them fails so; never an abort, a crash or a hang.
+        "peer_leaves_mid_ops" => {
+            let a = t.alloc(1 << 20).unwrap();
+            let w = t.alloc_array::<u64>(1).unwrap();
+            t.barrier().unwrap();
+            if me == 1 {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                // SAFETY: _exit ends the process at once, as a crash would (no destructors).
+                unsafe { libc::_exit(0) };
+            }
+            let (src, mut back, mut word) = (vec![7u8; 1 << 20], vec![0u8; 1 << 20], [0u8; 8]);
+            let start = std::time::Instant::now();
+            let mut rounds = 0;
+            let failed = loop {
+                let round = std::time::Instant::now();
+                let r = (|| {
+                    a.get(1, 0, &mut word)?;
+                    w.fetch_add(1, 0, 1)?;
+                    t.scope(|s| {
+                        let p = s.put_nb(&a, 1, 0, &src)?;
+                        let g = s.get_nb(&a, 1, 0, &mut back)?;
+                        p.wait()?;
+                        g.wait().map(drop)
+                    })?
+                })();
+                rounds += 1;
+                match r {
+                    // A Timeout is one only when the limit has passed (LAMELLAR_TIMEOUT=5):
+                    // a lost connection reported early is PeerFailed.
+                    Err(e) if e.kind() == ErrorKind::Timeout && round.elapsed() < t.timeout().mul_f64(0.9) => {
+                        panic!("Timeout after {:?} of a {:?} limit (should be PeerFailed): {e}", round.elapsed(), t.timeout())
+                    }
+                    Err(e) => break Some(e),
+                    Ok(()) if start.elapsed() > std::time::Duration::from_secs(2) => break None,
+                    Ok(()) => {}
+                }
+            };
+            let e = failed.unwrap_or_else(|| t.barrier().expect_err("barrier with a departed peer must fail"));
+            assert!(matches!(e.kind(), ErrorKind::PeerFailed | ErrorKind::Timeout), "after {rounds} rounds: {e}");
+            println!("peer_leaves_mid_ops: after {rounds} rounds: {e}");
+            std::process::exit(0);
+        }
         // PE 1 stays alive but never puts the flag nor arrives; PE 0's wait_until and barrier
         // must both end in Timeout.
         "timeout" => {

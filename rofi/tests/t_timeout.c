@@ -34,9 +34,9 @@ int main(void)
             OK(rc);
     }
     /* Sequence numbers now disagree: finalize may time out too, or (PE 0)
-     * find its peers gone; it must still return and release everything. */
+     * find its peers gone (ROFI_EPEER); it must still return and release everything. */
     int rc = rofi_finalize();
-    if (rc && rc != ROFI_ETIMEDOUT && rc != ROFI_EFABRIC)
+    if (rc && rc != ROFI_ETIMEDOUT && rc != ROFI_EPEER)
         CHECK(0, "finalize returned %d", rc);
     if (failures)
         fprintf(stderr, "[pe %d] timeout: %d check(s) FAILED\n", me, failures);

@@ -1,29 +1,95 @@
-//! Command line: `lamellar-bench --pes N [--backend B] [--provider P] [--ops LIST]
-//! [--sizes LIST] [--iters K] [--json FILE]`.
+//! The command line. Flags and their meanings are a contract read by scripts: extend, never
+//! rename. Every value is checked here, before any PE starts: a bad one is a usage error
+//! (exit 2) naming the flag.
 
+use clap::Parser;
 use std::time::Duration;
 
 pub const ALL_OPS: [&str; 10] = ["put", "put_pingpong", "get", "put_nb", "put_bw", "get_nb", "fetch_add", "compare_swap", "barrier", "limits"];
-pub const USAGE: &str = "usage: lamellar-bench --pes N [--backend shmem|rofi|ucx] [--provider P] \
-[--ops put,put_pingpong,get,put_nb,put_bw,get_nb,fetch_add,compare_swap,barrier,limits] [--sizes 8,64,4K,1M] \
-[--iters K] [--window W] [--json FILE] [--timeout SECS] [--bind-to core|none]";
 
-#[derive(Clone, Debug)]
+/// The largest message a sweep may ask for: each PE allocates one symmetric buffer of the
+/// largest size, and a size beyond what the node can hold is a typo, not a measurement.
+pub const MAX_SIZE: usize = 1 << 30;
+
+#[derive(Clone, Debug, Parser)]
+#[command(
+    name = "lamellar-bench",
+    version,
+    about = "Latency and bandwidth of lamellar-transport's operations, per backend and message size",
+    after_help = "Started by hand it launches --pes copies of itself under lamellar-run; started by a \
+                  launcher (lamellar-run, mpiexec, mpirun, srun) it is one PE of that job."
+)]
 pub struct Args {
-    pub pes: Option<usize>,
+    /// PEs to launch when started by hand (under a launcher, the launcher's count wins).
+    #[arg(short = 'n', long, allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..))]
+    pub pes: Option<u32>,
+    /// Backend: shmem, rofi or ucx (default: LAMELLAR_TRANSPORT, else the first compiled).
+    #[arg(long, value_parser = ["shmem", "rofi", "ucx"])]
     pub backend: Option<String>,
+    /// libfabric provider (ROFI_PROVIDER) for rofi, UCX transport list (UCX_TLS) for ucx.
+    #[arg(long, value_parser = non_empty)]
     pub provider: Option<String>,
-    pub ops: Vec<String>,
-    pub sizes: Vec<usize>,
-    pub iters: usize,
-    pub window: usize,
+    /// Comma-separated operations.
+    #[arg(long, value_parser = parse_ops, default_value = "put,put_pingpong,get,put_nb,put_bw,get_nb,fetch_add,compare_swap,barrier,limits")]
+    pub ops: Ops,
+    /// Comma-separated message sizes in bytes; K, M, G are binary multiples (at most 1G).
+    #[arg(long, value_parser = parse_sizes, default_value = "8,64,4K,1M")]
+    pub sizes: Sizes,
+    /// Operations per measurement (scaled down for large messages).
+    #[arg(long, default_value_t = 10_000, allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..))]
+    pub iters: u64,
+    /// Non-blocking operations in flight per window (put_nb, get_nb, put_bw).
+    #[arg(long, default_value_t = 64, allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..))]
+    pub window: u64,
+    /// Write one JSON object per measurement to FILE.
+    #[arg(long, value_name = "FILE")]
     pub json: Option<String>,
-    pub timeout: Duration,
-    /// Pin each PE to one CPU when we launch them (lamellar-run's `--bind-to core`).
+    /// Seconds any wait on another PE may take (default: LAMELLAR_TIMEOUT, else the
+    /// transport's default).
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true, value_parser = parse_timeout)]
+    pub timeout: Option<Duration>,
+    /// Pin each launched PE to one CPU (core) or not (none), as lamellar-run's --bind-to.
+    #[arg(long = "bind-to", value_name = "core|none", action = clap::ArgAction::Set, value_parser = lamellar_run::parse_bind_to, default_value = "none")]
     pub bind_cores: bool,
 }
 
-/// "8", "4K", "1M", "2G" (binary multiples).
+/// Newtypes: clap treats a `Vec` field as a repeated flag; ours are one comma-separated value.
+#[derive(Clone, Debug)]
+pub struct Ops(pub Vec<String>);
+#[derive(Clone, Debug)]
+pub struct Sizes(pub Vec<usize>);
+
+impl Args {
+    pub fn ops(&self) -> &[String] {
+        &self.ops.0
+    }
+    pub fn sizes(&self) -> &[usize] {
+        &self.sizes.0
+    }
+    pub fn iters(&self) -> usize {
+        self.iters as usize
+    }
+    pub fn window(&self) -> usize {
+        self.window as usize
+    }
+}
+
+fn non_empty(s: &str) -> Result<String, String> {
+    if s.trim().is_empty() { Err("must not be empty".into()) } else { Ok(s.to_string()) }
+}
+
+fn parse_ops(s: &str) -> Result<Ops, String> {
+    let ops: Vec<String> = s.split(',').map(|o| o.trim().to_string()).filter(|o| !o.is_empty()).collect();
+    if ops.is_empty() {
+        return Err(format!("no operation given; known: {}", ALL_OPS.join(",")));
+    }
+    if let Some(bad) = ops.iter().find(|o| !ALL_OPS.contains(&o.as_str())) {
+        return Err(format!("unknown op {bad:?}; known: {}", ALL_OPS.join(",")));
+    }
+    Ok(Ops(ops))
+}
+
+/// "8", "4K", "1M", "1G" (binary multiples), from 1 byte to [`MAX_SIZE`].
 pub fn parse_size(s: &str) -> Result<usize, String> {
     let s = s.trim();
     let (num, mult) = match s.char_indices().last() {
@@ -32,75 +98,80 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
         Some((i, 'g' | 'G')) => (&s[..i], 1 << 30),
         _ => (s, 1),
     };
-    num.parse::<usize>().ok().and_then(|n| n.checked_mul(mult)).ok_or_else(|| format!("bad size {s:?}"))
+    let n = num.parse::<usize>().ok().and_then(|n| n.checked_mul(mult)).ok_or_else(|| format!("bad size {s:?}"))?;
+    match n {
+        0 => Err("a size must be at least 1 byte".into()),
+        n if n > MAX_SIZE => Err(format!("size {s} is above the largest the harness takes (1G)")),
+        n => Ok(n),
+    }
 }
 
-pub fn parse(argv: &[String]) -> Result<Args, String> {
-    let mut a = Args {
-        pes: None,
-        backend: None,
-        provider: None,
-        ops: ALL_OPS.iter().map(|s| s.to_string()).collect(),
-        sizes: vec![8, 64, 4096, 1 << 20],
-        iters: 10_000,
-        window: 64,
-        json: None,
-        timeout: Duration::from_secs(600),
-        bind_cores: false,
-    };
-    let mut it = argv.iter();
-    while let Some(flag) = it.next() {
-        let mut val = || it.next().cloned().ok_or(format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--pes" | "-n" => a.pes = Some(val()?.parse().map_err(|_| "--pes needs a number")?),
-            "--backend" => a.backend = Some(val()?),
-            "--provider" => a.provider = Some(val()?),
-            "--ops" => {
-                a.ops = val()?.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
-                if let Some(bad) = a.ops.iter().find(|o| !ALL_OPS.contains(&o.as_str())) {
-                    return Err(format!("unknown op {bad:?}; known: {}", ALL_OPS.join(",")));
-                }
-            }
-            "--sizes" => a.sizes = val()?.split(',').map(parse_size).collect::<Result<_, _>>()?,
-            "--iters" => a.iters = val()?.parse().ok().filter(|&k| k > 0).ok_or("--iters needs a positive number")?,
-            "--window" => a.window = val()?.parse().ok().filter(|&k| k > 0).ok_or("--window needs a positive number")?,
-            "--json" => a.json = Some(val()?),
-            "--timeout" => a.timeout = Duration::from_secs_f64(val()?.parse().map_err(|_| "--timeout needs seconds")?),
-            "--bind-to" => a.bind_cores = lamellar_run::parse_bind_to(&val()?)?,
-            "-h" | "--help" => return Err(String::new()),
-            other => return Err(format!("unknown argument {other:?}")),
-        }
-    }
-    if a.pes == Some(0) {
-        return Err("--pes must be at least 1".into());
-    }
-    Ok(a)
+fn parse_sizes(s: &str) -> Result<Sizes, String> {
+    let v = s.split(',').filter(|x| !x.trim().is_empty()).map(parse_size).collect::<Result<Vec<_>, _>>()?;
+    if v.is_empty() { Err("no size given".into()) } else { Ok(Sizes(v)) }
+}
+
+/// The transport's own rule for LAMELLAR_TIMEOUT: a positive, finite number of seconds.
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    lamellar_transport::config::parse_timeout(s).ok_or_else(|| "must be a positive number of seconds".into())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn p(v: &[&str]) -> Result<Args, clap::Error> {
+        Args::try_parse_from(std::iter::once("lamellar-bench").chain(v.iter().copied()))
+    }
+
     #[test]
     fn sizes() {
         assert_eq!(parse_size("8").unwrap(), 8);
         assert_eq!(parse_size("4K").unwrap(), 4096);
         assert_eq!(parse_size("1M").unwrap(), 1 << 20);
-        assert!(parse_size("x").is_err());
+        assert_eq!(parse_size("1G").unwrap(), 1 << 30);
+        for bad in ["x", "0", "2G", "64G", "99999999999999999999", "-1"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
-    fn rejects_unknown_op() {
-        let argv: Vec<String> = ["--ops", "put,teleport"].iter().map(|s| s.to_string()).collect();
-        assert!(parse(&argv).unwrap_err().contains("teleport"));
+    fn defaults() {
+        let a = p(&[]).unwrap();
+        assert_eq!(a.ops().len(), ALL_OPS.len());
+        assert_eq!(a.sizes(), &[8, 64, 4096, 1 << 20]);
+        assert_eq!((a.iters(), a.window(), a.timeout, a.bind_cores), (10_000, 64, None, false));
     }
 
     #[test]
-    fn bind_to() {
-        let p = |v: &[&str]| parse(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-        assert!(!p(&[]).unwrap().bind_cores);
-        assert!(p(&["--bind-to", "core"]).unwrap().bind_cores);
-        assert!(!p(&["--bind-to", "none"]).unwrap().bind_cores);
-        assert!(p(&["--bind-to", "numa"]).unwrap_err().contains("core or none"));
+    fn every_bad_value_is_a_usage_error() {
+        for args in [
+            &["--ops", "put,teleport"][..],
+            &["--ops", ""],
+            &["--ops", ","],
+            &["--sizes", "64G"],
+            &["--sizes", ""],
+            &["--timeout", "-1"],
+            &["--timeout", "nan"],
+            &["--timeout", "0"],
+            &["--timeout", "inf"],
+            &["--pes", "0"],
+            &["--iters", "0"],
+            &["--window", "-3"],
+            &["--backend", "carrier-pigeon"],
+            &["--provider", ""],
+            &["--bind-to", "numa"],
+            &["--frobnicate"],
+        ] {
+            let e = p(args).expect_err(&format!("{args:?} accepted"));
+            assert_eq!(e.exit_code(), 2, "{args:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn values_parse() {
+        let a = p(&["-n", "3", "--ops", "put, get", "--sizes", "8,1M", "--timeout", "2.5", "--bind-to", "core", "--backend", "ucx"]).unwrap();
+        assert_eq!((a.pes, a.ops(), a.sizes()), (Some(3), &["put".to_string(), "get".to_string()][..], &[8, 1 << 20][..]));
+        assert_eq!((a.timeout, a.bind_cores, a.backend.as_deref()), (Some(Duration::from_millis(2500)), true, Some("ucx")));
     }
 }

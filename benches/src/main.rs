@@ -9,6 +9,7 @@ mod ops;
 mod report;
 mod stats;
 
+use clap::Parser;
 use lamellar_run::{JobSpec, run};
 use lamellar_transport::{Result, Transport};
 use report::Measurement;
@@ -16,16 +17,13 @@ use std::io::Write;
 
 fn main() {
     let argv: Vec<String> = std::env::args().skip(1).collect();
-    let args = match args::parse(&argv) {
-        Ok(a) => a,
-        Err(e) => {
-            if !e.is_empty() {
-                eprintln!("lamellar-bench: {e}");
-            }
-            eprintln!("{}", args::USAGE);
-            std::process::exit(2);
-        }
-    };
+    let args = args::Args::try_parse_from(std::env::args()).unwrap_or_else(|e| e.exit());
+    // The wait timeout comes from LAMELLAR_TIMEOUT when --timeout is not given: a bad value is
+    // as much a usage error as a bad flag, and is reported before any PE starts.
+    if let Err(e) = lamellar_transport::config::timeout_from_env() {
+        eprintln!("lamellar-bench: {e}");
+        std::process::exit(2);
+    }
     // Under any launcher (ours, hydra, mpirun, srun) this process is one PE of its job.
     let under_launcher = lamellar_transport::bootstrap::detect::launcher_in_sight();
     if !under_launcher && args.pes.unwrap_or(1) > 1 {
@@ -46,9 +44,9 @@ fn launch_self(args: &args::Args, argv: &[String]) -> i32 {
             return 1;
         }
     };
-    let mut spec = JobSpec::new(args.pes.unwrap_or(1), exe);
+    let mut spec = JobSpec::new(args.pes.unwrap_or(1) as usize, exe);
     spec.args = argv.iter().map(Into::into).collect();
-    spec.timeout = Some(args.timeout);
+    // No wall-clock limit on the job: every wait in it ends by the wait timeout.
     spec.bind_cores = args.bind_cores;
     match run(&spec) {
         Ok(out) => {
@@ -74,18 +72,21 @@ fn pe_main(args: &args::Args) -> Result<()> {
             }
         }
     }
-    let mut b = Transport::builder().timeout(args.timeout);
+    let mut b = Transport::builder();
+    if let Some(limit) = args.timeout {
+        b = b.timeout(limit);
+    }
     if let Some(name) = &args.backend {
         b = b.backend(name);
     }
     let t = b.init()?;
     let me = t.my_pe();
-    if let Some(p) = args.pes.filter(|&p| p != t.num_pes()) {
+    if let Some(p) = args.pes.filter(|&p| p as usize != t.num_pes()) {
         if me == 0 {
             eprintln!("lamellar-bench: --pes {p} but the launcher started {} PEs; measuring with {}", t.num_pes(), t.num_pes());
         }
     }
-    let max = args.sizes.iter().copied().max().unwrap_or(8).max(64);
+    let max = args.sizes().iter().copied().max().unwrap_or(8).max(64);
     let bench = ops::Bench { t: &t, args, buf: t.alloc(max)?, target: if t.num_pes() > 1 { 1 } else { 0 } };
     let mut results: Vec<Measurement> = Vec::new();
     if me == 0 {
@@ -97,11 +98,11 @@ fn pe_main(args: &args::Args) -> Result<()> {
         let _ = std::io::stdout().flush();
         results.push(m);
     };
-    for op in &args.ops {
+    for op in args.ops() {
         let sizes: Vec<usize> = match op.as_str() {
             "fetch_add" | "compare_swap" => vec![8],
             "barrier" => vec![0],
-            _ => args.sizes.clone(),
+            _ => args.sizes().to_vec(),
         };
         if op == "limits" {
             if me == 0 {
@@ -120,7 +121,7 @@ fn pe_main(args: &args::Args) -> Result<()> {
     }
     if me == 0 {
         if let Some(path) = &args.json {
-            let env = report::env_json();
+            let env = report::Env::here();
             let mut out = String::new();
             for m in &results {
                 out.push_str(&report::to_json(m, &env));
@@ -145,17 +146,18 @@ fn limits_rows(t: &Transport, args: &args::Args) -> Vec<Measurement> {
         median_ns,
         p99_ns,
         group: "limits",
+        native_library: None,
     };
     let mut v: Vec<Measurement> = args
-        .sizes
+        .sizes()
         .iter()
         .map(|&s| {
             let iters = ops::iters_for(args, s);
             row("memcpy", s, iters, limits::memcpy(s, iters))
         })
         .collect();
-    match limits::cacheline_rtt(args.iters) {
-        Some(r) => v.push(row("cacheline_rtt", 64, args.iters, r)),
+    match limits::cacheline_rtt(args.iters()) {
+        Some(r) => v.push(row("cacheline_rtt", 64, args.iters(), r)),
         None => eprintln!("lamellar-bench: cache-line round trip could not be measured"),
     }
     v

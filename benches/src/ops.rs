@@ -25,7 +25,7 @@ use lamellar_transport::{Error, NbHandle, Result, SymAlloc, Transport};
 /// measurement moves about 256 MiB at most.
 pub fn iters_for(args: &Args, bytes: usize) -> usize {
     let budget = (256usize << 20) / bytes.max(1);
-    args.iters.min(budget.max(20))
+    args.iters().min(budget.max(20))
 }
 
 pub struct Bench<'a> {
@@ -48,6 +48,7 @@ impl Bench<'_> {
             median_ns,
             p99_ns,
             group: "transport",
+            native_library: self.t.native_library(),
         }
     }
 
@@ -75,7 +76,7 @@ impl Bench<'_> {
                 })?,
                 "get" => time_batches(warmup, samples, batch, || a.get(target, 0, &mut dst))?,
                 "put_nb" => {
-                    let w = self.args.window;
+                    let w = self.args.window();
                     let v = time_batches(warmup.div_ceil(w), samples, batch.div_ceil(w).max(1), || {
                         t.scope(|s| -> Result<()> {
                             let hs = (0..w).map(|_| s.put_nb(a, target, 0, &src)).collect::<Result<Vec<_>>>()?;
@@ -87,7 +88,7 @@ impl Bench<'_> {
                 }
                 "put_bw" => self.put_stream(iters, warmup, &src)?,
                 "get_nb" => {
-                    let w = self.args.window;
+                    let w = self.args.window();
                     let mut dsts: Vec<AlignedBuf> = (0..w).map(|_| AlignedBuf::new(bytes, 0)).collect();
                     let v = time_batches(warmup.div_ceil(w), samples, batch.div_ceil(w).max(1), || {
                         t.scope(|s| -> Result<()> {
@@ -118,7 +119,7 @@ impl Bench<'_> {
     /// would turn into noise. The warm-up (at least a window, so every timed put waits for
     /// an older one) runs before the clock starts; the last sample includes the quiet.
     fn put_stream(&self, iters: usize, warmup: usize, src: &AlignedBuf) -> Result<Vec<f64>> {
-        let (t, a, w) = (self.t, &self.buf, self.args.window);
+        let (t, a, w) = (self.t, &self.buf, self.args.window());
         let samples = iters.clamp(1, 10);
         let batch = (iters / samples).max(10 * w);
         let warmup = warmup.max(w);

@@ -1,7 +1,7 @@
 //! One measurement, printed as a table row and written as one JSON object per line.
 //! The JSON field names are a contract read by other tools: extend, never rename.
 
-use std::fmt::Write as _;
+use serde::Serialize;
 
 #[derive(Clone, Debug)]
 pub struct Measurement {
@@ -15,6 +15,8 @@ pub struct Measurement {
     pub p99_ns: f64,
     /// "transport" for transport operations, "limits" for the machine's own ceilings.
     pub group: &'static str,
+    /// The native library as loaded (`Transport::native_library`), None for shmem.
+    pub native_library: Option<String>,
 }
 
 impl Measurement {
@@ -24,67 +26,85 @@ impl Measurement {
     pub fn mops(&self) -> f64 {
         1e3 / self.median_ns
     }
-}
-
-pub fn json_str(s: &str) -> String {
-    let mut o = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => o.push_str("\\\""),
-            '\\' => o.push_str("\\\\"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(o, "\\u{:04x}", c as u32);
-            }
-            c => o.push(c),
+    /// What the figure measures: a time per operation ("latency", judged by `median_ns`,
+    /// lower is better) or a rate ("bandwidth", judged by `mb_per_s`, higher is better).
+    pub fn kind(&self) -> &'static str {
+        match self.op.as_str() {
+            "put_nb" | "get_nb" | "put_bw" | "memcpy" => "bandwidth",
+            _ => "latency",
         }
     }
-    o.push('"');
-    o
 }
 
-fn json_num(x: f64) -> String {
-    if x.is_finite() { format!("{:.3}", x) } else { "null".into() }
+/// Where and with what a measurement was made: embedded in every JSON line.
+#[derive(Clone, Debug, Serialize)]
+pub struct Env {
+    host: String,
+    cores: usize,
+    rustc: &'static str,
+    git_commit: &'static str,
+    /// Every LAMELLAR_*, ROFI_*, UCX_* and FI_* variable, sorted.
+    vars: std::collections::BTreeMap<String, String>,
 }
 
-/// The environment record embedded in every JSON line.
-pub fn env_json() -> String {
-    let mut host = [0u8; 256];
-    // SAFETY: gethostname writes at most host.len() bytes into our buffer.
-    let host = if unsafe { libc::gethostname(host.as_mut_ptr().cast(), host.len()) } == 0 {
-        String::from_utf8_lossy(&host[..host.iter().position(|&b| b == 0).unwrap_or(0)]).into_owned()
-    } else {
-        "unknown".into()
+impl Env {
+    pub fn here() -> Env {
+        let mut host = [0u8; 256];
+        // SAFETY: gethostname writes at most host.len() bytes into our buffer.
+        let host = if unsafe { libc::gethostname(host.as_mut_ptr().cast(), host.len()) } == 0 {
+            String::from_utf8_lossy(&host[..host.iter().position(|&b| b == 0).unwrap_or(0)]).into_owned()
+        } else {
+            "unknown".into()
+        };
+        Env {
+            host,
+            cores: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+            rustc: env!("LB_RUSTC_VERSION"),
+            git_commit: env!("LB_GIT_COMMIT"),
+            vars: std::env::vars().filter(|(k, _)| ["LAMELLAR_", "ROFI_", "UCX_", "FI_"].iter().any(|p| k.starts_with(p))).collect(),
+        }
+    }
+}
+
+/// One JSON line. The field names are a contract: extend, never rename.
+#[derive(Serialize)]
+struct Line<'a> {
+    backend: &'a str,
+    provider: &'a str,
+    op: &'a str,
+    group: &'a str,
+    kind: &'a str,
+    bytes: usize,
+    pes: usize,
+    iters: usize,
+    median_ns: f64,
+    p99_ns: f64,
+    mb_per_s: f64,
+    mops: f64,
+    native_library: Option<&'a str>,
+    env: &'a Env,
+}
+
+pub fn to_json(m: &Measurement, env: &Env) -> String {
+    let line = Line {
+        backend: &m.backend,
+        provider: &m.provider,
+        op: &m.op,
+        group: m.group,
+        kind: m.kind(),
+        bytes: m.bytes,
+        pes: m.pes,
+        iters: m.iters,
+        median_ns: m.median_ns,
+        p99_ns: m.p99_ns,
+        mb_per_s: m.mb_per_s(),
+        mops: m.mops(),
+        native_library: m.native_library.as_deref(),
+        env,
     };
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
-    let mut vars: Vec<(String, String)> = std::env::vars()
-        .filter(|(k, _)| ["LAMELLAR_", "ROFI_", "UCX_", "FI_"].iter().any(|p| k.starts_with(p)))
-        .collect();
-    vars.sort();
-    let vars: Vec<String> = vars.iter().map(|(k, v)| format!("{}:{}", json_str(k), json_str(v))).collect();
-    format!(
-        "{{\"host\":{},\"cores\":{cores},\"rustc\":{},\"git_commit\":{},\"vars\":{{{}}}}}",
-        json_str(&host),
-        json_str(env!("LB_RUSTC_VERSION")),
-        json_str(env!("LB_GIT_COMMIT")),
-        vars.join(",")
-    )
-}
-
-pub fn to_json(m: &Measurement, env: &str) -> String {
-    format!(
-        "{{\"backend\":{},\"provider\":{},\"op\":{},\"group\":{},\"bytes\":{},\"pes\":{},\"iters\":{},\"median_ns\":{},\"p99_ns\":{},\"mb_per_s\":{},\"mops\":{},\"env\":{env}}}",
-        json_str(&m.backend),
-        json_str(&m.provider),
-        json_str(&m.op),
-        json_str(m.group),
-        m.bytes,
-        m.pes,
-        m.iters,
-        json_num(m.median_ns),
-        json_num(m.p99_ns),
-        json_num(m.mb_per_s()),
-        json_num(m.mops()),
-    )
+    // Serializing plain fields, strings and a string map cannot fail; non-finite floats
+    // become null.
+    serde_json::to_string(&line).expect("a measurement serializes")
 }
 
 pub fn table_header() -> String {
@@ -108,25 +128,40 @@ pub fn table_row(m: &Measurement) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn json_has_contract_fields() {
-        let m = Measurement {
-            backend: "shmem".into(),
-            provider: "posix-shm".into(),
-            op: "put".into(),
+    fn m(op: &str, median_ns: f64) -> Measurement {
+        Measurement {
+            backend: "rofi".into(),
+            provider: "tcp;ofi_rxm".into(),
+            op: op.into(),
             bytes: 8,
             pes: 2,
             iters: 100,
-            median_ns: 20.0,
+            median_ns,
             p99_ns: 30.0,
             group: "transport",
-        };
-        let j = to_json(&m, &env_json());
-        for f in ["backend", "provider", "op", "bytes", "pes", "iters", "median_ns", "p99_ns", "mb_per_s", "mops", "env", "host", "cores", "rustc", "git_commit"] {
-            assert!(j.contains(&format!("\"{f}\":")), "missing {f} in {j}");
+            native_library: Some("libfabric 1.17".into()),
         }
-        assert!(j.contains("\"mb_per_s\":400.000"), "{j}");
-        assert!(j.contains("\"mops\":50.000"), "{j}");
-        assert_eq!(json_str("a\"b\n"), "\"a\\\"b\\u000a\"");
+    }
+
+    #[test]
+    fn json_has_contract_fields() {
+        let j: serde_json::Value = serde_json::from_str(&to_json(&m("put", 20.0), &Env::here())).unwrap();
+        for f in ["backend", "provider", "op", "group", "kind", "bytes", "pes", "iters", "median_ns", "p99_ns", "mb_per_s", "mops", "native_library", "env"] {
+            assert!(j.get(f).is_some(), "missing {f} in {j}");
+        }
+        for f in ["host", "cores", "rustc", "git_commit", "vars"] {
+            assert!(j["env"].get(f).is_some(), "missing env.{f} in {j}");
+        }
+        assert_eq!((j["mb_per_s"].as_f64(), j["mops"].as_f64()), (Some(400.0), Some(50.0)));
+        assert_eq!((j["kind"].as_str(), j["native_library"].as_str()), (Some("latency"), Some("libfabric 1.17")));
+    }
+
+    #[test]
+    fn streams_are_bandwidth_and_a_failed_figure_is_null() {
+        assert_eq!(m("put_bw", 1.0).kind(), "bandwidth");
+        assert_eq!(m("get_nb", 1.0).kind(), "bandwidth");
+        assert_eq!(m("fetch_add", 1.0).kind(), "latency");
+        let j: serde_json::Value = serde_json::from_str(&to_json(&m("put", f64::NAN), &Env::here())).unwrap();
+        assert!(j["median_ns"].is_null(), "{j}");
     }
 }

@@ -1,10 +1,12 @@
 //! lamellar-bench end to end: it launches its own PEs, runs as a PE under lamellar-run and
 //! mpiexec, and writes the JSON-lines contract.
 
+use std::path::Path;
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 const BENCH: &str = env!("CARGO_BIN_EXE_lamellar-bench");
-const FIELDS: [&str; 11] = ["backend", "provider", "op", "bytes", "pes", "iters", "median_ns", "p99_ns", "mb_per_s", "mops", "env"];
+const FIELDS: [&str; 13] = ["backend", "provider", "op", "kind", "native_library", "bytes", "pes", "iters", "median_ns", "p99_ns", "mb_per_s", "mops", "env"];
 
 fn json_path(tag: &str) -> std::path::PathBuf {
     std::env::temp_dir().join(format!("lamellar-bench-{tag}-{}.json", std::process::id()))
@@ -87,10 +89,54 @@ fn runs_as_a_pe_under_open_mpi() {
 }
 
 #[test]
-fn bad_arguments_exit_2_with_usage() {
-    for args in [&["--ops", "teleport"][..], &["--pes", "0"], &["--sizes", "lots"]] {
+fn bad_arguments_exit_2_with_usage_naming_the_flag() {
+    for (args, flag) in [
+        (&["--ops", "teleport"][..], "--ops"),
+        (&["--ops", ""], "--ops"),
+        (&["--pes", "0"], "--pes"),
+        (&["--sizes", "lots"], "--sizes"),
+        (&["--sizes", "64G"], "--sizes"),
+        (&["--timeout", "-1"], "--timeout"),
+        (&["--timeout", "nan"], "--timeout"),
+        (&["--iters", "0"], "--iters"),
+    ] {
         let out = Command::new(BENCH).args(args).output().unwrap();
-        assert_eq!(out.status.code(), Some(2), "{args:?}");
-        assert!(String::from_utf8_lossy(&out.stderr).contains("usage"));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("--help") && err.contains(flag), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
+}
+
+#[test]
+fn a_bad_lamellar_timeout_is_a_usage_error_before_any_pe_starts() {
+    let out = Command::new(BENCH).args(["--pes", "2"]).env("LAMELLAR_TIMEOUT", "abc").output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("LAMELLAR_TIMEOUT") && err.contains("abc"), "{err}");
+}
+
+/// A peer that stops answering (SIGSTOP a second into the run) ends PE 0's barrier loop
+/// with a timeout after LAMELLAR_TIMEOUT, not after the harness's own limit or never.
+#[test]
+fn lamellar_timeout_bounds_a_wait_on_a_stopped_peer() {
+    let run = Path::new(BENCH).with_file_name("lamellar-run");
+    if !run.exists() {
+        Command::new(env!("CARGO")).args(["build", "-p", "lamellar-run", "--bin", "lamellar-run"]).status().unwrap();
+    }
+    let script = format!(
+        "{BENCH} --ops barrier --iters 100000000 & pid=$!; \
+         if [ \"$PMI_RANK\" = 1 ]; then sleep 1; kill -STOP $pid; fi; wait $pid"
+    );
+    let start = Instant::now();
+    let out = Command::new(&run)
+        .args(["-n", "2", "--timeout", "60", "--", "sh", "-c", &script])
+        .env("LAMELLAR_TIMEOUT", "3")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert_ne!(out.status.code(), Some(124), "the launcher's limit ended the job, not the wait timeout: {err}");
+    assert!(err.to_lowercase().contains("timeout") || err.to_lowercase().contains("timed out"), "{err}");
+    assert!(start.elapsed() < Duration::from_secs(30), "took {:?}: {err}", start.elapsed());
 }

@@ -19,6 +19,11 @@ pub trait Backend: Send + Sync {
     fn name(&self) -> &'static str;
     /// The provider / transport actually in use (e.g. "tcp;ofi_rxm", "posix,sysv").
     fn provider(&self) -> String;
+    /// The native library behind the backend, as loaded (e.g. "libfabric 1.17"); None for
+    /// backends without one.
+    fn native_library(&self) -> Option<String> {
+        None
+    }
     fn my_pe(&self) -> usize;
     fn num_pes(&self) -> usize;
 

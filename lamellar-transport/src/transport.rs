@@ -210,6 +210,12 @@ impl Transport {
         self.inner.backend.provider()
     }
 
+    /// The native library the backend runs on, as loaded at run time (e.g. "libfabric 1.17",
+    /// "ucx 1.13.1"); None for shmem.
+    pub fn native_library(&self) -> Option<String> {
+        self.inner.backend.native_library()
+    }
+
     /// All PEs.
     pub fn world(&self) -> &Team {
         &self.inner.world

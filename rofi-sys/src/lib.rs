@@ -9,3 +9,9 @@
 #![allow(non_camel_case_types, non_upper_case_globals, non_snake_case)]
 
 include!(concat!(env!("OUT_DIR"), "/bindings.rs"));
+
+unsafe extern "C" {
+    /// libfabric's `fi_version()`: the version of the libfabric actually loaded, major in the
+    /// high 16 bits, minor in the low (rofi.h does not include fabric.h, so it is declared here).
+    pub fn fi_version() -> u32;
+}

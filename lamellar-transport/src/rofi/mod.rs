@@ -154,6 +154,12 @@ impl Backend for RofiBackend {
         self.provider.clone()
     }
 
+    fn native_library(&self) -> Option<String> {
+        // SAFETY: fi_version takes nothing and only returns a constant of the loaded library.
+        let v = unsafe { rofi_sys::fi_version() };
+        Some(format!("libfabric {}.{}", v >> 16, v & 0xffff))
+    }
+
     fn my_pe(&self) -> usize {
         self.me
     }

@@ -46,6 +46,7 @@ use control::Control;
 use progress::ProgressThread;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use worker::Ucx;
+use lamellar_ucx_sys as sys;
 
 /// State shared by the backend and its segments.
 pub(crate) struct Shared {
@@ -116,6 +117,13 @@ impl Backend for UcxBackend {
 
     fn provider(&self) -> String {
         self.provider.clone()
+    }
+
+    fn native_library(&self) -> Option<String> {
+        // SAFETY: ucp_get_version_string returns a static NUL-terminated string of the loaded
+        // libucp.
+        let v = unsafe { std::ffi::CStr::from_ptr(sys::ucp_get_version_string()) };
+        Some(format!("ucx {}", v.to_string_lossy()))
     }
 
     fn my_pe(&self) -> usize {

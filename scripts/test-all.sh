@@ -53,6 +53,8 @@ fi
 FEATURES="lamellar-transport/rofi,lamellar-transport/ucx,lamellar-bench/rofi,lamellar-bench/ucx"
 echo "== cargo test (workspace; features $FEATURES)"
 cargo test --workspace --release --features "$FEATURES" 2>&1
+echo "== criterion benches, each once (test mode), on every backend"
+cargo bench -p lamellar-bench --features "$FEATURES" --bench transport -- --test 2>&1
 
 if [ -f rofi/configure.ac ]; then
     echo "== rofi: make check"

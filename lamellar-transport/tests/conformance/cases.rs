@@ -37,6 +37,17 @@ fn identity(t: &Transport) {
     assert_eq!(t.num_pes(), expect, "num_pes");
     assert!(t.my_pe() < t.num_pes());
     assert_eq!(t.world().len(), t.num_pes());
+    // The native library as loaded: "libfabric MAJOR.MINOR", "ucx MAJOR.MINOR.PATCH", none.
+    let lib = t.native_library();
+    let want = match t.backend_name() {
+        "rofi" => Some("libfabric 1."),
+        "ucx" => Some("ucx 1."),
+        _ => None,
+    };
+    assert_eq!(lib.is_some(), want.is_some(), "{lib:?}");
+    if let (Some(lib), Some(want)) = (&lib, want) {
+        assert!(lib.starts_with(want) && lib.len() > want.len(), "{lib}");
+    }
 }
 
 /// Every size, to self and to every other PE, by put and by get.

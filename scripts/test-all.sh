@@ -8,9 +8,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # libpmix-dev: Slurm's pmix plugin loads the unversioned libpmix.so (our PEs need only libpmix2).
+# fonts-dejavu-core: the text of lamellar-bench's plots.
 PACKAGES=(build-essential pkg-config autoconf automake libtool clang libclang-dev
           libfabric-dev libfabric-bin libucx-dev ucx-utils mpich openmpi-bin libpmix-dev
-          slurm-wlm munge iproute2 util-linux)
+          slurm-wlm munge iproute2 util-linux fonts-dejavu-core)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -7,6 +7,14 @@ use std::time::Duration;
 
 pub const ALL_OPS: [&str; 10] = ["put", "put_pingpong", "get", "put_nb", "put_bw", "get_nb", "fetch_add", "compare_swap", "barrier", "limits"];
 
+fn known(op: &str) -> bool {
+    ALL_OPS.contains(&op) || crate::kernels::KERNELS.contains(&op)
+}
+
+fn known_list() -> String {
+    ALL_OPS.iter().chain(crate::kernels::KERNELS.iter()).copied().collect::<Vec<_>>().join(",")
+}
+
 /// The largest message a sweep may ask for: each PE allocates one symmetric buffer of the
 /// largest size, and a size beyond what the node can hold is a typo, not a measurement.
 pub const MAX_SIZE: usize = 1 << 30;
@@ -23,13 +31,25 @@ pub struct Args {
     /// PEs to launch when started by hand (under a launcher, the launcher's count wins).
     #[arg(short = 'n', long, allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..))]
     pub pes: Option<u32>,
-    /// Backend: shmem, rofi or ucx (default: LAMELLAR_TRANSPORT, else the first compiled).
-    #[arg(long, value_parser = ["shmem", "rofi", "ucx"])]
+    /// Backend: shmem, rofi, ucx, or all (every compiled one, each in its own job); default:
+    /// LAMELLAR_TRANSPORT, else the first compiled.
+    #[arg(long, value_parser = ["shmem", "rofi", "ucx", "all"])]
     pub backend: Option<String>,
-    /// libfabric provider (ROFI_PROVIDER) for rofi, UCX transport list (UCX_TLS) for ucx.
-    #[arg(long, value_parser = non_empty)]
-    pub provider: Option<String>,
-    /// Comma-separated operations.
+    /// libfabric provider for rofi (ROFI_PROVIDER); repeat for a sweep. With --backend ucx and
+    /// no --tls, the UCX transport set instead.
+    #[arg(long, value_parser = non_empty, action = clap::ArgAction::Append)]
+    pub provider: Vec<String>,
+    /// UCX transport set for ucx (UCX_TLS, e.g. tcp,self); repeat for a sweep.
+    #[arg(long, value_parser = non_empty, action = clap::ArgAction::Append)]
+    pub tls: Vec<String>,
+    /// Output layout: our table, or OSU micro-benchmarks' for the ops OSU has.
+    #[arg(long, value_parser = ["table", "osu"], default_value = "table")]
+    pub format: String,
+    /// Plot latency and bandwidth against size, one line per backend/provider (.svg or .png).
+    #[arg(long, value_name = "FILE.svg|FILE.png", value_parser = parse_plot)]
+    pub plot: Option<String>,
+    /// Comma-separated operations; the kernels histo, histo_agg, index_gather,
+    /// index_gather_agg and randperm run --iters items per PE.
     #[arg(long, value_parser = parse_ops, default_value = "put,put_pingpong,get,put_nb,put_bw,get_nb,fetch_add,compare_swap,barrier,limits")]
     pub ops: Ops,
     /// Comma-separated message sizes in bytes; K, M, G are binary multiples (at most 1G).
@@ -72,6 +92,15 @@ impl Args {
     pub fn window(&self) -> usize {
         self.window as usize
     }
+    /// More than one job: every backend, or several providers or transport sets.
+    pub fn is_sweep(&self) -> bool {
+        self.backend.as_deref() == Some("all") || self.provider.len() > 1 || self.tls.len() > 1
+    }
+}
+
+fn parse_plot(s: &str) -> Result<String, String> {
+    let lower = s.to_ascii_lowercase();
+    if lower.ends_with(".svg") || lower.ends_with(".png") { Ok(s.to_string()) } else { Err("the file must end in .svg or .png".into()) }
 }
 
 fn non_empty(s: &str) -> Result<String, String> {
@@ -81,10 +110,10 @@ fn non_empty(s: &str) -> Result<String, String> {
 fn parse_ops(s: &str) -> Result<Ops, String> {
     let ops: Vec<String> = s.split(',').map(|o| o.trim().to_string()).filter(|o| !o.is_empty()).collect();
     if ops.is_empty() {
-        return Err(format!("no operation given; known: {}", ALL_OPS.join(",")));
+        return Err(format!("no operation given; known: {}", known_list()));
     }
-    if let Some(bad) = ops.iter().find(|o| !ALL_OPS.contains(&o.as_str())) {
-        return Err(format!("unknown op {bad:?}; known: {}", ALL_OPS.join(",")));
+    if let Some(bad) = ops.iter().find(|o| !known(o)) {
+        return Err(format!("unknown op {bad:?}; known: {}", known_list()));
     }
     Ok(Ops(ops))
 }
@@ -162,6 +191,9 @@ mod tests {
             &["--provider", ""],
             &["--bind-to", "numa"],
             &["--frobnicate"],
+            &["--tls", ""],
+            &["--format", "csv"],
+            &["--plot", "out.pdf"],
         ] {
             let e = p(args).expect_err(&format!("{args:?} accepted"));
             assert_eq!(e.exit_code(), 2, "{args:?}: {e}");
@@ -173,5 +205,9 @@ mod tests {
         let a = p(&["-n", "3", "--ops", "put, get", "--sizes", "8,1M", "--timeout", "2.5", "--bind-to", "core", "--backend", "ucx"]).unwrap();
         assert_eq!((a.pes, a.ops(), a.sizes()), (Some(3), &["put".to_string(), "get".to_string()][..], &[8, 1 << 20][..]));
         assert_eq!((a.timeout, a.bind_cores, a.backend.as_deref()), (Some(Duration::from_millis(2500)), true, Some("ucx")));
+        assert!(!a.is_sweep());
+        let a = p(&["--provider", "shm", "--provider", "tcp;ofi_rxm", "--tls", "tcp,self", "--plot", "x.SVG"]).unwrap();
+        assert_eq!((a.provider.len(), a.tls.len(), a.is_sweep()), (2, 1, true));
+        assert!(p(&["--backend", "all"]).unwrap().is_sweep());
     }
 }

@@ -1,76 +1,72 @@
-//! `lamellar-bench`: the sweep harness. Started by hand it launches its own PEs; started by
-//! lamellar-run or mpiexec (PMI in the environment) it is one of the PEs.
+//! `lamellar-bench`: the sweep harness. Started by hand it launches its own PEs (one job per
+//! backend/provider of a sweep); started by lamellar-run, mpiexec, mpirun or srun it is one
+//! PE of that job.
 
 mod args;
 mod buf;
 mod cacheline;
+mod kernels;
 mod limits;
 mod ops;
+mod plot;
 mod report;
 mod stats;
+mod sweep;
 
 use clap::Parser;
-use lamellar_run::{JobSpec, run};
 use lamellar_transport::{Result, Transport};
 use report::Measurement;
 use std::io::Write;
 
 fn main() {
-    let argv: Vec<String> = std::env::args().skip(1).collect();
     let args = args::Args::try_parse_from(std::env::args()).unwrap_or_else(|e| e.exit());
     // The wait timeout comes from LAMELLAR_TIMEOUT when --timeout is not given: a bad value is
     // as much a usage error as a bad flag, and is reported before any PE starts.
     if let Err(e) = lamellar_transport::config::timeout_from_env() {
-        eprintln!("lamellar-bench: {e}");
-        std::process::exit(2);
+        usage_error(&e.to_string());
     }
     // Under any launcher (ours, hydra, mpirun, srun) this process is one PE of its job.
     let under_launcher = lamellar_transport::bootstrap::detect::launcher_in_sight();
-    if !under_launcher && args.pes.unwrap_or(1) > 1 {
-        std::process::exit(launch_self(&args, &argv));
+    if under_launcher && args.is_sweep() {
+        usage_error("a sweep (--backend all, several --provider or --tls) starts its own jobs: run it without a launcher");
     }
-    if let Err(e) = pe_main(&args) {
-        eprintln!("lamellar-bench: {e}");
-        std::process::exit(1);
-    }
+    let code = if under_launcher || (!args.is_sweep() && args.pes.unwrap_or(1) <= 1) { pe(&args) } else { sweep::run(&args) };
+    std::process::exit(code);
 }
 
-/// Starts `--pes` copies of this program under our own launcher.
-fn launch_self(args: &args::Args, argv: &[String]) -> i32 {
-    let exe = match std::env::current_exe() {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("lamellar-bench: cannot find own executable: {e}");
-            return 1;
-        }
-    };
-    let mut spec = JobSpec::new(args.pes.unwrap_or(1) as usize, exe);
-    spec.args = argv.iter().map(Into::into).collect();
-    // No wall-clock limit on the job: every wait in it ends by the wait timeout.
-    spec.bind_cores = args.bind_cores;
-    match run(&spec) {
-        Ok(out) => {
-            if let Some(why) = out.failure {
-                eprintln!("lamellar-bench: {why}");
-            }
-            out.code
-        }
+fn usage_error(why: &str) -> ! {
+    eprintln!("error: {why}\n\nFor more information, try '--help'.");
+    std::process::exit(2);
+}
+
+/// One PE's run; its exit code. A PE that cannot measure says why on stderr and, with
+/// `--json`, as a line `{"backend", "provider", "error"}` (which a sweep turns into a row).
+fn pe(args: &args::Args) -> i32 {
+    match pe_main(args) {
+        Ok(()) => 0,
         Err(e) => {
             eprintln!("lamellar-bench: {e}");
+            if let Some(path) = &args.json {
+                let line = serde_json::json!({
+                    "backend": args.backend.clone().or_else(|| std::env::var("LAMELLAR_TRANSPORT").ok()),
+                    "provider": args.tls.first().or(args.provider.first()),
+                    "error": e.to_string(),
+                });
+                // Every PE may write it: appends are whole lines, and the reader takes the first.
+                let _ = std::fs::OpenOptions::new().create(true).append(true).open(path).and_then(|mut f| writeln!(f, "{line}"));
+            }
             1
         }
     }
 }
 
 fn pe_main(args: &args::Args) -> Result<()> {
-    if let Some(p) = &args.provider {
-        // SAFETY: still single-threaded: no transport, no threads exist yet.
-        unsafe {
-            std::env::set_var("ROFI_PROVIDER", p);
-            if args.backend.as_deref() == Some("ucx") {
-                std::env::set_var("UCX_TLS", p);
-            }
-        }
+    // SAFETY (both): still single-threaded: no transport and no threads exist yet.
+    if let Some(p) = args.provider.first() {
+        unsafe { std::env::set_var("ROFI_PROVIDER", p) };
+    }
+    if let Some(tls) = args.tls.first().or(args.provider.first().filter(|_| args.backend.as_deref() == Some("ucx"))) {
+        unsafe { std::env::set_var("UCX_TLS", tls) };
     }
     let mut b = Transport::builder();
     if let Some(limit) = args.timeout {
@@ -89,21 +85,45 @@ fn pe_main(args: &args::Args) -> Result<()> {
     let max = args.sizes().iter().copied().max().unwrap_or(8).max(64);
     let bench = ops::Bench { t: &t, args, buf: t.alloc(max)?, target: if t.num_pes() > 1 { 1 } else { 0 } };
     let mut results: Vec<Measurement> = Vec::new();
+    let osu = args.format == "osu";
     if me == 0 {
         println!("# lamellar-bench: backend {} provider {} pes {}", t.backend_name(), t.provider(), t.num_pes());
-        println!("{}", report::table_header());
+        if !osu {
+            println!("{}", report::table_header());
+        }
     }
     let emit = |m: Measurement, results: &mut Vec<Measurement>| {
-        println!("{}", report::table_row(&m));
+        if !osu {
+            println!("{}", report::table_row(&m));
+        } else if report::osu_title(&m.op).is_some() {
+            println!("{}", report::osu_row(&m));
+        }
         let _ = std::io::stdout().flush();
         results.push(m);
     };
+    let mut last_title = None;
     for op in args.ops() {
+        if me == 0 && osu {
+            match report::osu_title(op) {
+                Some(title) if last_title != Some(title) => println!("# {title}\n{}", report::osu_columns(op)),
+                Some(_) => {}
+                None => println!("# {op}: no OSU counterpart (see --format table)"),
+            }
+            last_title = report::osu_title(op);
+        }
         let sizes: Vec<usize> = match op.as_str() {
             "fetch_add" | "compare_swap" => vec![8],
             "barrier" => vec![0],
             _ => args.sizes().to_vec(),
         };
+        if kernels::KERNELS.contains(&op.as_str()) {
+            let n = args.iters();
+            let secs = kernels::run(&t, op, n)?;
+            if me == 0 {
+                emit(kernel_row(&t, op, n, secs), &mut results);
+            }
+            continue;
+        }
         if op == "limits" {
             if me == 0 {
                 for m in limits_rows(&t, args) {
@@ -120,19 +140,39 @@ fn pe_main(args: &args::Args) -> Result<()> {
         }
     }
     if me == 0 {
+        let env = report::Env::here();
+        let lines: Vec<String> = results.iter().map(|m| report::to_json(m, &env)).collect();
+        let io = |what: &str, path: &str, e: String| lamellar_transport::Error::InvalidArgument(format!("{what} {path}: {e}"));
         if let Some(path) = &args.json {
-            let env = report::Env::here();
-            let mut out = String::new();
-            for m in &results {
-                out.push_str(&report::to_json(m, &env));
-                out.push('\n');
-            }
-            std::fs::write(path, out).map_err(|e| lamellar_transport::Error::InvalidArgument(format!("writing {path}: {e}")))?;
+            std::fs::write(path, lines.iter().map(|l| format!("{l}\n")).collect::<String>()).map_err(|e| io("writing", path, e.to_string()))?;
+        }
+        if let Some(path) = &args.plot {
+            let rows: Vec<serde_json::Value> = lines.iter().filter_map(|l| serde_json::from_str(l).ok()).collect();
+            plot::write(path, &rows).map_err(|e| io("plotting to", path, e))?;
         }
     }
     t.barrier()?;
     bench.buf.free()?;
     t.finalize()
+}
+
+/// A kernel's row: time per item and MUPS per PE, MUPS of the job.
+fn kernel_row(t: &Transport, op: &str, n: usize, secs: f64) -> Measurement {
+    let ns = secs * 1e9 / n as f64;
+    Measurement {
+        backend: t.backend_name().into(),
+        provider: t.provider(),
+        op: op.into(),
+        bytes: 8,
+        pes: t.num_pes(),
+        iters: n,
+        median_ns: ns,
+        p99_ns: ns,
+        group: "kernel",
+        native_library: t.native_library(),
+        mups: Some(n as f64 / secs / 1e6),
+        mups_total: Some((n * t.num_pes()) as f64 / secs / 1e6),
+    }
 }
 
 fn limits_rows(t: &Transport, args: &args::Args) -> Vec<Measurement> {
@@ -147,6 +187,8 @@ fn limits_rows(t: &Transport, args: &args::Args) -> Vec<Measurement> {
         p99_ns,
         group: "limits",
         native_library: None,
+        mups: None,
+        mups_total: None,
     };
     let mut v: Vec<Measurement> = args
         .sizes()

@@ -49,6 +49,8 @@ impl Bench<'_> {
             p99_ns,
             group: "transport",
             native_library: self.t.native_library(),
+            mups: None,
+            mups_total: None,
         }
     }
 

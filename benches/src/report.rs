@@ -17,6 +17,9 @@ pub struct Measurement {
     pub group: &'static str,
     /// The native library as loaded (`Transport::native_library`), None for shmem.
     pub native_library: Option<String>,
+    /// Kernels: million updates per second per PE, and for the job.
+    pub mups: Option<f64>,
+    pub mups_total: Option<f64>,
 }
 
 impl Measurement {
@@ -29,10 +32,17 @@ impl Measurement {
     /// What the figure measures: a time per operation ("latency", judged by `median_ns`,
     /// lower is better) or a rate ("bandwidth", judged by `mb_per_s`, higher is better).
     pub fn kind(&self) -> &'static str {
-        match self.op.as_str() {
-            "put_nb" | "get_nb" | "put_bw" | "memcpy" => "bandwidth",
-            _ => "latency",
-        }
+        kind_of(&self.op)
+    }
+}
+
+/// "bandwidth" for streams (judge `mb_per_s`), "rate" for the kernels (judge `mups`),
+/// "latency" for the rest (judge `median_ns`).
+pub fn kind_of(op: &str) -> &'static str {
+    match op {
+        "put_nb" | "get_nb" | "put_bw" | "memcpy" => "bandwidth",
+        op if crate::kernels::KERNELS.contains(&op) => "rate",
+        _ => "latency",
     }
 }
 
@@ -82,6 +92,10 @@ struct Line<'a> {
     mb_per_s: f64,
     mops: f64,
     native_library: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mups: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mups_total: Option<f64>,
     env: &'a Env,
 }
 
@@ -100,6 +114,8 @@ pub fn to_json(m: &Measurement, env: &Env) -> String {
         mb_per_s: m.mb_per_s(),
         mops: m.mops(),
         native_library: m.native_library.as_deref(),
+        mups: m.mups,
+        mups_total: m.mups_total,
         env,
     };
     // Serializing plain fields, strings and a string map cannot fail; non-finite floats
@@ -108,12 +124,12 @@ pub fn to_json(m: &Measurement, env: &Env) -> String {
 }
 
 pub fn table_header() -> String {
-    format!("{:<14} {:>9} {:>4} {:>12} {:>12} {:>11} {:>9}", "op", "bytes", "pes", "median(ns)", "p99(ns)", "MB/s", "Mops/s")
+    format!("{:<16} {:>9} {:>4} {:>12} {:>12} {:>11} {:>9}", "op", "bytes", "pes", "median(ns)", "p99(ns)", "MB/s", "Mops/s")
 }
 
 pub fn table_row(m: &Measurement) -> String {
     format!(
-        "{:<14} {:>9} {:>4} {:>12.1} {:>12.1} {:>11.1} {:>9.3}",
+        "{:<16} {:>9} {:>4} {:>12.1} {:>12.1} {:>11.1} {:>9.3}",
         m.op,
         m.bytes,
         m.pes,
@@ -122,6 +138,41 @@ pub fn table_row(m: &Measurement) -> String {
         m.mb_per_s(),
         m.mops()
     )
+}
+
+/// OSU micro-benchmarks' title for the ops OSU's OpenSHMEM tests have (None: no counterpart).
+pub fn osu_title(op: &str) -> Option<&'static str> {
+    Some(match op {
+        "put" => "OSU OpenSHMEM Put Test",
+        "get" => "OSU OpenSHMEM Get Test",
+        "put_nb" => "OSU OpenSHMEM Put_nb Test",
+        "get_nb" => "OSU OpenSHMEM Get_nb Test",
+        "put_bw" => "OSU OpenSHMEM Put Bandwidth Test",
+        "fetch_add" | "compare_swap" => "OSU OpenSHMEM Atomic Operation Rate Test",
+        "barrier" => "OSU OpenSHMEM Barrier Latency Test",
+        _ => return None,
+    })
+}
+
+/// The column header under an OSU title.
+pub fn osu_columns(op: &str) -> &'static str {
+    match op {
+        "fetch_add" | "compare_swap" => "# Operation                   Million ops/s      Latency (us)",
+        "barrier" => "# Size       Avg Latency(us)",
+        _ if kind_of(op) == "bandwidth" => "# Size      Bandwidth (MB/s)",
+        _ => "# Size          Latency (us)",
+    }
+}
+
+/// One row in OSU's layout: size left in 10 columns, the figure right in 18, two decimals.
+pub fn osu_row(m: &Measurement) -> String {
+    let us = m.median_ns / 1e3;
+    match m.op.as_str() {
+        "fetch_add" => format!("{:<30}{:>12.2}{:>18.2}", "shmem_uint64_atomic_fetch_add", m.mops(), us),
+        "compare_swap" => format!("{:<30}{:>12.2}{:>18.2}", "shmem_uint64_atomic_compare_swap", m.mops(), us),
+        _ if m.kind() == "bandwidth" => format!("{:<10}{:>18.2}", m.bytes, m.mb_per_s()),
+        _ => format!("{:<10}{:>18.2}", m.bytes, us),
+    }
 }
 
 #[cfg(test)]
@@ -140,6 +191,8 @@ mod tests {
             p99_ns: 30.0,
             group: "transport",
             native_library: Some("libfabric 1.17".into()),
+            mups: None,
+            mups_total: None,
         }
     }
 
@@ -161,7 +214,20 @@ mod tests {
         assert_eq!(m("put_bw", 1.0).kind(), "bandwidth");
         assert_eq!(m("get_nb", 1.0).kind(), "bandwidth");
         assert_eq!(m("fetch_add", 1.0).kind(), "latency");
+        assert_eq!(m("histo_agg", 1.0).kind(), "rate");
         let j: serde_json::Value = serde_json::from_str(&to_json(&m("put", f64::NAN), &Env::here())).unwrap();
         assert!(j["median_ns"].is_null(), "{j}");
+    }
+
+    #[test]
+    fn osu_layout() {
+        assert_eq!(osu_title("put"), Some("OSU OpenSHMEM Put Test"));
+        assert_eq!(osu_title("put_pingpong"), None);
+        assert_eq!(osu_row(&m("put", 1500.0)), format!("{:<10}{:>18}", 8, "1.50"));
+        let mut bw = m("put_bw", 1e6);
+        bw.bytes = 1 << 20;
+        assert_eq!(osu_row(&bw), format!("{:<10}{:>18}", 1 << 20, "1048.58"));
+        assert!(osu_row(&m("fetch_add", 2000.0)).starts_with("shmem_uint64_atomic_fetch_add"));
+        assert_eq!(osu_columns("put_bw"), "# Size      Bandwidth (MB/s)");
     }
 }

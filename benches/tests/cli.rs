@@ -140,3 +140,75 @@ fn lamellar_timeout_bounds_a_wait_on_a_stopped_peer() {
     assert!(err.to_lowercase().contains("timeout") || err.to_lowercase().contains("timed out"), "{err}");
     assert!(start.elapsed() < Duration::from_secs(30), "took {:?}: {err}", start.elapsed());
 }
+
+fn rows(json: &Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(json).unwrap();
+    std::fs::remove_file(json).unwrap();
+    text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+/// Every kernel on every compiled backend, in one sweep: validated runs (a failed validation
+/// fails the job), a rate per PE and for the job, and a plot of the latency ops beside them.
+#[test]
+fn kernels_on_every_backend_in_one_sweep() {
+    let json = json_path("kernels");
+    let plot = json.with_extension("svg");
+    let out = Command::new(BENCH)
+        .args(["--backend", "all", "--ops", "histo,histo_agg,index_gather,index_gather_agg,randperm,get", "--sizes", "8,64"])
+        .args(["--iters", "3000", "--json"])
+        .arg(&json)
+        .arg("--plot")
+        .arg(&plot)
+        .env("LAMELLAR_TIMEOUT", "60")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let rows = rows(&json);
+    let backends: Vec<&str> = ["shmem", "rofi", "ucx"].into_iter().filter(|b| *b == "shmem" || (*b == "rofi" && cfg!(feature = "rofi")) || (*b == "ucx" && cfg!(feature = "ucx"))).collect();
+    for b in &backends {
+        for k in ["histo", "histo_agg", "index_gather", "index_gather_agg", "randperm"] {
+            let r = rows.iter().find(|r| r["backend"] == *b && r["op"] == k).unwrap_or_else(|| panic!("{b} {k} missing:\n{stdout}"));
+            assert_eq!((r["kind"].as_str(), r["pes"].as_u64(), r["iters"].as_u64()), (Some("rate"), Some(2), Some(3000)), "{r}");
+            let (mups, total) = (r["mups"].as_f64().unwrap(), r["mups_total"].as_f64().unwrap());
+            assert!(mups > 0.0 && (total / mups - 2.0).abs() < 1e-9, "{r}");
+        }
+    }
+    let svg = std::fs::read_to_string(&plot).unwrap();
+    std::fs::remove_file(&plot).unwrap();
+    for b in &backends {
+        assert!(svg.contains(&format!("{b} ")) && svg.contains(" get"), "no {b} get line in the plot");
+    }
+}
+
+/// A sweep over providers where one does not exist here: its row says why, the others
+/// measure, and the sweep succeeds.
+#[cfg(feature = "rofi")]
+#[test]
+fn a_provider_that_does_not_work_is_a_row_saying_why() {
+    let json = json_path("providers");
+    let out = Command::new(BENCH)
+        .args(["--backend", "rofi", "--provider", "no-such-provider", "--provider", "shm", "--ops", "put", "--sizes", "8", "--iters", "200", "--json"])
+        .arg(&json)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("rofi no-such-provider: not measured:"), "{stdout}");
+    let rows = rows(&json);
+    let bad = rows.iter().find(|r| r["provider"] == "no-such-provider").expect("a row for the missing provider");
+    assert!(bad["error"].as_str().unwrap().contains("no-such-provider"), "{bad}");
+    assert!(rows.iter().any(|r| r["provider"] == "shm" && r["op"] == "put" && r["median_ns"].as_f64().unwrap() > 0.0));
+}
+
+#[test]
+fn osu_format_prints_osu_titles_and_columns() {
+    let out = Command::new(BENCH).args(["--pes", "2", "--ops", "put,put_bw,fetch_add,put_pingpong", "--sizes", "8,1K", "--iters", "200", "--format", "osu"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    for want in ["# OSU OpenSHMEM Put Test", "# Size          Latency (us)", "# OSU OpenSHMEM Put Bandwidth Test", "# Size      Bandwidth (MB/s)", "shmem_uint64_atomic_fetch_add", "# put_pingpong: no OSU counterpart"] {
+        assert!(stdout.contains(want), "{want:?} missing:\n{stdout}");
+    }
+    let row = stdout.lines().find(|l| l.starts_with("1024 ")).expect("a 1 KiB row");
+    assert!(row[10..].trim().parse::<f64>().is_ok(), "{row}");
+}

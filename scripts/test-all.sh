@@ -65,7 +65,4 @@ if [ -f rofi/configure.ac ]; then
     (cd "$build" && "$top/rofi/configure" -q && make -s -j2 && make -s check LAUNCHER="$top/target/release/lamellar-run -n")
     rm -rf "$build"
 fi
-echo "== comparison scripts: verdict, ab-bench"
-python3 scripts/test_verdict.py
-python3 scripts/test_ab_bench.py
 echo "== all tests passed"

@@ -19,6 +19,30 @@ fn known_list() -> String {
 /// largest size, and a size beyond what the node can hold is a typo, not a measurement.
 pub const MAX_SIZE: usize = 1 << 30;
 
+/// The whole command line: a run (the flags below), or a subcommand.
+#[derive(Debug, Parser)]
+#[command(
+    name = "lamellar-bench",
+    version,
+    args_conflicts_with_subcommands = true,
+    about = "Latency and bandwidth of lamellar-transport's operations, per backend and message size",
+    after_help = "Started by hand it launches --pes copies of itself under lamellar-run; started by a \
+                  launcher (lamellar-run, mpiexec, mpirun, srun) it is one PE of that job."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub cmd: Option<Cmd>,
+    #[command(flatten)]
+    pub run: Args,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Cmd {
+    /// Ours against the layer below (ofi-baseline, ucx_perftest, the machine) in alternating
+    /// rounds, judged against a bar.
+    Compare(crate::compare::CompareArgs),
+}
+
 #[derive(Clone, Debug, Parser)]
 #[command(
     name = "lamellar-bench",
@@ -103,7 +127,7 @@ fn parse_plot(s: &str) -> Result<String, String> {
     if lower.ends_with(".svg") || lower.ends_with(".png") { Ok(s.to_string()) } else { Err("the file must end in .svg or .png".into()) }
 }
 
-fn non_empty(s: &str) -> Result<String, String> {
+pub fn non_empty(s: &str) -> Result<String, String> {
     if s.trim().is_empty() { Err("must not be empty".into()) } else { Ok(s.to_string()) }
 }
 

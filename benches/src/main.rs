@@ -5,6 +5,7 @@
 mod args;
 mod buf;
 mod cacheline;
+mod compare;
 mod kernels;
 mod limits;
 mod ops;
@@ -19,7 +20,11 @@ use report::Measurement;
 use std::io::Write;
 
 fn main() {
-    let args = args::Args::try_parse_from(std::env::args()).unwrap_or_else(|e| e.exit());
+    let cli = args::Cli::try_parse_from(std::env::args()).unwrap_or_else(|e| e.exit());
+    if let Some(args::Cmd::Compare(c)) = &cli.cmd {
+        std::process::exit(compare::run(c));
+    }
+    let args = cli.run;
     // The wait timeout comes from LAMELLAR_TIMEOUT when --timeout is not given: a bad value is
     // as much a usage error as a bad flag, and is reported before any PE starts.
     if let Err(e) = lamellar_transport::config::timeout_from_env() {

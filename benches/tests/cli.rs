@@ -212,3 +212,83 @@ fn osu_format_prints_osu_titles_and_columns() {
     let row = stdout.lines().find(|l| l.starts_with("1024 ")).expect("a 1 KiB row");
     assert!(row[10..].trim().parse::<f64>().is_ok(), "{row}");
 }
+
+/// `compare` against the layer below: one JSON row per op and size with both sides' values
+/// per round, the ratio, its interval and the verdict.
+fn compare_rows(args: &[&str], path_env: Option<&str>) -> (String, Vec<serde_json::Value>) {
+    let json = json_path(&format!("compare-{}", args.join("-").replace([',', ';', '/'], "_")));
+    let mut cmd = Command::new(BENCH);
+    cmd.arg("compare").args(args).args(["--rounds", "2", "--json"]).arg(&json);
+    if let Some(p) = path_env {
+        cmd.env("PATH", p);
+    }
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    (format!("{stdout}{}", String::from_utf8_lossy(&out.stderr)), rows(&json))
+}
+
+fn assert_compared(rows: &[serde_json::Value], baseline: &str, want: &[(&str, u64)], log: &str) {
+    for (op, bytes) in want {
+        let r = rows.iter().find(|r| r["op"] == *op && r["bytes"] == *bytes).unwrap_or_else(|| panic!("{op} {bytes} missing:\n{log}"));
+        assert_eq!(r["baseline"], baseline, "{r}");
+        assert_eq!((r["theirs_rounds"].as_array().unwrap().len(), r["ours_rounds"].as_array().unwrap().len()), (2, 2), "{r}");
+        let (ratio, lo, hi) = (r["ratio"].as_f64().unwrap(), r["interval_lo"].as_f64().unwrap(), r["interval_hi"].as_f64().unwrap());
+        assert!(ratio > 0.0 && lo <= ratio && ratio <= hi, "{r}");
+        assert!(r["meets"].is_boolean() && ["clear", "not resolved"].contains(&r["resolved"].as_str().unwrap()), "{r}");
+        let kind = r["kind"].as_str().unwrap();
+        assert_eq!(r["bar"].as_f64(), Some(if kind == "latency" { 1.10 } else { 0.90 }), "{r}");
+    }
+}
+
+#[test]
+fn compare_shmem_against_the_machine() {
+    let (log, rows) = compare_rows(&["--backend", "shmem"], None);
+    assert_compared(&rows, "machine", &[("put_pingpong", 8), ("put_bw", 65536), ("put_bw", 1048576)], &log);
+}
+
+#[cfg(feature = "rofi")]
+#[test]
+fn compare_rofi_against_ofi_baseline() {
+    let (log, rows) = compare_rows(&["--backend", "rofi", "--provider", "shm"], None);
+    assert_compared(&rows, "ofi-baseline", &[("put", 8), ("get", 8), ("fetch_add", 8), ("put_nb", 65536), ("put_nb", 1048576)], &log);
+}
+
+#[cfg(feature = "ucx")]
+#[test]
+fn compare_ucx_against_ucx_perftest_and_name_the_package_when_it_is_missing() {
+    if Command::new("ucx_perftest").arg("-h").output().is_err() {
+        eprintln!("ucx_perftest not installed (ucx-utils): skipped; scripts/test-all.sh installs it");
+        return;
+    }
+    let (log, rows) = compare_rows(&["--backend", "ucx", "--tls", "posix,sysv,cma,self"], None);
+    let want = [("put_pingpong", 8), ("get", 8), ("fetch_add", 8), ("compare_swap", 8), ("put_bw", 65536), ("put_bw", 1048576)];
+    assert_compared(&rows, "ucx_perftest", &want, &log);
+    // Without the tool on PATH: a row saying which package has it, and a failed exit.
+    let (log, rows) = compare_rows(&["--backend", "ucx", "--tls", "posix,sysv,cma,self"], Some("/nonexistent"));
+    let err = rows[0]["error"].as_str().unwrap_or_else(|| panic!("{log}"));
+    assert!(err.contains("ucx-utils"), "{err}");
+}
+
+#[test]
+fn compare_refuses_bad_values() {
+    for args in [
+        &["--rounds", "1"][..],
+        &["--latency-bar", "-1"],
+        &["--bandwidth-bar", "nan"],
+        &["--backend", "mpi"],
+        &["--against-env", "X=1"],
+        &["--against", "/x", "--against-env", "novalue"],
+    ] {
+        let out = Command::new(BENCH).arg("compare").args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+/// A/B: another build (here the same one under another setting) is the baseline.
+#[test]
+fn compare_against_another_build() {
+    let (log, rows) = compare_rows(&["--backend", "shmem", "--against", BENCH, "--against-env", "LAMELLAR_YIELD=0"], None);
+    assert_compared(&rows, BENCH, &[("put_pingpong", 8), ("put_bw", 65536), ("put_bw", 1048576)], &log);
+    let (log, rows) = compare_rows(&["--backend", "shmem", "--against", "/nonexistent/lamellar-bench"], None);
+    assert!(rows[0]["error"].as_str().unwrap_or_else(|| panic!("{log}")).contains("/nonexistent/lamellar-bench not found"), "{log}");
+}

@@ -28,6 +28,9 @@ pub struct JobSpec {
     /// Pin PE i (and every thread it starts) to the i-th CPU this launcher may run on, round
     /// robin (hydra's `-bind-to core`). Off by default, as in hydra.
     pub bind_cores: bool,
+    /// Append every PE's standard output to this file instead of the launcher's (a program
+    /// that reads a job's output, e.g. lamellar-bench compare reading ofi-baseline's rows).
+    pub stdout_to: Option<std::path::PathBuf>,
 }
 
 impl JobSpec {
@@ -41,6 +44,7 @@ impl JobSpec {
             env: Vec::new(),
             grace: Duration::from_secs(2),
             bind_cores: false,
+            stdout_to: None,
         }
     }
 }
@@ -215,6 +219,9 @@ pub fn run(spec: &JobSpec) -> std::io::Result<JobOutcome> {
         }
         if spec.label {
             cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        }
+        if let Some(path) = &spec.stdout_to {
+            cmd.stdout(std::fs::OpenOptions::new().create(true).append(true).open(path)?);
         }
         // SAFETY: between fork and exec we call only async-signal-safe functions (plain
         // system calls on values computed before the fork): the PE dies with the launcher

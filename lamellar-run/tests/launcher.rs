@@ -195,3 +195,19 @@ fn a_killed_launcher_takes_its_pes_and_their_dev_shm_files_with_it() {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+/// A program that reads a job's output (lamellar-bench compare reading ofi-baseline's rows)
+/// gets every PE's lines in its file, none on the launcher's stdout.
+#[test]
+fn stdout_to_collects_every_pe_output_in_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("out");
+    let mut spec = lamellar_run::JobSpec::new(3, "sh");
+    spec.args = vec!["-c".into(), "echo line from $PMI_RANK".into()];
+    spec.stdout_to = Some(file.clone());
+    let outcome = lamellar_run::run(&spec).unwrap();
+    assert_eq!(outcome.code, 0, "{:?}", outcome.failure);
+    let mut lines: Vec<String> = std::fs::read_to_string(&file).unwrap().lines().map(str::to_string).collect();
+    lines.sort();
+    assert_eq!(lines, ["line from 0", "line from 1", "line from 2"]);
+}

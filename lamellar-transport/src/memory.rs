@@ -221,7 +221,7 @@ impl SymAlloc {
             // progress, so looks in between see nothing new; where it lands by itself (UCX's
             // shared-memory transports store straight into the mapping), each look pulls the
             // flag's cache line back from the writer, and looking more often slowed the
-            // writer's store: UCX shm put ping-pong, ab-bench 10-15 rounds: one look per call
+            // writer's store: UCX shm put ping-pong, an A/B of the builds over 10-15 rounds: one look per call
             // 59-61 ns, four 70, looks alone (no progress) 66; ucx_perftest 60.
             || {
                 seen = unsafe { load_word::<T>(word) };

@@ -7,9 +7,9 @@
 //!
 //! Why: on a VM the cost of moving a cache line between two vCPUs depends on where the host
 //! runs them, and it changes from second to second (on this project's EPYC guest: ~75 ns or
-//! ~300 ns, sometimes ~32). The comparison scripts run this next to every measurement
-//! (`scripts/hostfloor.py`), so that a pair of runs made on different floors is recognised
-//! as such instead of read as one program being 4x slower than the other.
+//! ~300 ns, sometimes ~32). `lamellar-bench compare` measures the same floor (in process)
+//! next to every run, so that a pair of runs made on different floors is recognised as such
+//! instead of read as one program being 4x slower than the other.
 
 #[path = "../cacheline.rs"]
 mod cacheline;

@@ -1,0 +1,228 @@
+//! The two sides of a comparison: our harness as a job of two PEs pinned to CPUs 0 and 1,
+//! and the layer below (ofi-baseline as a job, ucx_perftest as server and client pinned to
+//! CPUs 1 and 0, or the machine measured in this process).
+
+use lamellar_run::{JobSpec, run as run_job};
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU16, Ordering};
+
+/// One measured value per (op, bytes): ns for latency ops, MB/s for bandwidth ones.
+pub type Values = Vec<((String, usize), f64)>;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Side {
+    Theirs,
+    Ours,
+}
+
+/// The layer below, for one group.
+#[derive(Clone, Debug)]
+enum Theirs {
+    /// `OFI_BASELINE_OPS=latency|bandwidth`.
+    OfiBaseline(&'static str),
+    /// A ucx_perftest test, size and iteration count (with -O 64 for ucp_put_bw).
+    Perftest(&'static str, usize, usize),
+    /// Half a cache-line round trip between CPUs 0 and 1.
+    CacheLine,
+    /// memcpy of each size in one thread.
+    Memcpy,
+    /// Another build of lamellar-bench (and settings for it alone), on our own ops.
+    Build(PathBuf, Vec<(String, String)>),
+}
+
+/// Ops measured together, by both sides, within one round.
+#[derive(Clone, Debug)]
+pub struct Group {
+    theirs: Theirs,
+    ops: &'static str,
+    sizes: Vec<usize>,
+    iters: usize,
+}
+
+const WINDOW: usize = 64;
+
+pub fn rofi_groups(_provider: &str) -> Vec<Group> {
+    vec![
+        Group { theirs: Theirs::OfiBaseline("latency"), ops: "put,get,fetch_add", sizes: vec![8], iters: 5000 },
+        Group { theirs: Theirs::OfiBaseline("bandwidth"), ops: "put_nb", sizes: vec![64 << 10, 1 << 20], iters: 5000 },
+    ]
+}
+
+/// ucx_perftest's tests and ours, with the same number of operations per run (the first tens
+/// of ms of a process run slower here, so a shorter run would measure more of them).
+pub fn ucx_groups(tls: &str) -> Vec<Group> {
+    let tcp = tls.contains("tcp");
+    let g = |test, size, ops, iters| Group { theirs: Theirs::Perftest(test, size, iters), ops, sizes: vec![size], iters };
+    vec![
+        g("ucp_put_lat", 8, "put_pingpong", 100_000),
+        // ucp_get over tcp takes ~1 ms per op (a perftest problem): keep it short.
+        g("ucp_get", 8, "get", if tcp { 2000 } else { 100_000 }),
+        g("ucp_fadd", 8, "fetch_add", 100_000),
+        g("ucp_cswap", 8, "compare_swap", 100_000),
+        g("ucp_put_bw", 64 << 10, "put_bw", 20_000),
+        g("ucp_put_bw", 1 << 20, "put_bw", 2000),
+    ]
+}
+
+pub fn shmem_groups() -> Vec<Group> {
+    vec![
+        Group { theirs: Theirs::CacheLine, ops: "put_pingpong", sizes: vec![8], iters: 20_000 },
+        Group { theirs: Theirs::Memcpy, ops: "put_bw", sizes: vec![64 << 10, 1 << 20], iters: 20_000 },
+    ]
+}
+
+/// The host's floor now: half a cache-line round trip between CPUs 0 and 1, in ns (NaN on a
+/// machine with one CPU). In a thread of its own, so this process keeps its affinity.
+pub fn probe() -> Result<f64, String> {
+    if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
+        return Ok(f64::NAN);
+    }
+    let v = std::thread::spawn(|| crate::cacheline::round_trips(Some([0, 1]), 2000, 10, 2000)).join().map_err(|_| "the probe panicked".to_string())??;
+    Ok(crate::stats::summarize(v).0 / 2.0)
+}
+
+fn scratch(name: &str) -> PathBuf {
+    static N: AtomicU16 = AtomicU16::new(0);
+    std::env::temp_dir().join(format!("lamellar-compare-{}-{}-{name}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)))
+}
+
+fn sibling(name: &str) -> Result<PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find own executable: {e}"))?;
+    Ok(exe.with_file_name(name))
+}
+
+/// A job of two PEs pinned to CPUs 0 and 1; its PEs' stdout goes to the returned text.
+fn job(program: PathBuf, args: Vec<String>, env: Vec<(&str, String)>) -> Result<String, String> {
+    if !program.exists() {
+        return Err(format!("{} not found", program.display()));
+    }
+    let out = scratch("out");
+    let mut spec = JobSpec::new(2, &program);
+    spec.args = args.into_iter().map(Into::into).collect();
+    spec.env = env.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+    spec.bind_cores = true;
+    spec.stdout_to = Some(out.clone());
+    let outcome = run_job(&spec).map_err(|e| format!("cannot launch {}: {e}", program.display()));
+    let text = std::fs::read_to_string(&out).unwrap_or_default();
+    let _ = std::fs::remove_file(&out);
+    match outcome? {
+        o if o.code == 0 => Ok(text),
+        o => Err(format!("{}: {}", program.display(), o.failure.unwrap_or_else(|| format!("exit {}", o.code)))),
+    }
+}
+
+/// The value a row is judged by: ns for latency, MB/s for bandwidth.
+fn value_of(r: &Value) -> Option<((String, usize), f64)> {
+    let op = r["op"].as_str()?.to_string();
+    let field = if crate::report::kind_of(&op) == "latency" { "median_ns" } else { "mb_per_s" };
+    Some(((op, r["bytes"].as_u64()? as usize), r[field].as_f64()?))
+}
+
+impl Group {
+    /// The same ops, with another lamellar-bench build as the other side.
+    pub fn against(mut self, build: &std::path::Path, env: &[(String, String)]) -> Group {
+        self.theirs = Theirs::Build(build.to_path_buf(), env.to_vec());
+        self
+    }
+
+    pub fn run(&self, side: Side, backend: &str, provider: &str) -> Result<Values, String> {
+        match (side, &self.theirs) {
+            (Side::Ours, _) => self.bench(&std::env::current_exe().map_err(|e| e.to_string())?, &[], backend, provider),
+            (Side::Theirs, Theirs::Build(exe, env)) => self.bench(exe, env, backend, provider),
+            (Side::Theirs, Theirs::OfiBaseline(group)) => ofi_baseline(group, provider),
+            (Side::Theirs, Theirs::Perftest(test, size, iters)) => perftest(test, *size, *iters, provider, self.ops),
+            (Side::Theirs, Theirs::CacheLine) => Ok(vec![(("put_pingpong".to_string(), 8), probe()?)]),
+            (Side::Theirs, Theirs::Memcpy) => memcpy(&self.sizes, self.iters),
+        }
+    }
+
+    /// A lamellar-bench build on this group's ops, as a job of two PEs.
+    fn bench(&self, exe: &std::path::Path, env: &[(String, String)], backend: &str, provider: &str) -> Result<Values, String> {
+        let json = scratch("json");
+        let sizes: Vec<String> = self.sizes.iter().map(usize::to_string).collect();
+        let mut args: Vec<String> = ["--backend", backend, "--ops", self.ops, "--sizes", &sizes.join(","), "--iters", &self.iters.to_string(), "--window", &WINDOW.to_string()]
+            .map(String::from)
+            .to_vec();
+        match backend {
+            "rofi" => args.extend(["--provider".into(), provider.into()]),
+            "ucx" => args.extend(["--tls".into(), provider.into()]),
+            _ => {}
+        }
+        args.extend(["--json".into(), json.display().to_string()]);
+        let ran = job(exe.to_path_buf(), args, env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect());
+        let text = std::fs::read_to_string(&json).unwrap_or_default();
+        let _ = std::fs::remove_file(&json);
+        ran?;
+        Ok(text.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).filter_map(|r| value_of(&r)).collect())
+    }
+}
+
+fn ofi_baseline(group: &str, provider: &str) -> Result<Values, String> {
+    let exe = sibling("ofi-baseline")?;
+    if !exe.exists() {
+        return Err(format!("{} not found: build lamellar-bench with --features rofi", exe.display()));
+    }
+    let env = vec![
+        ("ROFI_PROVIDER", provider.to_string()),
+        ("OFI_BASELINE_ITERS", "5000".into()),
+        ("OFI_BASELINE_WINDOW", WINDOW.to_string()),
+        ("OFI_BASELINE_OPS", group.to_string()),
+    ];
+    let text = job(exe, vec![], env)?;
+    Ok(text.lines().filter(|l| l.starts_with('{')).filter_map(|l| serde_json::from_str::<Value>(l).ok()).filter_map(|r| value_of(&r)).collect())
+}
+
+/// ucx_perftest's server on CPU 1 and client on CPU 0 (as our PEs 1 and 0). Latency is its
+/// overall latency (a mean over operations, as ours is a mean per batch); bandwidth its
+/// overall MiB/s, turned into MB/s.
+fn perftest(test: &str, size: usize, iters: usize, tls: &str, op: &str) -> Result<Values, String> {
+    static PORT: AtomicU16 = AtomicU16::new(0);
+    let port = (20000 + (std::process::id() % 20000) as u16).wrapping_add(PORT.fetch_add(1, Ordering::Relaxed) % 1000).to_string();
+    let missing = |e: std::io::Error| {
+        if e.kind() == std::io::ErrorKind::NotFound { "ucx_perftest or taskset not found: install ucx-utils and util-linux".to_string() } else { e.to_string() }
+    };
+    let mut server = Command::new("taskset")
+        .args(["-c", "1", "ucx_perftest", "-p", &port])
+        .env("UCX_TLS", tls)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(missing)?;
+    let mut client_args = vec!["-c".to_string(), "0".into(), "ucx_perftest".into(), "127.0.0.1".into(), "-p".into(), port.clone()];
+    client_args.extend(["-t", test, "-s", &size.to_string(), "-n", &iters.to_string()].map(String::from));
+    if test == "ucp_put_bw" {
+        client_args.extend(["-O".into(), WINDOW.to_string()]);
+    }
+    let mut last = String::new();
+    let result = (|| {
+        for _ in 0..50 {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            let out = Command::new("taskset").args(&client_args).env("UCX_TLS", tls).output().map_err(missing)?;
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            if let Some(f) = stdout.lines().find(|l| l.starts_with("Final:")).map(|l| l.split_whitespace().collect::<Vec<_>>()) {
+                let num = |i: usize| f.get(i).and_then(|x| x.parse::<f64>().ok()).ok_or_else(|| format!("ucx_perftest: unreadable line {f:?}"));
+                let value = if crate::report::kind_of(op) == "latency" { num(4)? * 1e3 } else { num(6)? * 1.048576 };
+                return Ok(vec![((op.to_string(), size), value)]);
+            }
+            last = format!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+        }
+        Err(format!("ucx_perftest {test} {size}: no result after 50 tries: {}", last.trim()))
+    })();
+    let _ = server.kill();
+    let _ = server.wait();
+    result
+}
+
+/// The machine's side of put_bw for shmem: memcpy in a thread of this process, with as many
+/// copies as our put_bw makes (at most 256 MiB moved).
+fn memcpy(sizes: &[usize], iters: usize) -> Result<Values, String> {
+    let mut v = Vec::new();
+    for &s in sizes {
+        let n = (256usize << 20).checked_div(s).unwrap_or(iters).clamp(20, iters);
+        let (median_ns, _) = std::thread::spawn(move || crate::limits::memcpy(s, n)).join().map_err(|_| "memcpy panicked".to_string())?;
+        v.push((("put_bw".to_string(), s), s as f64 * 1e3 / median_ns));
+    }
+    Ok(v)
+}

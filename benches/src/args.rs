@@ -7,12 +7,15 @@ use std::time::Duration;
 
 pub const ALL_OPS: [&str; 10] = ["put", "put_pingpong", "get", "put_nb", "put_bw", "get_nb", "fetch_add", "compare_swap", "barrier", "limits"];
 
+/// Asked for by name only: the harness's own cost per measured op (its loop and timer).
+pub const EXTRA_OPS: [&str; 1] = ["overhead"];
+
 fn known(op: &str) -> bool {
-    ALL_OPS.contains(&op) || crate::kernels::KERNELS.contains(&op)
+    ALL_OPS.contains(&op) || EXTRA_OPS.contains(&op) || crate::kernels::KERNELS.contains(&op)
 }
 
 fn known_list() -> String {
-    ALL_OPS.iter().chain(crate::kernels::KERNELS.iter()).copied().collect::<Vec<_>>().join(",")
+    ALL_OPS.iter().chain(EXTRA_OPS.iter()).chain(crate::kernels::KERNELS.iter()).copied().collect::<Vec<_>>().join(",")
 }
 
 /// The largest message a sweep may ask for: each PE allocates one symmetric buffer of the
@@ -41,6 +44,9 @@ pub enum Cmd {
     /// Ours against the layer below (ofi-baseline, ucx_perftest, the machine) in alternating
     /// rounds, judged against a bar.
     Compare(crate::compare::CompareArgs),
+    /// The fastest backend and provider per message size, whether windows of non-blocking
+    /// operations beat blocking ones, and the environment to export.
+    Tune(crate::tune::TuneArgs),
 }
 
 #[derive(Clone, Debug, Parser)]
@@ -159,7 +165,7 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
     }
 }
 
-fn parse_sizes(s: &str) -> Result<Sizes, String> {
+pub fn parse_sizes(s: &str) -> Result<Sizes, String> {
     let v = s.split(',').filter(|x| !x.trim().is_empty()).map(parse_size).collect::<Result<Vec<_>, _>>()?;
     if v.is_empty() { Err("no size given".into()) } else { Ok(Sizes(v)) }
 }

@@ -13,6 +13,7 @@ mod plot;
 mod report;
 mod stats;
 mod sweep;
+mod tune;
 
 use clap::Parser;
 use lamellar_transport::{Result, Transport};
@@ -21,8 +22,10 @@ use std::io::Write;
 
 fn main() {
     let cli = args::Cli::try_parse_from(std::env::args()).unwrap_or_else(|e| e.exit());
-    if let Some(args::Cmd::Compare(c)) = &cli.cmd {
-        std::process::exit(compare::run(c));
+    match &cli.cmd {
+        Some(args::Cmd::Compare(c)) => std::process::exit(compare::run(c)),
+        Some(args::Cmd::Tune(t)) => std::process::exit(tune::run(t)),
+        None => {}
     }
     let args = cli.run;
     // The wait timeout comes from LAMELLAR_TIMEOUT when --timeout is not given: a bad value is
@@ -117,7 +120,7 @@ fn pe_main(args: &args::Args) -> Result<()> {
             last_title = report::osu_title(op);
         }
         let sizes: Vec<usize> = match op.as_str() {
-            "fetch_add" | "compare_swap" => vec![8],
+            "fetch_add" | "compare_swap" | "overhead" => vec![8],
             "barrier" => vec![0],
             _ => args.sizes().to_vec(),
         };

@@ -10,6 +10,8 @@
 //!   locally), one quiet at the end: streaming bandwidth as ucx_perftest ucp_put_bw.
 //! - `fetch_add`, `compare_swap`: one blocking u64 atomic per operation.
 //! - `barrier`: every PE loops barriers; bytes 0.
+//! - `overhead`: the measuring loop and its timer with no operation (the harness's own cost
+//!   per op, included in every figure).
 //!
 //! PE 0 measures and PE 1 is the target (itself when P = 1); other PEs wait.
 
@@ -100,6 +102,8 @@ impl Bench<'_> {
                     })?;
                     v.into_iter().map(|x| x / w as f64).collect()
                 }
+                // The loop and the timer alone: what every figure above includes besides its op.
+                "overhead" => time_batches(warmup, samples, batch, || Ok::<(), Error>(std::hint::black_box(())))?,
                 "fetch_add" => time_batches(warmup, samples, batch, || a.atomic_fetch_add::<u64>(target, 0, 1).map(drop))?,
                 "compare_swap" => time_batches(warmup, samples, batch, || a.atomic_compare_swap::<u64>(target, 0, 0, 0).map(drop))?,
                 "put_pingpong" => return Ok(None), // needs two PEs

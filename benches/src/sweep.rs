@@ -80,50 +80,14 @@ fn pe_args(args: &Args, c: &Combo, json: &std::path::Path) -> Vec<std::ffi::OsSt
 
 /// Runs the sweep; the exit code: 0 when at least one combination measured.
 pub fn run(args: &Args) -> i32 {
-    let exe = match std::env::current_exe() {
-        Ok(e) => e,
+    let rows = match collect(args) {
+        Ok(rows) => rows,
         Err(e) => {
-            eprintln!("lamellar-bench: cannot find own executable: {e}");
+            eprintln!("lamellar-bench: {e}");
             return 1;
         }
     };
-    let dir = match tempfile::tempdir() {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!("lamellar-bench: no temporary directory: {e}");
-            return 1;
-        }
-    };
-    let pes = args.pes.map(|p| p as usize).unwrap_or(if args.is_sweep() { 2 } else { 1 });
-    let (mut rows, mut measured) = (Vec::<Value>::new(), 0);
-    for (i, c) in combos(args).iter().enumerate() {
-        let json = dir.path().join(format!("{i}.json"));
-        let mut spec = JobSpec::new(pes, &exe);
-        spec.args = pe_args(args, c, &json);
-        spec.bind_cores = args.bind_cores;
-        let outcome = run_job(&spec);
-        let lines: Vec<Value> = std::fs::read_to_string(&json).unwrap_or_default().lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
-        let failed = match &outcome {
-            Ok(o) if o.code == 0 => None,
-            Ok(o) => Some(o.failure.clone().unwrap_or_else(|| format!("exit {}", o.code))),
-            Err(e) => Some(format!("cannot launch: {e}")),
-        };
-        match failed {
-            None => {
-                measured += 1;
-                rows.extend(lines);
-            }
-            Some(why) => {
-                // The PE's own error if it wrote one, else the launcher's account.
-                let why = lines.iter().find_map(|l| l["error"].as_str().map(str::to_string)).unwrap_or(why);
-                println!("# {}: not measured: {why}", c.label());
-                rows.push(serde_json::json!({
-                    "backend": c.backend, "provider": c.tls.as_ref().or(c.provider.as_ref()), "error": why,
-                }));
-            }
-        }
-    }
-    let mut code = if measured > 0 { 0 } else { 1 };
+    let mut code = if rows.iter().any(|r| r.get("error").is_none()) { 0 } else { 1 };
     if let Some(path) = &args.json {
         let text: String = rows.iter().map(|r| format!("{r}\n")).collect();
         if let Err(e) = std::fs::write(path, text) {
@@ -138,6 +102,40 @@ pub fn run(args: &Args) -> i32 {
         }
     }
     code
+}
+
+/// Every combination's rows (each PE 0 prints its own table as it measures), and a row
+/// `{"backend", "provider", "error"}` for each combination that failed.
+pub fn collect(args: &Args) -> Result<Vec<Value>, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find own executable: {e}"))?;
+    let dir = tempfile::tempdir().map_err(|e| format!("no temporary directory: {e}"))?;
+    let pes = args.pes.map(|p| p as usize).unwrap_or(if args.is_sweep() { 2 } else { 1 });
+    let mut rows = Vec::<Value>::new();
+    for (i, c) in combos(args).iter().enumerate() {
+        let json = dir.path().join(format!("{i}.json"));
+        let mut spec = JobSpec::new(pes, &exe);
+        spec.args = pe_args(args, c, &json);
+        spec.bind_cores = args.bind_cores;
+        let outcome = run_job(&spec);
+        let lines: Vec<Value> = std::fs::read_to_string(&json).unwrap_or_default().lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+        let failed = match &outcome {
+            Ok(o) if o.code == 0 => None,
+            Ok(o) => Some(o.failure.clone().unwrap_or_else(|| format!("exit {}", o.code))),
+            Err(e) => Some(format!("cannot launch: {e}")),
+        };
+        match failed {
+            None => rows.extend(lines),
+            Some(why) => {
+                // The PE's own error if it wrote one, else the launcher's account.
+                let why = lines.iter().find_map(|l| l["error"].as_str().map(str::to_string)).unwrap_or(why);
+                println!("# {}: not measured: {why}", c.label());
+                rows.push(serde_json::json!({
+                    "backend": c.backend, "provider": c.tls.as_ref().or(c.provider.as_ref()), "error": why,
+                }));
+            }
+        }
+    }
+    Ok(rows)
 }
 
 #[cfg(test)]

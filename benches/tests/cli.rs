@@ -292,3 +292,18 @@ fn compare_against_another_build() {
     let (log, rows) = compare_rows(&["--backend", "shmem", "--against", "/nonexistent/lamellar-bench"], None);
     assert!(rows[0]["error"].as_str().unwrap_or_else(|| panic!("{log}")).contains("/nonexistent/lamellar-bench not found"), "{log}");
 }
+
+#[test]
+fn tune_names_the_fastest_per_size_and_what_to_export() {
+    let json = json_path("tune");
+    let out = Command::new(BENCH).args(["tune", "--backend", "shmem", "--sizes", "8,4K", "--iters", "200", "--json"]).arg(&json).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.trim_end().ends_with("export LAMELLAR_TRANSPORT=shmem"), "{stdout}");
+    let rows = rows(&json);
+    for (op, bytes) in [("put", 8), ("get", 8), ("put", 4096), ("get", 4096)] {
+        let r = rows.iter().find(|r| r["op"] == op && r["bytes"] == bytes).unwrap_or_else(|| panic!("{op} {bytes}: {stdout}"));
+        assert!(r["ns"].as_f64().unwrap() > 0.0 && r["windowed_beats_blocking"].is_boolean(), "{r}");
+    }
+    assert_eq!(rows.last().unwrap()["export"], "export LAMELLAR_TRANSPORT=shmem");
+}

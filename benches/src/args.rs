@@ -49,6 +49,34 @@ pub enum Cmd {
     Tune(crate::tune::TuneArgs),
 }
 
+/// The backends and providers `compare` and `tune` go over.
+#[derive(Clone, Debug, clap::Args)]
+pub struct Fabrics {
+    /// Backend, or all compiled ones.
+    #[arg(long, value_parser = ["shmem", "rofi", "ucx", "all"], default_value = "all")]
+    pub backend: String,
+    /// libfabric providers for rofi (repeatable; default: shm and tcp;ofi_rxm).
+    #[arg(long, value_parser = non_empty, action = clap::ArgAction::Append)]
+    pub provider: Vec<String>,
+    /// UCX transport sets for ucx (repeatable; default: posix,sysv,cma,self and tcp,self).
+    #[arg(long, value_parser = non_empty, action = clap::ArgAction::Append)]
+    pub tls: Vec<String>,
+}
+
+impl Fabrics {
+    pub fn wants(&self, backend: &str) -> bool {
+        self.backend == "all" || self.backend == backend
+    }
+    /// The providers given, or shared memory and tcp.
+    pub fn providers(&self) -> Vec<String> {
+        if self.provider.is_empty() { vec!["shm".into(), "tcp;ofi_rxm".into()] } else { self.provider.clone() }
+    }
+    /// The transport sets given, or shared memory and tcp.
+    pub fn tls_sets(&self) -> Vec<String> {
+        if self.tls.is_empty() { vec!["posix,sysv,cma,self".into(), "tcp,self".into()] } else { self.tls.clone() }
+    }
+}
+
 #[derive(Clone, Debug, Parser)]
 #[command(
     name = "lamellar-bench",

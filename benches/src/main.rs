@@ -109,8 +109,10 @@ fn pe_main(args: &args::Args) -> Result<()> {
         let _ = std::io::stdout().flush();
         results.push(m);
     };
+    let progress = progress_bar(me, args);
     let mut last_title = None;
     for op in args.ops() {
+        progress.set_message(op.clone());
         if me == 0 && osu {
             match report::osu_title(op) {
                 Some(title) if last_title != Some(title) => println!("# {title}\n{}", report::osu_columns(op)),
@@ -128,14 +130,14 @@ fn pe_main(args: &args::Args) -> Result<()> {
             let n = args.iters();
             let secs = kernels::run(&t, op, n)?;
             if me == 0 {
-                emit(kernel_row(&t, op, n, secs), &mut results);
+                progress.suspend(|| emit(kernel_row(&t, op, n, secs), &mut results));
             }
             continue;
         }
         if op == "limits" {
             if me == 0 {
                 for m in limits_rows(&t, args) {
-                    emit(m, &mut results);
+                    progress.suspend(|| emit(m, &mut results));
                 }
             }
             t.barrier()?;
@@ -143,10 +145,12 @@ fn pe_main(args: &args::Args) -> Result<()> {
         }
         for bytes in sizes {
             if let Some(m) = bench.run(op, bytes)? {
-                emit(m, &mut results);
+                progress.suspend(|| emit(m, &mut results));
             }
+            progress.inc(1);
         }
     }
+    progress.finish_and_clear();
     if me == 0 {
         let env = report::Env::here();
         let lines: Vec<String> = results.iter().map(|m| report::to_json(m, &env)).collect();
@@ -181,6 +185,22 @@ fn kernel_row(t: &Transport, op: &str, n: usize, secs: f64) -> Measurement {
         mups: Some(n as f64 / secs / 1e6),
         mups_total: Some((n * t.num_pes()) as f64 / secs / 1e6),
     }
+}
+
+/// A progress bar on stderr over the (op, size) measurements, on PE 0 and only when stderr is
+/// a terminal (never in a file or a pipe).
+fn progress_bar(me: usize, args: &args::Args) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if me != 0 || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let per_op = |op: &String| if ["fetch_add", "compare_swap", "overhead", "barrier"].contains(&op.as_str()) { 1 } else { args.sizes().len() };
+    let total: usize = args.ops().iter().filter(|o| *o != "limits" && !kernels::KERNELS.contains(&o.as_str())).map(per_op).sum();
+    let bar = indicatif::ProgressBar::new(total as u64);
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}") {
+        bar.set_style(style);
+    }
+    bar
 }
 
 fn limits_rows(t: &Transport, args: &args::Args) -> Vec<Measurement> {

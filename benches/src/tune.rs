@@ -3,22 +3,15 @@
 //! non-blocking operations beats blocking ones there; ends with the environment to export
 //! for the combination that won most sizes.
 
-use crate::args::{Args, Sizes, non_empty};
+use crate::args::{Args, Sizes};
 use clap::Parser;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
 #[derive(Clone, Debug, clap::Args)]
 pub struct TuneArgs {
-    /// Backends to try, or all compiled ones.
-    #[arg(long, value_parser = ["shmem", "rofi", "ucx", "all"], default_value = "all")]
-    pub backend: String,
-    /// libfabric providers for rofi (repeatable; default: shm and tcp;ofi_rxm).
-    #[arg(long, value_parser = non_empty, action = clap::ArgAction::Append)]
-    pub provider: Vec<String>,
-    /// UCX transport sets for ucx (repeatable; default: posix,sysv,cma,self and tcp,self).
-    #[arg(long, value_parser = non_empty, action = clap::ArgAction::Append)]
-    pub tls: Vec<String>,
+    #[command(flatten)]
+    pub fabrics: crate::args::Fabrics,
     /// Message sizes, one size class each.
     #[arg(long, value_parser = crate::args::parse_sizes, default_value = "8,512,4K,64K,1M")]
     pub sizes: Sizes,
@@ -36,16 +29,15 @@ pub struct TuneArgs {
 /// The sweep behind the advice: put, put_nb, get, get_nb at every size, two PEs pinned.
 fn sweep_args(a: &TuneArgs) -> Result<Args, clap::Error> {
     let sizes: Vec<String> = a.sizes.0.iter().map(usize::to_string).collect();
-    let mut v: Vec<String> = ["lamellar-bench", "--pes", "2", "--bind-to", "core", "--backend", &a.backend, "--ops", "put,put_nb,get,get_nb"]
+    let mut v: Vec<String> = ["lamellar-bench", "--pes", "2", "--bind-to", "core", "--backend", &a.fabrics.backend, "--ops", "put,put_nb,get,get_nb"]
         .map(String::from)
         .to_vec();
     v.extend(["--sizes".into(), sizes.join(","), "--iters".into(), a.iters.to_string(), "--window".into(), a.window.to_string()]);
-    let or = |v: &[String], d: [&str; 2]| if v.is_empty() { d.map(String::from).to_vec() } else { v.to_vec() };
-    if ["all", "rofi"].contains(&a.backend.as_str()) {
-        or(&a.provider, ["shm", "tcp;ofi_rxm"]).into_iter().for_each(|p| v.extend(["--provider".into(), p]));
+    if a.fabrics.wants("rofi") {
+        a.fabrics.providers().into_iter().for_each(|p| v.extend(["--provider".into(), p]));
     }
-    if ["all", "ucx"].contains(&a.backend.as_str()) {
-        or(&a.tls, ["posix,sysv,cma,self", "tcp,self"]).into_iter().for_each(|t| v.extend(["--tls".into(), t]));
+    if a.fabrics.wants("ucx") {
+        a.fabrics.tls_sets().into_iter().for_each(|t| v.extend(["--tls".into(), t]));
     }
     Args::try_parse_from(v)
 }
@@ -182,10 +174,11 @@ mod tests {
 
     #[test]
     fn defaults_sweep_every_provider_and_transport_set() {
-        let a = TuneArgs { backend: "all".into(), provider: vec![], tls: vec![], sizes: Sizes(vec![8]), iters: 10, window: 4, json: None };
+        let fabrics = crate::args::Fabrics { backend: "all".into(), provider: vec![], tls: vec![] };
+        let a = TuneArgs { fabrics, sizes: Sizes(vec![8]), iters: 10, window: 4, json: None };
         let s = sweep_args(&a).unwrap();
         assert_eq!((s.provider.len(), s.tls.len(), s.is_sweep(), s.bind_cores), (2, 2, true, true));
-        let a = TuneArgs { backend: "shmem".into(), ..a };
+        let a = TuneArgs { fabrics: crate::args::Fabrics { backend: "shmem".into(), ..a.fabrics }, ..a };
         assert!(sweep_args(&a).unwrap().provider.is_empty());
     }
 }

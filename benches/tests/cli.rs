@@ -251,6 +251,7 @@ fn compare_shmem_against_the_machine() {
 fn compare_rofi_against_ofi_baseline() {
     let (log, rows) = compare_rows(&["--backend", "rofi", "--provider", "shm"], None);
     assert_compared(&rows, "ofi-baseline", &[("put", 8), ("get", 8), ("fetch_add", 8), ("put_nb", 65536), ("put_nb", 1048576)], &log);
+    assert_compared(&rows, "fi_pingpong", &[("put_pingpong", 8)], &log);
 }
 
 #[cfg(feature = "ucx")]

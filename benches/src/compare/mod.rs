@@ -1,7 +1,8 @@
 //! `lamellar-bench compare`: ours against the layer below, on this machine, in alternating
 //! rounds (see verdict.rs for how a bar is judged on a noisy machine):
 //! - rofi: `ofi-baseline` (raw libfabric, ROFI's provider selection and completion level):
-//!   8 B put / get / fetch_add, put_nb 64 KiB and 1 MiB with a window of 64;
+//!   8 B put / get / fetch_add, put_nb 64 KiB and 1 MiB with a window of 64; and where it
+//!   applies, libfabric's `fi_pingpong` (8 B send/receive) against put_pingpong;
 //! - ucx: `ucx_perftest` (ucx-utils): ucp_put_lat / put_pingpong, ucp_get / get, ucp_fadd /
 //!   fetch_add, ucp_cswap / compare_swap at 8 B, ucp_put_bw -O 64 / put_bw at 64 KiB and 1 MiB;
 //! - shmem: the machine itself: half the cache-line round trip between two threads pinned to
@@ -13,22 +14,14 @@
 mod runners;
 pub mod verdict;
 
-use crate::args::non_empty;
 use runners::{Group, Side};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
 #[derive(Clone, Debug, clap::Args)]
 pub struct CompareArgs {
-    /// Backend to compare, or all compiled ones.
-    #[arg(long, value_parser = ["shmem", "rofi", "ucx", "all"], default_value = "all")]
-    pub backend: String,
-    /// libfabric providers for rofi (repeatable; default: shm and tcp;ofi_rxm).
-    #[arg(long, value_parser = non_empty, action = clap::ArgAction::Append)]
-    pub provider: Vec<String>,
-    /// UCX transport sets for ucx (repeatable; default: posix,sysv,cma,self and tcp,self).
-    #[arg(long, value_parser = non_empty, action = clap::ArgAction::Append)]
-    pub tls: Vec<String>,
+    #[command(flatten)]
+    pub fabrics: crate::args::Fabrics,
     /// Alternating rounds per backend and provider.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(2..))]
     pub rounds: u64,
@@ -103,19 +96,18 @@ struct Suite {
 
 fn suites(a: &CompareArgs) -> Vec<Suite> {
     let compiled = lamellar_transport::compiled_backends();
-    let want = |b: &str| (a.backend == "all" || a.backend == b) && compiled.contains(&b);
-    let or = |v: &[String], d: &[&str]| if v.is_empty() { d.iter().map(|s| s.to_string()).collect() } else { v.to_vec() };
+    let want = |b: &str| a.fabrics.wants(b) && compiled.contains(&b);
     let mut out = Vec::new();
     if want("shmem") {
         out.push(Suite { backend: "shmem", provider: "posix-shm".into(), baseline: "machine".into(), groups: runners::shmem_groups() });
     }
     if want("rofi") {
-        for p in or(&a.provider, &["shm", "tcp;ofi_rxm"]) {
-            out.push(Suite { backend: "rofi", groups: runners::rofi_groups(&p), provider: p, baseline: "ofi-baseline".into() });
+        for p in a.fabrics.providers() {
+            out.push(Suite { backend: "rofi", groups: runners::rofi_groups(&p), provider: p, baseline: "ofi-baseline and fi_pingpong".into() });
         }
     }
     if want("ucx") {
-        for t in or(&a.tls, &["posix,sysv,cma,self", "tcp,self"]) {
+        for t in a.fabrics.tls_sets() {
             out.push(Suite { backend: "ucx", groups: runners::ucx_groups(&t), provider: t, baseline: "ucx_perftest".into() });
         }
     }
@@ -131,7 +123,7 @@ fn suites(a: &CompareArgs) -> Vec<Suite> {
 pub fn run(a: &CompareArgs) -> i32 {
     let suites = suites(a);
     if suites.is_empty() {
-        eprintln!("lamellar-bench compare: backend {} is not compiled in (build with --features rofi,ucx)", a.backend);
+        eprintln!("lamellar-bench compare: backend {} is not compiled in (build with --features rofi,ucx)", a.fabrics.backend);
         return 2;
     }
     let mut lines = Vec::new();
@@ -189,7 +181,8 @@ fn compare_suite(s: &Suite, a: &CompareArgs) -> Result<Vec<Row>, String> {
         }
         let kind = crate::report::kind_of(&op);
         let latency = kind == "latency";
-        let floor = &probes[group_of[&(op.clone(), bytes)]];
+        let gi = group_of[&(op.clone(), bytes)];
+        let floor = &probes[gi];
         let judged = verdict::judged_rounds(floor, &theirs, &ours, latency);
         let pick = |v: &[f64]| judged.rounds.iter().map(|&i| v[i]).collect::<Vec<_>>();
         let (t, o) = (pick(&theirs), pick(&ours));
@@ -198,7 +191,7 @@ fn compare_suite(s: &Suite, a: &CompareArgs) -> Result<Vec<Row>, String> {
         rows.push(Row {
             backend: s.backend.into(),
             provider: s.provider.clone(),
-            baseline: s.baseline.clone(),
+            baseline: s.groups[gi].baseline(),
             bytes,
             kind,
             theirs: median(&t),

@@ -28,6 +28,9 @@ enum Theirs {
     CacheLine,
     /// memcpy of each size in one thread.
     Memcpy,
+    /// libfabric's fi_pingpong (libfabric-bin): an 8 B send/receive ping-pong on an RDM
+    /// endpoint of the provider, server on CPU 1, client on CPU 0, this many iterations.
+    FiPingpong(usize),
     /// Another build of lamellar-bench (and settings for it alone), on our own ops.
     Build(PathBuf, Vec<(String, String)>),
 }
@@ -47,6 +50,8 @@ pub fn rofi_groups(_provider: &str) -> Vec<Group> {
     vec![
         Group { theirs: Theirs::OfiBaseline("latency"), ops: "put,get,fetch_add", sizes: vec![8], iters: 5000 },
         Group { theirs: Theirs::OfiBaseline("bandwidth"), ops: "put_nb", sizes: vec![64 << 10, 1 << 20], iters: 5000 },
+        // Where fi_pingpong applies: its message ping-pong against our put ping-pong.
+        Group { theirs: Theirs::FiPingpong(20_000), ops: "put_pingpong", sizes: vec![8], iters: 20_000 },
     ]
 }
 
@@ -127,12 +132,24 @@ impl Group {
         self
     }
 
+    /// What the other side is, for the rows.
+    pub fn baseline(&self) -> String {
+        match &self.theirs {
+            Theirs::OfiBaseline(_) => "ofi-baseline".into(),
+            Theirs::Perftest(..) => "ucx_perftest".into(),
+            Theirs::FiPingpong(_) => "fi_pingpong".into(),
+            Theirs::CacheLine | Theirs::Memcpy => "machine".into(),
+            Theirs::Build(exe, _) => exe.display().to_string(),
+        }
+    }
+
     pub fn run(&self, side: Side, backend: &str, provider: &str) -> Result<Values, String> {
         match (side, &self.theirs) {
             (Side::Ours, _) => self.bench(&std::env::current_exe().map_err(|e| e.to_string())?, &[], backend, provider),
             (Side::Theirs, Theirs::Build(exe, env)) => self.bench(exe, env, backend, provider),
             (Side::Theirs, Theirs::OfiBaseline(group)) => ofi_baseline(group, provider),
             (Side::Theirs, Theirs::Perftest(test, size, iters)) => perftest(test, *size, *iters, provider, self.ops),
+            (Side::Theirs, Theirs::FiPingpong(iters)) => fi_pingpong(provider, *iters),
             (Side::Theirs, Theirs::CacheLine) => Ok(vec![(("put_pingpong".to_string(), 8), probe()?)]),
             (Side::Theirs, Theirs::Memcpy) => memcpy(&self.sizes, self.iters),
         }
@@ -215,6 +232,48 @@ fn perftest(test: &str, size: usize, iters: usize, tls: &str, op: &str) -> Resul
     result
 }
 
+/// fi_pingpong's server on CPU 1 and client on CPU 0: its "usec/xfer" for 8 B is half a
+/// round trip, as our put_pingpong reports.
+fn fi_pingpong(provider: &str, iters: usize) -> Result<Values, String> {
+    static PORT: AtomicU16 = AtomicU16::new(0);
+    let port = (40000 + (std::process::id() % 10000) as u16).wrapping_add(PORT.fetch_add(1, Ordering::Relaxed) % 1000).to_string();
+    let missing = |e: std::io::Error| {
+        if e.kind() == std::io::ErrorKind::NotFound { "fi_pingpong or taskset not found: install libfabric-bin and util-linux".to_string() } else { e.to_string() }
+    };
+    let common = ["-p", provider, "-e", "rdm", "-I", &iters.to_string(), "-S", "8"].map(String::from);
+    let mut server = Command::new("taskset")
+        .args(["-c", "1", "fi_pingpong", "-B", &port])
+        .args(&common)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(missing)?;
+    let mut last = String::new();
+    let result = (|| {
+        for _ in 0..50 {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            let out = Command::new("taskset").args(["-c", "0", "fi_pingpong", "-P", &port]).args(&common).arg("127.0.0.1").output().map_err(missing)?;
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            if let Some(us) = fi_pingpong_8b_us(&stdout) {
+                return Ok(vec![(("put_pingpong".to_string(), 8), us * 1e3)]);
+            }
+            last = format!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+        }
+        Err(format!("fi_pingpong -p {provider}: no result after 50 tries: {}", last.trim()))
+    })();
+    let _ = server.kill();
+    let _ = server.wait();
+    result
+}
+
+/// fi_pingpong's usec/xfer for 8 B: a header ("bytes #sent #ack total time MB/sec usec/xfer
+/// Mxfers/sec"), then a row per size; an xfer is one direction, so this is half a round trip.
+fn fi_pingpong_8b_us(stdout: &str) -> Option<f64> {
+    let rows: Vec<Vec<&str>> = stdout.lines().map(|l| l.split_whitespace().collect()).collect();
+    let col = rows.iter().find_map(|f| f.iter().position(|w| *w == "usec/xfer"))?;
+    rows.iter().find(|f| f.first() == Some(&"8"))?.get(col)?.parse().ok()
+}
+
 /// The machine's side of put_bw for shmem: memcpy in a thread of this process, with as many
 /// copies as our put_bw makes (at most 256 MiB moved).
 fn memcpy(sizes: &[usize], iters: usize) -> Result<Values, String> {
@@ -225,4 +284,18 @@ fn memcpy(sizes: &[usize], iters: usize) -> Result<Values, String> {
         v.push((("put_bw".to_string(), s), s as f64 * 1e3 / median_ns));
     }
     Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fi_pingpong_output_is_read_by_its_header() {
+        let out = "bytes   #sent   #ack     total       time     MB/sec    usec/xfer   Mxfers/sec\n\
+                   8       20k     =20k     312k        0.31s      1.03       7.75       0.13\n";
+        assert_eq!(fi_pingpong_8b_us(out), Some(7.75));
+        assert_eq!(fi_pingpong_8b_us("bytes iters\n8 20k\n"), None);
+        assert_eq!(fi_pingpong_8b_us(""), None);
+    }
 }

@@ -208,27 +208,45 @@ struct Aggregator<'a, A, C> {
 }
 
 impl<A: FnMut(&[u64], &mut Vec<u64>), C: FnMut(usize, &[u64], &[u64])> Aggregator<'_, A, C> {
-    /// One pass over the boxes: answer requests, take answers.
-    fn serve(&mut self) -> Result<()> {
+    /// One pass over the boxes: answer requests, take answers. Whether anything came.
+    fn serve(&mut self) -> Result<bool> {
         let (t, me) = (self.t, self.t.my_pe());
+        // Puts to our boxes land only while we make progress on software transports.
+        t.progress()?;
+        let mut came = false;
         for other in (0..self.mb.t_pes).filter(|&o| o != me) {
             if self.mb.take(t, self.mb.request(other), &mut self.req)? {
                 self.ans.clear();
                 (self.answer)(&self.req, &mut self.ans);
                 self.mb.send(t, other, self.mb.reply(me), &self.ans)?;
+                came = true;
             }
             if self.in_flight[other].is_some() && self.mb.take(t, self.mb.reply(other), &mut self.ans)? {
                 let asked = self.in_flight[other].take().expect("checked above");
                 (self.check)(other, &asked, &self.ans);
+                came = true;
             }
+        }
+        Ok(came)
+    }
+
+    /// A pass while waiting for `what`: with nothing to do, give the CPU to the PEs we wait
+    /// for (more PEs than cores is common here); past the transport's timeout, a `Timeout`.
+    fn serve_waiting(&mut self, since: Instant, what: &str) -> Result<()> {
+        if !self.serve()? {
+            if since.elapsed() > self.t.timeout() {
+                return Err(Error::Timeout { what: what.into(), after: self.t.timeout() });
+            }
+            std::thread::yield_now();
         }
         Ok(())
     }
 
     /// Sends a batch once the previous one to the same owner is answered.
     fn ship(&mut self, owner: usize, batch: Vec<u64>) -> Result<()> {
+        let since = Instant::now();
         while self.in_flight[owner].is_some() {
-            self.serve()?;
+            self.serve_waiting(since, &format!("PE {owner}'s answer to a batch"))?;
         }
         self.mb.send(self.t, owner, self.mb.request(self.t.my_pe()), &batch)?;
         self.in_flight[owner] = Some(batch);
@@ -244,16 +262,18 @@ impl<A: FnMut(&[u64], &mut Vec<u64>), C: FnMut(usize, &[u64], &[u64])> Aggregato
 
     /// Waits for every answer, then tells every PE so, serving until all have said it.
     fn finish(&mut self) -> Result<()> {
+        let since = Instant::now();
         while self.in_flight.iter().any(Option::is_some) {
-            self.serve()?;
+            self.serve_waiting(since, "the answers to the last batches")?;
         }
         let done = self.mb.finished();
         for pe in 0..self.mb.t_pes {
             self.mb.words.add(pe, done, 1)?;
         }
         self.t.quiet()?;
+        let since = Instant::now();
         while self.mb.words.bytes().local_load::<u64>(done * 8)? < self.mb.t_pes as u64 {
-            self.serve()?;
+            self.serve_waiting(since, "every PE to finish the kernel")?;
         }
         Ok(())
     }

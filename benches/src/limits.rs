@@ -1,5 +1,6 @@
 //! The machine's own ceilings, measured in the same run as the transport: single-thread
-//! memcpy bandwidth, and the round trip of one cache line between two threads.
+//! memcpy bandwidth, the round trip of one cache line between two threads, and random atomic
+//! adds by two threads on one shared table.
 
 use crate::buf::AlignedBuf;
 use crate::stats::{plan, summarize, time_batches};
@@ -28,5 +29,60 @@ pub fn cacheline_rtt(iters: usize) -> Option<(f64, f64)> {
             eprintln!("lamellar-bench: cache-line round trip: {e}");
             None
         }
+    }
+}
+
+/// The contended-atomic limit a direct histo on shmem runs against: two threads pinned to
+/// CPUs 0 and 1 (where `--bind-to core` puts PEs 0 and 1) each do `per_thread` atomic adds
+/// (`lock xadd`) on random entries of one shared table of `entries` u64. Returns ns per add
+/// per thread, or `None` (reported on stderr) where the threads cannot be pinned.
+pub fn random_xadd(entries: usize, per_thread: usize) -> Option<f64> {
+    use rand::{Rng, SeedableRng};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let table: Vec<AtomicU64> = (0..entries).map(|_| AtomicU64::new(0)).collect();
+    let start = std::sync::Barrier::new(2);
+    let times: Vec<Result<f64, String>> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..2)
+            .map(|cpu| {
+                let (table, start) = (&table, &start);
+                s.spawn(move || {
+                    let pinned = crate::cacheline::pin(cpu);
+                    start.wait();
+                    pinned?;
+                    let mut rng = rand::rngs::SmallRng::seed_from_u64(cpu as u64);
+                    let t0 = std::time::Instant::now();
+                    for _ in 0..per_thread {
+                        table[rng.random_range(0..table.len())].fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(t0.elapsed().as_nanos() as f64 / per_thread as f64)
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap_or_else(|_| Err("a thread panicked".into()))).collect()
+    });
+    let total: u64 = table.iter().map(|c| c.load(Ordering::Relaxed)).sum();
+    match times.into_iter().collect::<Result<Vec<f64>, String>>() {
+        Ok(t) if total == 2 * per_thread as u64 => Some(t.iter().copied().fold(0.0, f64::max)),
+        Ok(_) => {
+            eprintln!("lamellar-bench: random_xadd: {total} adds counted, {} made", 2 * per_thread);
+            None
+        }
+        Err(e) => {
+            eprintln!("lamellar-bench: random_xadd: {e}");
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn random_xadd_counts_every_add_and_takes_time() {
+        if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
+            assert_eq!(super::random_xadd(1024, 1000), None, "needs two CPUs to pin to");
+            return;
+        }
+        let ns = super::random_xadd(1 << 16, 20_000).expect("measured");
+        assert!(ns > 0.0 && ns.is_finite(), "{ns}");
     }
 }

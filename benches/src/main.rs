@@ -230,5 +230,14 @@ fn limits_rows(t: &Transport, args: &args::Args) -> Vec<Measurement> {
         Some(r) => v.push(row("cacheline_rtt", 64, args.iters(), r)),
         None => eprintln!("lamellar-bench: cache-line round trip could not be measured"),
     }
+    // What direct histo on shmem is bounded by: two PEs' tables, two pinned threads.
+    let n = args.iters().max(100_000);
+    if let Some(ns) = limits::random_xadd(2 * kernels::TABLE_PER_PE, n) {
+        let mut m = row("random_xadd", 8, n, (ns, ns));
+        m.pes = 2;
+        m.mups = Some(1e3 / ns);
+        m.mups_total = Some(2e3 / ns);
+        v.push(m);
+    }
     v
 }

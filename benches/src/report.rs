@@ -41,7 +41,7 @@ impl Measurement {
 pub fn kind_of(op: &str) -> &'static str {
     match op {
         "put_nb" | "get_nb" | "put_bw" | "memcpy" => "bandwidth",
-        op if crate::kernels::KERNELS.contains(&op) => "rate",
+        op if crate::kernels::KERNELS.contains(&op) || op == "random_xadd" => "rate",
         _ => "latency",
     }
 }

@@ -44,6 +44,7 @@ fn launches_its_own_pes_and_writes_every_op() {
     assert!(has(&lines, "fetch_add", 8, 2) && has(&lines, "compare_swap", 8, 2));
     assert!(has(&lines, "barrier", 0, 2));
     assert!(has(&lines, "memcpy", 4096, 1) && has(&lines, "cacheline_rtt", 64, 1), "limits rows missing");
+    assert!(has(&lines, "random_xadd", 8, 2), "the contended-atomic limit is missing");
     assert!(lines[0].contains("\"backend\":\"shmem\""));
     assert!(lines[0].contains("\"cores\":") && lines[0].contains("\"git_commit\":"));
 }
@@ -307,4 +308,20 @@ fn tune_names_the_fastest_per_size_and_what_to_export() {
         assert!(r["ns"].as_f64().unwrap() > 0.0 && r["windowed_beats_blocking"].is_boolean(), "{r}");
     }
     assert_eq!(rows.last().unwrap()["export"], "export LAMELLAR_TRANSPORT=shmem");
+}
+
+/// On a terminal (here the pseudo-terminal util-linux's `script` gives it), PE 0 draws a
+/// progress bar over the measurements on stderr; into a file or a pipe it draws nothing.
+#[test]
+fn a_progress_bar_on_a_terminal_only() {
+    let cmd = format!("{BENCH} --pes 2 --ops put,get --sizes 8,64,4K,1M --iters 300000");
+    let Ok(out) = Command::new("script").args(["-qec", &cmd, "/dev/null"]).output() else {
+        eprintln!("script (util-linux) not installed: skipped");
+        return;
+    };
+    let tty = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{tty}");
+    assert!(tty.contains("/8 put") && tty.contains("/8 get"), "no progress bar on a terminal:\n{tty}");
+    let piped = Command::new(BENCH).args(["--pes", "2", "--ops", "put", "--sizes", "8,64", "--iters", "20000"]).output().unwrap();
+    assert!(!String::from_utf8_lossy(&piped.stderr).contains("/2 put"), "a progress bar into a pipe");
 }

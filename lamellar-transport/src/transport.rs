@@ -269,6 +269,15 @@ impl Transport {
         self.inner.backend.quiet()
     }
 
+    /// Advances the transport once, without blocking. A PE that polls its own memory for
+    /// peers' puts with [`SymAlloc::local_load`] (several mailboxes, say) calls it on each
+    /// pass, as [`SymAlloc::wait_until`] does: over software transports (libfabric's shm and
+    /// tcp) a put lands only while its target makes progress, and the progress thread alone
+    /// may take milliseconds.
+    pub fn progress(&self) -> Result<()> {
+        self.inner.backend.progress()
+    }
+
     /// Orders delivery: operations to a PE issued before the fence arrive before those after.
     pub fn fence(&self) -> Result<()> {
         self.inner.backend.fence()

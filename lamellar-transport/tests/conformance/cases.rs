@@ -21,6 +21,7 @@ pub fn all() -> Vec<Case> {
         ("barrier_ordering", barrier_ordering),
         ("wait_until_flag", wait_until_flag),
         ("busy_target_serves", busy_target_serves),
+        ("poll_with_progress_after_fence", poll_with_progress_after_fence),
         ("team_alloc_and_barrier", team_alloc_and_barrier),
         ("bad_input", bad_input),
         ("typed_view", typed_view),
@@ -339,6 +340,41 @@ fn busy_target_serves(t: &Transport) {
     }
     t.barrier().unwrap();
     a.free().unwrap();
+}
+
+/// A mailbox as runtimes poll one: each PE puts a batch to its right neighbour, fences, then
+/// sets the batch's count; the neighbour polls the count with `local_load`, calling
+/// `Transport::progress` on each pass (no `wait_until`), and must find the whole batch once
+/// it sees the count.
+fn poll_with_progress_after_fence(t: &Transport) {
+    const ROUNDS: u64 = 10;
+    const BATCH: usize = 512;
+    let (me, n) = (t.my_pe(), t.num_pes());
+    let (right, left) = ((me + 1) % n, (me + n - 1) % n);
+    let boxes: lamellar_transport::SymArray<u64> = t.alloc_array(1 + BATCH).unwrap();
+    boxes.put(me, 0, &vec![0; 1 + BATCH]).unwrap();
+    t.barrier().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    for round in 1..=ROUNDS {
+        let batch: Vec<u64> = (0..BATCH as u64).map(|i| (me as u64) << 32 | round << 16 | i).collect();
+        boxes.put(right, 1, &batch).unwrap();
+        t.fence().unwrap();
+        boxes.set(right, 0, round).unwrap();
+        while boxes.bytes().local_load::<u64>(0).unwrap() < round {
+            t.progress().unwrap();
+            assert!(std::time::Instant::now() < deadline, "PE {me}: round {round} from PE {left} never seen");
+            std::thread::yield_now();
+        }
+        let mut got = vec![0u64; BATCH];
+        boxes.get(me, 1, &mut got).unwrap();
+        assert!(
+            got.iter().enumerate().all(|(i, &v)| v == (left as u64) << 32 | round << 16 | i as u64),
+            "PE {me}: count of round {round} seen before PE {left}'s batch"
+        );
+        // The left neighbour must not overwrite the batch before everyone has read it.
+        t.barrier().unwrap();
+    }
+    boxes.free().unwrap();
 }
 
 fn team_alloc_and_barrier(t: &Transport) {

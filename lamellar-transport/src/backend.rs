@@ -77,6 +77,13 @@ pub trait Segment: Send + Sync {
     /// Start of this PE's own part (valid for `len` bytes; dangling when `len` is 0).
     fn local_base(&self) -> *mut u8;
 
+    /// Start of `pe`'s part as mapped into this process, for backends that map node-local
+    /// peers' memory (valid for the allocation's length while the segment lives); None
+    /// where `pe`'s part is reached only through the transport.
+    fn peer_base(&self, _pe: usize) -> Option<*mut u8> {
+        None
+    }
+
     /// # Safety
     /// `src` is valid for reads of `len` bytes for the duration of the call.
     unsafe fn put(&self, pe: usize, offset: usize, src: *const u8, len: usize) -> Result<()>;

@@ -64,6 +64,7 @@ pub mod nb;
 mod team;
 mod transport;
 mod typed;
+pub mod view;
 
 #[cfg(feature = "shmem")]
 mod shmem;
@@ -85,3 +86,4 @@ pub use nb::{NbHandle, Scope};
 pub use team::Team;
 pub use transport::{BACKENDS, Builder, Transport, compiled_backends};
 pub use typed::SymArray;
+pub use view::PeerView;

@@ -74,6 +74,10 @@ impl Segment for ShmemSegment {
         self.bases[self.shared.me]
     }
 
+    fn peer_base(&self, pe: usize) -> Option<*mut u8> {
+        self.bases.get(pe).copied().filter(|p| !p.is_null())
+    }
+
     unsafe fn put(&self, pe: usize, offset: usize, src: *const u8, len: usize) -> Result<()> {
         // SAFETY: target range checked by the safe layer; `src` valid per the trait
         // contract; `copy` (memmove) because a put to oneself may overlap the source.

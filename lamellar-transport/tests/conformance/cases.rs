@@ -22,6 +22,7 @@ pub fn all() -> Vec<Case> {
         ("wait_until_flag", wait_until_flag),
         ("busy_target_serves", busy_target_serves),
         ("poll_with_progress_after_fence", poll_with_progress_after_fence),
+        ("local_views", local_views),
         ("team_alloc_and_barrier", team_alloc_and_barrier),
         ("bad_input", bad_input),
         ("typed_view", typed_view),
@@ -375,6 +376,50 @@ fn poll_with_progress_after_fence(t: &Transport) {
         t.barrier().unwrap();
     }
     boxes.free().unwrap();
+}
+
+/// Direct views of peers' parts: shmem maps every PE, rofi and ucx none. Each PE stores into
+/// the element named after it in every part it can view, and adds to one word on PE 0 both
+/// through its view (CPU atomics) and through the transport: after a barrier, every store
+/// landed where put/get see it and the total is exact.
+fn local_views(t: &Transport) {
+    const ADDS: u64 = 200;
+    let (me, n) = (t.my_pe(), t.num_pes());
+    let sum = n; // the shared counter's element, after one element per PE
+    let a: lamellar_transport::SymArray<u64> = t.alloc_array(n + 1).unwrap();
+    a.put(me, 0, &vec![0; n + 1]).unwrap();
+    t.barrier().unwrap();
+    let maps = t.backend_name() == "shmem";
+    for pe in 0..n {
+        let view = a.local_view(pe).unwrap();
+        assert_eq!(view.is_some(), maps, "PE {me}: view of PE {pe} on {}", t.backend_name());
+        if let Some(v) = view {
+            assert_eq!(v.len(), n + 1);
+            v.write(me, (me * 1000 + pe) as u64 + 1).unwrap();
+            assert_eq!(v.read(n + 1).unwrap_err().kind(), lamellar_transport::ErrorKind::OutOfBounds);
+        }
+    }
+    assert_eq!(a.local_view(n).unwrap_err().kind(), lamellar_transport::ErrorKind::BadPe);
+    let on_zero = a.local_view(0).unwrap();
+    for i in 0..ADDS {
+        match (&on_zero, i % 2) {
+            (Some(v), 0) => drop(v.atomic(sum).unwrap().fetch_add(1, std::sync::atomic::Ordering::SeqCst)),
+            _ => a.add(0, sum, 1).unwrap(),
+        }
+    }
+    t.barrier().unwrap();
+    let mut mine = vec![0u64; n + 1];
+    a.get(me, 0, &mut mine).unwrap();
+    if maps {
+        for w in 0..n {
+            assert_eq!(mine[w], (w * 1000 + me) as u64 + 1, "PE {me}: PE {w}'s store through its view");
+        }
+    }
+    if me == 0 {
+        assert_eq!(mine[sum], ADDS * n as u64, "adds through views and the transport mixed");
+    }
+    t.barrier().unwrap();
+    a.free().unwrap();
 }
 
 fn team_alloc_and_barrier(t: &Transport) {

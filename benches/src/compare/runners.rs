@@ -191,79 +191,78 @@ fn ofi_baseline(group: &str, provider: &str) -> Result<Values, String> {
     Ok(text.lines().filter(|l| l.starts_with('{')).filter_map(|l| serde_json::from_str::<Value>(l).ok()).filter_map(|r| value_of(&r)).collect())
 }
 
-/// ucx_perftest's server on CPU 1 and client on CPU 0 (as our PEs 1 and 0). Latency is its
-/// overall latency (a mean over operations, as ours is a mean per batch); bandwidth its
-/// overall MiB/s, turned into MB/s.
-fn perftest(test: &str, size: usize, iters: usize, tls: &str, op: &str) -> Result<Values, String> {
-    static PORT: AtomicU16 = AtomicU16::new(0);
-    let port = (20000 + (std::process::id() % 20000) as u16).wrapping_add(PORT.fetch_add(1, Ordering::Relaxed) % 1000).to_string();
+/// A client/server tool of the layer below: the server (`tool server_args`) pinned to CPU 1,
+/// then the client (`tool client_args`) pinned to CPU 0, retried every 0.1 s (up to 5 s)
+/// until `read` finds its result in the client's output; the server is killed after.
+/// `package` names where the tool comes from when it is missing.
+fn client_server(
+    tool: &str,
+    package: &str,
+    env: &[(&str, &str)],
+    server_args: &[String],
+    client_args: &[String],
+    read: impl Fn(&str) -> Result<Option<f64>, String>,
+) -> Result<f64, String> {
     let missing = |e: std::io::Error| {
-        if e.kind() == std::io::ErrorKind::NotFound { "ucx_perftest or taskset not found: install ucx-utils and util-linux".to_string() } else { e.to_string() }
+        if e.kind() == std::io::ErrorKind::NotFound { format!("{tool} or taskset not found: install {package} and util-linux") } else { e.to_string() }
     };
-    let mut server = Command::new("taskset")
-        .args(["-c", "1", "ucx_perftest", "-p", &port])
-        .env("UCX_TLS", tls)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(missing)?;
-    let mut client_args = vec!["-c".to_string(), "0".into(), "ucx_perftest".into(), "127.0.0.1".into(), "-p".into(), port.clone()];
-    client_args.extend(["-t", test, "-s", &size.to_string(), "-n", &iters.to_string()].map(String::from));
-    if test == "ucp_put_bw" {
-        client_args.extend(["-O".into(), WINDOW.to_string()]);
-    }
+    let pinned = |cpu: &str, args: &[String]| {
+        let mut c = Command::new("taskset");
+        c.args(["-c", cpu, tool]).args(args).envs(env.iter().copied());
+        c
+    };
+    let mut server = pinned("1", server_args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().map_err(missing)?;
     let mut last = String::new();
     let result = (|| {
         for _ in 0..50 {
             std::thread::sleep(std::time::Duration::from_millis(100));
-            let out = Command::new("taskset").args(&client_args).env("UCX_TLS", tls).output().map_err(missing)?;
+            let out = pinned("0", client_args).output().map_err(missing)?;
             let stdout = String::from_utf8_lossy(&out.stdout);
-            if let Some(f) = stdout.lines().find(|l| l.starts_with("Final:")).map(|l| l.split_whitespace().collect::<Vec<_>>()) {
-                let num = |i: usize| f.get(i).and_then(|x| x.parse::<f64>().ok()).ok_or_else(|| format!("ucx_perftest: unreadable line {f:?}"));
-                let value = if crate::report::kind_of(op) == "latency" { num(4)? * 1e3 } else { num(6)? * 1.048576 };
-                return Ok(vec![((op.to_string(), size), value)]);
+            if let Some(v) = read(&stdout)? {
+                return Ok(v);
             }
             last = format!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
         }
-        Err(format!("ucx_perftest {test} {size}: no result after 50 tries: {}", last.trim()))
+        Err(format!("{tool} {}: no result after 50 tries: {}", client_args.join(" "), last.trim()))
     })();
     let _ = server.kill();
     let _ = server.wait();
     result
 }
 
-/// fi_pingpong's server on CPU 1 and client on CPU 0: its "usec/xfer" for 8 B is half a
-/// round trip, as our put_pingpong reports.
-fn fi_pingpong(provider: &str, iters: usize) -> Result<Values, String> {
+/// A port of its own for each server started (tools keep a closed port busy for a while).
+fn fresh_port(base: u16) -> String {
     static PORT: AtomicU16 = AtomicU16::new(0);
-    let port = (40000 + (std::process::id() % 10000) as u16).wrapping_add(PORT.fetch_add(1, Ordering::Relaxed) % 1000).to_string();
-    let missing = |e: std::io::Error| {
-        if e.kind() == std::io::ErrorKind::NotFound { "fi_pingpong or taskset not found: install libfabric-bin and util-linux".to_string() } else { e.to_string() }
+    (base + (std::process::id() % 10000) as u16).wrapping_add(PORT.fetch_add(1, Ordering::Relaxed) % 1000).to_string()
+}
+
+/// ucx_perftest, as our PEs 1 and 0. Latency is its overall latency (a mean over operations,
+/// as ours is a mean per batch); bandwidth its overall MiB/s, turned into MB/s.
+fn perftest(test: &str, size: usize, iters: usize, tls: &str, op: &str) -> Result<Values, String> {
+    let port = fresh_port(20000);
+    let mut client: Vec<String> = ["127.0.0.1", "-p", &port, "-t", test, "-s", &size.to_string(), "-n", &iters.to_string()].map(String::from).to_vec();
+    if test == "ucp_put_bw" {
+        client.extend(["-O".into(), WINDOW.to_string()]);
+    }
+    let latency = crate::report::kind_of(op) == "latency";
+    let read = |stdout: &str| -> Result<Option<f64>, String> {
+        let Some(f) = stdout.lines().find(|l| l.starts_with("Final:")).map(|l| l.split_whitespace().collect::<Vec<_>>()) else { return Ok(None) };
+        let num = |i: usize| f.get(i).and_then(|x| x.parse::<f64>().ok()).ok_or_else(|| format!("ucx_perftest: unreadable line {f:?}"));
+        Ok(Some(if latency { num(4)? * 1e3 } else { num(6)? * 1.048576 }))
     };
+    let v = client_server("ucx_perftest", "ucx-utils", &[("UCX_TLS", tls)], &["-p".into(), port.clone()], &client, read)?;
+    Ok(vec![((op.to_string(), size), v)])
+}
+
+/// fi_pingpong, as our PEs 1 and 0: its "usec/xfer" for 8 B is half a round trip, as our
+/// put_pingpong reports.
+fn fi_pingpong(provider: &str, iters: usize) -> Result<Values, String> {
+    let port = fresh_port(40000);
     let common = ["-p", provider, "-e", "rdm", "-I", &iters.to_string(), "-S", "8"].map(String::from);
-    let mut server = Command::new("taskset")
-        .args(["-c", "1", "fi_pingpong", "-B", &port])
-        .args(&common)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(missing)?;
-    let mut last = String::new();
-    let result = (|| {
-        for _ in 0..50 {
-            std::thread::sleep(std::time::Duration::from_millis(100));
-            let out = Command::new("taskset").args(["-c", "0", "fi_pingpong", "-P", &port]).args(&common).arg("127.0.0.1").output().map_err(missing)?;
-            let stdout = String::from_utf8_lossy(&out.stdout);
-            if let Some(us) = fi_pingpong_8b_us(&stdout) {
-                return Ok(vec![(("put_pingpong".to_string(), 8), us * 1e3)]);
-            }
-            last = format!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
-        }
-        Err(format!("fi_pingpong -p {provider}: no result after 50 tries: {}", last.trim()))
-    })();
-    let _ = server.kill();
-    let _ = server.wait();
-    result
+    let server: Vec<String> = [vec!["-B".to_string(), port.clone()], common.to_vec()].concat();
+    let client: Vec<String> = [vec!["-P".to_string(), port.clone()], common.to_vec(), vec!["127.0.0.1".into()]].concat();
+    let us = client_server("fi_pingpong", "libfabric-bin", &[], &server, &client, |out| Ok(fi_pingpong_8b_us(out)))?;
+    Ok(vec![(("put_pingpong".to_string(), 8), us * 1e3)])
 }
 
 /// fi_pingpong's usec/xfer for 8 B: a header ("bytes #sent #ack total time MB/sec usec/xfer

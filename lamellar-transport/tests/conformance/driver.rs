@@ -156,6 +156,14 @@ fn runs() -> Vec<Run> {
             let mut c = pe_command(&hydra, &exe, &cfg, 4, if cfg.spans_hosts { "" } else { "init_fails" });
             c.env("LT_EXPECT_NODES", "2").env("ROFI_DOMAIN", "lt0").env("UCX_NET_DEVICES", "lt0");
             v.push(Run { name: format!("{}/hydra-2-hosts/P=4", cfg.name), cmd: c, check: Box::new(expect_success) });
+            // UCX given shared memory and tcp in one list: node-local pairs over the former,
+            // the rest over tcp, in one job; the atomics cases then mix both paths on one
+            // word of PE 0 (its node-local peer's and the remote PEs'), totals exact.
+            if cfg.name == "ucx-tcp" {
+                let mut c = pe_command(&hydra, &exe, &cfg, 4, "");
+                c.env("LT_EXPECT_NODES", "2").env("UCX_NET_DEVICES", "lt0").env("UCX_TLS", "posix,sysv,cma,self,tcp");
+                v.push(Run { name: "ucx-shm+tcp/hydra-2-hosts/P=4".into(), cmd: c, check: Box::new(expect_success) });
+            }
         }
         // Bad settings and launchers we cannot serve fail init, naming the culprit.
         let mut bad: Vec<(&str, Vec<(&str, &str)>, &str)> = vec![

@@ -310,6 +310,15 @@ impl Transport {
     }
 
     /// How this backend performs `op` on `ty`.
+    ///
+    /// Atomicity across paths: every remote atomic on one word is atomic with respect to every
+    /// other, whichever PE issues it, because each backend performs all of them through one
+    /// mechanism: shmem with CPU atomics on the shared mapping; rofi through its one provider
+    /// for every peer (node-local ones included); ucx through UCX, which keeps its
+    /// shared-memory and network transports coherent when `UCX_TLS` lists both (tested across
+    /// two hosts). Mixing in CPU atomics of your own is atomic only where
+    /// [`SymArray::local_view`] gives a view ([`PeerView::atomic`](crate::PeerView::atomic)):
+    /// there the backend's atomics are CPU atomics on the same mapping.
     #[inline]
     pub fn atomic_support(&self, op: AtomicOp, ty: AtomicType) -> AtomicSupport {
         self.inner.support[op as usize][ty as usize]

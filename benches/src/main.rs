@@ -121,11 +121,7 @@ fn pe_main(args: &args::Args) -> Result<()> {
             }
             last_title = report::osu_title(op);
         }
-        let sizes: Vec<usize> = match op.as_str() {
-            "fetch_add" | "compare_swap" | "overhead" => vec![8],
-            "barrier" => vec![0],
-            _ => args.sizes().to_vec(),
-        };
+        let sizes = sizes_for(op, args);
         if kernels::KERNELS.contains(&op.as_str()) {
             let n = args.iters();
             let secs = kernels::run(&t, op, n)?;
@@ -187,6 +183,16 @@ fn kernel_row(t: &Transport, op: &str, n: usize, secs: f64) -> Measurement {
     }
 }
 
+/// The sizes an op is measured at: atomics and the harness's overhead at 8 bytes, barrier at
+/// 0, the rest at `--sizes`.
+fn sizes_for(op: &str, args: &args::Args) -> Vec<usize> {
+    match op {
+        "fetch_add" | "compare_swap" | "overhead" => vec![8],
+        "barrier" => vec![0],
+        _ => args.sizes().to_vec(),
+    }
+}
+
 /// A progress bar on stderr over the (op, size) measurements, on PE 0 and only when stderr is
 /// a terminal (never in a file or a pipe).
 fn progress_bar(me: usize, args: &args::Args) -> indicatif::ProgressBar {
@@ -194,8 +200,7 @@ fn progress_bar(me: usize, args: &args::Args) -> indicatif::ProgressBar {
     if me != 0 || !std::io::stderr().is_terminal() {
         return indicatif::ProgressBar::hidden();
     }
-    let per_op = |op: &String| if ["fetch_add", "compare_swap", "overhead", "barrier"].contains(&op.as_str()) { 1 } else { args.sizes().len() };
-    let total: usize = args.ops().iter().filter(|o| *o != "limits" && !kernels::KERNELS.contains(&o.as_str())).map(per_op).sum();
+    let total: usize = args.ops().iter().filter(|o| *o != "limits" && !kernels::KERNELS.contains(&o.as_str())).map(|o| sizes_for(o, args).len()).sum();
     let bar = indicatif::ProgressBar::new(total as u64);
     if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}") {
         bar.set_style(style);

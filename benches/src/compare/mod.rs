@@ -82,10 +82,6 @@ struct Row {
     floor_probes: Vec<Vec<f64>>,
 }
 
-fn median(v: &[f64]) -> f64 {
-    verdict::paired_ratio(v, &vec![1.0; v.len()])
-}
-
 /// What one backend/provider is compared on.
 struct Suite {
     backend: &'static str,
@@ -194,8 +190,8 @@ fn compare_suite(s: &Suite, a: &CompareArgs) -> Result<Vec<Row>, String> {
             baseline: s.groups[gi].baseline(),
             bytes,
             kind,
-            theirs: median(&t),
-            ours: median(&o),
+            theirs: verdict::median(&t),
+            ours: verdict::median(&o),
             ratio: j.ratio,
             interval_lo: j.interval.0,
             interval_hi: j.interval.1,

@@ -203,20 +203,32 @@ fn client_server(
     client_args: &[String],
     read: impl Fn(&str) -> Result<Option<f64>, String>,
 ) -> Result<f64, String> {
+    // taskset starts the tool, so a missing tool would only show as taskset's failure.
+    let on_path = std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()));
+    if !on_path {
+        return Err(format!("{tool} not found: install {package}"));
+    }
     let missing = |e: std::io::Error| {
-        if e.kind() == std::io::ErrorKind::NotFound { format!("{tool} or taskset not found: install {package} and util-linux") } else { e.to_string() }
+        if e.kind() == std::io::ErrorKind::NotFound { "taskset or timeout not found: install util-linux and coreutils".to_string() } else { e.to_string() }
     };
-    let pinned = |cpu: &str, args: &[String]| {
-        let mut c = Command::new("taskset");
-        c.args(["-c", cpu, tool]).args(args).envs(env.iter().copied());
-        c
-    };
-    let mut server = pinned("1", server_args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().map_err(missing)?;
+    let mut server = Command::new("taskset")
+        .args(["-c", "1", tool])
+        .args(server_args)
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(missing)?;
+    // The client waits on the server: coreutils' timeout bounds each try.
+    let client = || Command::new("timeout").args([CLIENT_LIMIT, "taskset", "-c", "0", tool]).args(client_args).envs(env.iter().copied()).output();
     let mut last = String::new();
     let result = (|| {
         for _ in 0..50 {
             std::thread::sleep(std::time::Duration::from_millis(100));
-            let out = pinned("0", client_args).output().map_err(missing)?;
+            let out = client().map_err(missing)?;
+            if out.status.code() == Some(124) {
+                return Err(format!("{tool} {}: no result within {CLIENT_LIMIT} s", client_args.join(" ")));
+            }
             let stdout = String::from_utf8_lossy(&out.stdout);
             if let Some(v) = read(&stdout)? {
                 return Ok(v);
@@ -229,6 +241,9 @@ fn client_server(
     let _ = server.wait();
     result
 }
+
+/// Seconds one client run of a tool may take (the longest, ucp_get over tcp, takes ~3).
+const CLIENT_LIMIT: &str = "300";
 
 /// A port of its own for each server started (tools keep a closed port busy for a while).
 fn fresh_port(base: u16) -> String {

@@ -27,17 +27,9 @@ pub const GAP: f64 = 2.0;
 pub const MIN_MATCHED: usize = 5;
 const RESAMPLES: usize = 2000;
 
-fn median(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    let n = s.len();
-    if n == 0 {
-        f64::NAN
-    } else if n % 2 == 1 {
-        s[n / 2]
-    } else {
-        (s[n / 2 - 1] + s[n / 2]) / 2.0
-    }
+/// The harness's own median (stats.rs), NaN for no values.
+pub fn median(v: &[f64]) -> f64 {
+    crate::stats::summarize(v.to_vec()).0
 }
 
 /// Median over rounds of ours_i / theirs_i.

@@ -15,6 +15,13 @@ addr() { echo "$NET.$((10 + $1))"; }   # lt-hK -> 10.231.0.(10+K)
 
 skip() { echo "netns-hosts: skipping: $*" >&2; exit 3; }
 
+live_pids() {
+    local ns
+    for ns in $(ip netns list 2>/dev/null | awk '/^lt-h[0-9]+( |$)/{print $1}'); do
+        ip netns pids "$ns" 2>/dev/null || true
+    done
+}
+
 down() {
     local ns pids
     # Kill everything in each host's netns: the unshare parent and the pid-ns init (whose death
@@ -26,9 +33,7 @@ down() {
     # The holders' mount namespaces hold copies of /run/netns; wait until they are gone so the
     # netns (and with it the veth ends inside) is freed right away, not later.
     for _ in $(seq 50); do
-        pids=$(for ns in $(ip netns list 2>/dev/null | awk '/^lt-h[0-9]+( |$)/{print $1}'); do
-                   ip netns pids "$ns" 2>/dev/null; done)
-        [ -z "$pids" ] && break; sleep 0.1
+        [ -z "$(live_pids)" ] && break; sleep 0.1
     done
     for ns in $(ip netns list 2>/dev/null | awk '/^lt-h[0-9]+( |$)/{print $1}'); do
         ip netns del "$ns" 2>/dev/null || true
@@ -54,7 +59,13 @@ up() {
     [ "$(id -u)" = 0 ] || skip "not root"
     for t in ip unshare nsenter setsid; do command -v $t >/dev/null || skip "$t not found"; done
     if ip link show "$BR" >/dev/null 2>&1 || ip netns list | grep "^lt-h" >/dev/null; then
-        echo "netns-hosts: already up; run \"$0 down DIR\" first (DIR as given to that up)" >&2; exit 1
+        # A test bed whose hosts still run something belongs to another run: leave it alone.
+        # One with no process left is what a killed run left behind: clear it and go on.
+        if [ -n "$(live_pids)" ]; then
+            echo "netns-hosts: in use by another run; \"$0 down DIR\" ends it" >&2; exit 1
+        fi
+        echo "netns-hosts: clearing a test bed left by an earlier run" >&2
+        down
     fi
     ip link add "$BR" type bridge 2>/dev/null || skip "cannot create a bridge (kernel/no CAP_NET_ADMIN)"
     trap 'echo "netns-hosts: up failed, tearing down" >&2; down "$dir"' ERR

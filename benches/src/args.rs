@@ -93,8 +93,9 @@ pub struct Args {
     /// LAMELLAR_TRANSPORT, else the first compiled.
     #[arg(long, value_parser = ["shmem", "rofi", "ucx", "all"])]
     pub backend: Option<String>,
-    /// libfabric provider for rofi (ROFI_PROVIDER); repeat for a sweep. With --backend ucx and
-    /// no --tls, the UCX transport set instead.
+    /// libfabric provider for rofi (ROFI_PROVIDER); repeat for a sweep. Every pair then goes
+    /// through it (ROFI_LOCAL=0 unless set). With --backend ucx and no --tls, the UCX
+    /// transport set instead.
     #[arg(long, value_parser = non_empty, action = clap::ArgAction::Append)]
     pub provider: Vec<String>,
     /// UCX transport set for ucx (UCX_TLS, e.g. tcp,self); repeat for a sweep.
@@ -116,6 +117,10 @@ pub struct Args {
     /// Operations per measurement (scaled down for large messages).
     #[arg(long, default_value_t = 10_000, allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..))]
     pub iters: u64,
+    /// The PE that PE 0 measures against (default 1), e.g. a PE on another node; the JSON
+    /// lines say which, and the path to it (`target`, `path`).
+    #[arg(long, value_name = "PE")]
+    pub target: Option<usize>,
     /// Non-blocking operations in flight per window (put_nb, get_nb, put_bw).
     #[arg(long, default_value_t = 64, allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..))]
     pub window: u64,

@@ -72,6 +72,11 @@ fn pe_main(args: &args::Args) -> Result<()> {
     // SAFETY (both): still single-threaded: no transport and no threads exist yet.
     if let Some(p) = args.provider.first() {
         unsafe { std::env::set_var("ROFI_PROVIDER", p) };
+        // A row named by its provider measures that provider: ROFI's node-local path would
+        // otherwise carry every pair of a one-node job. ROFI_LOCAL set by the user wins.
+        if std::env::var_os("ROFI_LOCAL").is_none() {
+            unsafe { std::env::set_var("ROFI_LOCAL", "0") };
+        }
     }
     if let Some(tls) = args.tls.first().or(args.provider.first().filter(|_| args.backend.as_deref() == Some("ucx"))) {
         unsafe { std::env::set_var("UCX_TLS", tls) };
@@ -91,7 +96,14 @@ fn pe_main(args: &args::Args) -> Result<()> {
         }
     }
     let max = args.sizes().iter().copied().max().unwrap_or(8).max(64);
-    let bench = ops::Bench { t: &t, args, buf: t.alloc(max)?, target: if t.num_pes() > 1 { 1 } else { 0 } };
+    let target = match args.target {
+        Some(pe) if pe == 0 || pe >= t.num_pes() => {
+            return Err(lamellar_transport::Error::InvalidArgument(format!("--target {pe}: PE 0 measures against another PE, 1..{}", t.num_pes())));
+        }
+        Some(pe) => pe,
+        None => usize::from(t.num_pes() > 1),
+    };
+    let bench = ops::Bench { t: &t, args, buf: t.alloc(max)?, target };
     let mut results: Vec<Measurement> = Vec::new();
     let osu = args.format == "osu";
     if me == 0 {
@@ -180,6 +192,8 @@ fn kernel_row(t: &Transport, op: &str, n: usize, secs: f64) -> Measurement {
         native_library: t.native_library(),
         mups: Some(n as f64 / secs / 1e6),
         mups_total: Some((n * t.num_pes()) as f64 / secs / 1e6),
+        target: None,
+        path: None,
     }
 }
 
@@ -222,6 +236,8 @@ fn limits_rows(t: &Transport, args: &args::Args) -> Vec<Measurement> {
         native_library: None,
         mups: None,
         mups_total: None,
+        target: None,
+        path: None,
     };
     let mut v: Vec<Measurement> = args
         .sizes()

@@ -53,6 +53,11 @@ impl Bench<'_> {
             native_library: self.t.native_library(),
             mups: None,
             mups_total: None,
+            target: Some(self.target),
+            path: Some(match self.t.path_to(self.target) {
+                Ok(lamellar_transport::PeerPath::SharedMemory) => "shared_memory",
+                _ => "network",
+            }),
         }
     }
 
@@ -72,7 +77,7 @@ impl Bench<'_> {
         t.barrier()?;
         let v = match (op, me) {
             ("barrier", _) => Some(time_batches(warmup, samples, batch, || t.barrier())?),
-            ("put_pingpong", 0 | 1) if t.num_pes() >= 2 => self.pingpong(bytes, warmup, samples, batch)?,
+            ("put_pingpong", m) if t.num_pes() >= 2 && (m == 0 || m == target) => self.pingpong(bytes, warmup, samples, batch)?,
             (_, 0) => Some(match op {
                 "put" => time_batches(warmup, samples, batch, || {
                     a.put(target, 0, &src)?;
@@ -153,7 +158,7 @@ impl Bench<'_> {
         })?
     }
 
-    /// Half round trip of a put ping-pong between PE 0 and PE 1 (ucx_perftest ucp_put_lat):
+    /// Half round trip of a put ping-pong between PE 0 and the target (ucx_perftest ucp_put_lat):
     /// the sequence number rides in the last 8 bytes of the payload; each side polls its own
     /// memory for it. Returns the samples on PE 0.
     fn pingpong(&self, bytes: usize, warmup: usize, samples: usize, batch: usize) -> Result<Option<Vec<f64>>> {
@@ -161,7 +166,7 @@ impl Bench<'_> {
             return Ok(None);
         }
         let (a, me) = (&self.buf, self.t.my_pe());
-        let peer = 1 - me;
+        let peer = if me == 0 { self.target } else { 0 };
         let mut msg = AlignedBuf::new(bytes, 0);
         let mut seq = 0u64;
         let mut step = || -> Result<()> {

@@ -20,6 +20,10 @@ pub struct Measurement {
     /// Kernels: million updates per second per PE, and for the job.
     pub mups: Option<f64>,
     pub mups_total: Option<f64>,
+    /// Transport operations: the PE measured against, and the path to it
+    /// (`Transport::path_to`: "shared_memory" or "network").
+    pub target: Option<usize>,
+    pub path: Option<&'static str>,
 }
 
 impl Measurement {
@@ -96,6 +100,10 @@ struct Line<'a> {
     mups: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     mups_total: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    target: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path: Option<&'a str>,
     env: &'a Env,
 }
 
@@ -116,6 +124,8 @@ pub fn to_json(m: &Measurement, env: &Env) -> String {
         native_library: m.native_library.as_deref(),
         mups: m.mups,
         mups_total: m.mups_total,
+        target: m.target,
+        path: m.path,
         env,
     };
     // Serializing plain fields, strings and a string map cannot fail; non-finite floats
@@ -193,6 +203,8 @@ mod tests {
             native_library: Some("libfabric 1.17".into()),
             mups: None,
             mups_total: None,
+            target: None,
+            path: None,
         }
     }
 

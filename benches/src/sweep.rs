@@ -68,6 +68,9 @@ fn pe_args(args: &Args, c: &Combo, json: &std::path::Path) -> Vec<std::ffi::OsSt
     if let Some(t) = args.timeout {
         v.extend(["--timeout".into(), t.as_secs_f64().to_string()]);
     }
+    if let Some(pe) = args.target {
+        v.extend(["--target".into(), pe.to_string()]);
+    }
     for (flag, value) in [("--backend", &c.backend), ("--provider", &c.provider), ("--tls", &c.tls)] {
         if let Some(x) = value {
             v.extend([flag.to_string(), x.clone()]);

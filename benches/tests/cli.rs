@@ -325,3 +325,35 @@ fn a_progress_bar_on_a_terminal_only() {
     let piped = Command::new(BENCH).args(["--pes", "2", "--ops", "put", "--sizes", "8,64", "--iters", "20000"]).output().unwrap();
     assert!(!String::from_utf8_lossy(&piped.stderr).contains("/2 put"), "a progress bar into a pipe");
 }
+
+#[test]
+fn target_picks_the_pe_and_each_row_says_the_path_to_it() {
+    let json = json_path("target");
+    let mut cmd = Command::new(BENCH);
+    cmd.args(["--pes", "3", "--target", "2", "--ops", "put,get,put_pingpong,fetch_add", "--sizes", "8", "--iters", "200", "--json"]).arg(&json);
+    let lines = run_and_read(cmd, &json);
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    for l in &lines {
+        let row: serde_json::Value = serde_json::from_str(l).unwrap();
+        assert!(row["target"] == 2 && row["path"] == "shared_memory", "{l}");
+    }
+    // A rofi row named by its provider measures the provider (ROFI_LOCAL=0), unless the user
+    // sets ROFI_LOCAL: then the node-local path, and the row says so.
+    if cfg!(feature = "rofi") {
+        for (local, path) in [(None, "network"), (Some("1"), "shared_memory")] {
+            let json = json_path(&format!("target-rofi-{path}"));
+            let mut cmd = Command::new(BENCH);
+            cmd.args(["--backend", "rofi", "--provider", "shm", "--pes", "2", "--ops", "put", "--sizes", "8", "--iters", "200", "--json"]).arg(&json);
+            if let Some(v) = local {
+                cmd.env("ROFI_LOCAL", v);
+            }
+            let lines = run_and_read(cmd, &json);
+            assert!(lines[0].contains(&format!("\"path\":\"{path}\"")), "ROFI_LOCAL={local:?}: {}", lines[0]);
+        }
+    }
+    for bad in ["0", "3"] {
+        let out = Command::new(BENCH).args(["--pes", "3", "--target", bad, "--ops", "put", "--sizes", "8", "--iters", "100"]).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(&format!("--target {bad}")), "--target {bad}: {err}");
+    }
+}

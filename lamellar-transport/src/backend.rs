@@ -7,6 +7,16 @@ use crate::error::Result;
 use crate::team::Team;
 
 /// A non-blocking operation in flight. `OpToken::DONE` means it completed at issue.
+/// How a PE's operations reach a peer ([`crate::Transport::path_to`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PeerPath {
+    /// Loads, stores and CPU atomics on memory shared with the peer (same node).
+    SharedMemory,
+    /// The network: a fabric provider or a UCX network transport.
+    Network,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct OpToken(pub u64);
 
@@ -44,6 +54,9 @@ pub trait Backend: Send + Sync {
     fn barrier(&self, team: &Team) -> Result<()>;
 
     fn atomic_support(&self, op: AtomicOp, ty: AtomicType) -> AtomicSupport;
+
+    /// How this PE's operations reach `pe` (`pe` checked by the caller).
+    fn path_to(&self, pe: usize) -> PeerPath;
 
     /// Whether waits should give the CPU away (this node runs more PEs than it has CPUs,
     /// or `LAMELLAR_YIELD=1`), as decided at init (`node.rs`).

@@ -80,6 +80,7 @@ pub use lamellar_bootstrap::shm_prefix as shmem_prefix;
 pub use lamellar_bootstrap as bootstrap;
 
 pub use atomic::{AtomicOp, AtomicSupport, AtomicType, RemoteAtomic};
+pub use backend::PeerPath;
 pub use error::{Error, ErrorKind, Result};
 pub use memory::SymAlloc;
 pub use nb::{NbHandle, Scope};

@@ -1,7 +1,7 @@
 //! `Transport`: a PE's handle on the job, and the entry point of the crate.
 
 use crate::atomic::{AtomicOp, AtomicSupport, AtomicType, SupportTable};
-use crate::backend::Backend;
+use crate::backend::{Backend, PeerPath};
 use crate::config;
 use crate::error::{Error, Result};
 use crate::memory::SymAlloc;
@@ -195,6 +195,18 @@ impl Transport {
         (0..self.num_pes()).filter(|&p| self.inner.nodes[p] == mine).collect()
     }
 
+    /// How this PE's puts, gets and atomics reach PE `pe`: through memory shared with it,
+    /// or through the network. The transport's own routing table, not a guess from
+    /// [`Transport::node_of`]: a backend that routes by node (rofi, ucx with a transport list
+    /// holding shared memory and a network) reaches node-local PEs through shared memory
+    /// and the others through the network, in one job.
+    pub fn path_to(&self, pe: usize) -> Result<PeerPath> {
+        if pe >= self.num_pes() {
+            return Err(Error::BadPe { pe, why: format!("the job has {} PEs", self.num_pes()) });
+        }
+        Ok(self.inner.backend.path_to(pe))
+    }
+
     /// The host name PE `pe` runs on.
     pub fn host_of(&self, pe: usize) -> Result<&str> {
         self.inner.hosts.get(pe).map(String::as_str).ok_or_else(|| Error::BadPe { pe, why: format!("the job has {} PEs", self.num_pes()) })
@@ -312,13 +324,17 @@ impl Transport {
     /// How this backend performs `op` on `ty`.
     ///
     /// Atomicity across paths: every remote atomic on one word is atomic with respect to every
-    /// other, whichever PE issues it, because each backend performs all of them through one
-    /// mechanism: shmem with CPU atomics on the shared mapping; rofi through its one provider
-    /// for every peer (node-local ones included); ucx through UCX, which keeps its
-    /// shared-memory and network transports coherent when `UCX_TLS` lists both (tested across
-    /// two hosts). Mixing in CPU atomics of your own is atomic only where
-    /// [`SymArray::local_view`] gives a view ([`PeerView::atomic`](crate::PeerView::atomic)):
-    /// there the backend's atomics are CPU atomics on the same mapping.
+    /// other, whichever PE issues it and whichever path ([`Transport::path_to`]) carries it.
+    /// The rule each backend keeps: the atomics of all paths to a word end in CPU atomics on
+    /// it, or all go through one mechanism. shmem: CPU atomics on the shared mapping. rofi:
+    /// node-local peers' atomics are CPU atomics on the mapping only when the provider applies
+    /// its own atomics with the target's CPU (`ofi_rxm`, `ofi_rxd`, `tcp`, `udp`, `sockets`,
+    /// `shm`); with any other provider (NIC atomics) every atomic goes through the provider.
+    /// ucx: UCX keeps its shared-memory and network transports coherent when `UCX_TLS` lists
+    /// both. Both mixes are tested across two hosts. Mixing in CPU atomics of your own is
+    /// atomic only where [`SymArray::local_view`] gives a view
+    /// ([`PeerView::atomic`](crate::PeerView::atomic)): there the backend's atomics are CPU
+    /// atomics on the same mapping, or coherent with them.
     #[inline]
     pub fn atomic_support(&self, op: AtomicOp, ty: AtomicType) -> AtomicSupport {
         self.inner.support[op as usize][ty as usize]

@@ -11,7 +11,10 @@
 //!   PEs touching one element at the same time without a barrier between them race, and a
 //!   reader may see a torn value. Concurrent updates of one word go through [`PeerView::atomic`]
 //!   (`u32`, `u64`, `i32`, `i64`), whose operations are atomic with respect to the backend's
-//!   own atomics on that allocation (on shmem both are CPU atomics on the same mapping).
+//!   own atomics on that allocation (on shmem both are CPU atomics on the same mapping; on
+//!   rofi too, or CPU atomics at the target, with the providers that
+//!   [`Transport::atomic_support`](crate::Transport::atomic_support) names; with a provider
+//!   of NIC atomics, rofi's atomics and a view's are not atomic with each other: use one).
 //!
 //! Which backends give views: shmem, for every PE of the job (they all share the node).
 //! rofi and ucx give none yet: their node-local paths do not map peers' memory into the

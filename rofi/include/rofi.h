@@ -52,7 +52,24 @@
  *   itself, so a PE that only posts still serves its peers.  A PE that stops
  *   calling ROFI is served again within about two naps (~10 ms at most).
  *
+ * NODE-LOCAL PATH
+ *   PEs on one node (one kernel and PID namespace) reach each other's
+ *   symmetric memory through shared mappings: put and get to them are
+ *   memcpy, their atomics CPU atomics, while PEs on other nodes are reached
+ *   through the provider, in the same job.  The provider (ROFI_PROVIDER)
+ *   keeps its meaning for those, and carries barriers and messages to all.
+ *   Node-local atomics take the CPU path only if the provider's atomics are
+ *   applied by the target's CPU (ofi_rxm, ofi_rxd, tcp, udp, sockets, shm):
+ *   only then are the two atomic with respect to each other on one word;
+ *   with any other provider every atomic goes through it.  Every allocation
+ *   is a memfd, which node-local members map at rofi_alloc.  Non-blocking
+ *   ops to a node-local PE are complete at issue.  ROFI_LOCAL turns the
+ *   path off (0), or keeps it for put and get only (rma).
+ *   rofi_local_ptr() says whether a PE is reached this way.
+ *
  * ENVIRONMENT
+ *   ROFI_LOCAL      1 (default): the node-local path; rma: put and get
+ *                   only; 0: every op through the provider
  *   ROFI_PROVIDER   provider(s) when rofi_init() gets NULL
  *   ROFI_DOMAIN     domain(s) when rofi_init() gets NULL
  *   ROFI_TIMEOUT    seconds for every remote-dependent wait (default 60)
@@ -205,6 +222,18 @@ ROFI_API int rofi_release(void *addr);
  * member.  rofi_get_local_addr is the inverse. */
 ROFI_API void *rofi_get_remote_addr(const void *local, int pe);
 ROFI_API void *rofi_get_local_addr(const void *remote, int pe);
+
+/* rofi_local_ptr - where this process maps the object at symmetric `sym`
+ * in PE `pe`'s part, when ROFI reaches pe through the node-local path (see
+ * NODE-LOCAL PATH above); NULL for a PE reached through the fabric, a
+ * non-member, or an address outside every allocation.  Loads and stores
+ * through it are ordinary memory accesses to pe's memory: what rofi_put
+ * and rofi_get to pe do.  Valid until rofi_release of the allocation. */
+ROFI_API void *rofi_local_ptr(const void *sym, int pe);
+/* rofi_is_local - 1 if ROFI reaches PE `pe` through the node-local path
+ * (same node, ROFI_LOCAL not 0 on either side), 0 if through the provider;
+ * ROFI_EINVAL for a bad PE, ROFI_ESTATE before rofi_init. */
+ROFI_API int rofi_is_local(int pe);
 
 /* ---- RMA ------------------------------------------------------------------ */
 

@@ -15,6 +15,7 @@
 struct alloc_info {
     uint64_t size, base, key;
     int64_t status; /* 0, or the local error: others then fail too */
+    struct rofi_local_card card;
 };
 
 /* What an access needs to know of the allocation holding an address, copied
@@ -25,6 +26,7 @@ struct alloc_view {
     int world;              /* the allocation's team is the world */
     const uint64_t *rkey, *rbase;
     void *desc;
+    char *const *local;     /* per world PE: its part mapped here, or NULL  */
 };
 
 /* Each thread keeps the view of the allocation it last addressed, valid while
@@ -43,7 +45,8 @@ static _Thread_local struct {
 
 static struct alloc_view view_of(const struct rofi_alloc *a)
 {
-    return (struct alloc_view){ a->base, a->size, a->team == rofi.world, a->rkey, a->rbase, a->desc };
+    return (struct alloc_view){ a->base, a->size, a->team == rofi.world, a->rkey, a->rbase, a->desc,
+                                a->local };
 }
 
 static void list_changed(void)
@@ -81,7 +84,7 @@ static void alloc_destroy(struct rofi_alloc *a)
         fi_close(&a->mr->fid);
         rofi_unlock();
     }
-    free(a->base);
+    rofi_local_destroy(a);
     free(a->rkey);
     free(a->rbase);
     free(a);
@@ -97,12 +100,13 @@ static int alloc_team(size_t size, struct rofi_team *t, void **addr)
     int rc = 0;
 
     *addr = NULL;
+    if (a)
+        a->memfd = -1;
     if (!a || !(all = calloc((size_t)t->n, sizeof *all)) ||
         !(a->rkey = calloc((size_t)rofi.size, sizeof *a->rkey)) ||
-        !(a->rbase = calloc((size_t)rofi.size, sizeof *a->rbase)) ||
-        posix_memalign((void **)&a->base, (size_t)page, bytes)) {
+        !(a->rbase = calloc((size_t)rofi.size, sizeof *a->rbase))) {
         rc = rofi_error(ROFI_ENOMEM, "rofi_alloc: out of memory (%zu bytes)", size);
-    } else {
+    } else if (!(rc = rofi_local_create(a, bytes, &mine.card))) {
         /* Zeroing also touches every page (FI_MR_ALLOCATED). */
         memset(a->base, 0, bytes);
         rc = rofi_mr_reg(a->base, bytes, FI_READ | FI_WRITE | FI_REMOTE_READ |
@@ -143,7 +147,29 @@ static int alloc_team(size_t size, struct rofi_team *t, void **addr)
         a->rkey[t->pes[j]] = all[j].key;
         a->rbase[t->pes[j]] = all[j].base;
     }
+    /* Map the node-local members' parts; every member learns whether all
+     * could (the allocation exists everywhere or nowhere), and only then
+     * may an owner close its memfd: nobody opens it any more. */
+    for (int j = 0; !rc && j < t->n; j++)
+        rc = rofi_local_map(a, t->pes[j], &all[j].card);
     free(all);
+    if (t->n > 1) {
+        int64_t st = rc, *sts = calloc((size_t)t->n, sizeof *sts);
+        int src = sts ? rofi_team_allgather(t, &st, sizeof st, sts) : ROFI_ENOMEM;
+        for (int j = 0; !rc && !src && j < t->n; j++)
+            if (sts[j])
+                rc = rofi_error(ROFI_EFABRIC, "rofi_alloc: PE %d could not map a node-local "
+                                "peer's part (ROFI_LOCAL=0 avoids the local path)", t->pes[j]);
+        free(sts);
+        if (!rc)
+            rc = src;
+    }
+    if (rc) {
+        alloc_destroy(a);
+        return rc;
+    }
+    close(a->memfd);
+    a->memfd = -1;
     a->size = size;
     a->team = t;
     pthread_rwlock_wrlock(&rofi.alloc_lock);
@@ -248,7 +274,8 @@ static int is_member(const struct alloc_view *v, int pe)
     return pe >= 0 && pe < rofi.size && (v->world || v->rbase[pe] != 0);
 }
 
-int rofi_translate(const void *addr, size_t len, int pe, uint64_t *raddr, uint64_t *rkey)
+int rofi_translate(const void *addr, size_t len, int pe, uint64_t *raddr, uint64_t *rkey,
+                   char **local)
 {
     const struct alloc_view *v = lookup(addr);
     if (!v)
@@ -262,6 +289,7 @@ int rofi_translate(const void *addr, size_t len, int pe, uint64_t *raddr, uint64
         return rofi_error(ROFI_EINVAL, "PE %d is not a member of the allocation's team", pe);
     *raddr = rofi.mr_virt_addr ? v->rbase[pe] + off : off;
     *rkey = v->rkey[pe];
+    *local = v->local[pe] ? v->local[pe] + off : NULL;
     return 0;
 }
 
@@ -279,6 +307,14 @@ void *rofi_get_remote_addr(const void *local, int pe)
     if (!rofi.initialized || !(v = lookup(local)) || !is_member(v, pe))
         return NULL;
     return (void *)(uintptr_t)(v->rbase[pe] + (uint64_t)((const char *)local - v->base));
+}
+
+void *rofi_local_ptr(const void *sym, int pe)
+{
+    const struct alloc_view *v;
+    if (!rofi.initialized || !(v = lookup(sym)) || !is_member(v, pe) || !v->local[pe])
+        return NULL;
+    return v->local[pe] + ((const char *)sym - v->base);
 }
 
 void *rofi_get_local_addr(const void *remote, int pe)

@@ -101,6 +101,7 @@ ROFI_INLINE int atomic_issue(rofi_atomic_op_t aop, rofi_type_t type, void *dst,
                              int counted, struct rofi_op **out)
 {
     uint64_t raddr = 0, key = 0;
+    char *peer = NULL;
     void *desc;
     int rc;
 
@@ -124,8 +125,16 @@ ROFI_INLINE int atomic_issue(rofi_atomic_op_t aop, rofi_type_t type, void *dst,
     if ((aop != ROFI_ATOMIC_FETCH && !operand) || (kind == COMPARE && !compare) ||
         (kind != PLAIN && !result))
         return rofi_error(ROFI_EINVAL, "rofi_atomic: missing operand, compare or result");
-    if ((rc = rofi_translate(dst, sz, pe, &raddr, &key)))
+    if ((rc = rofi_translate(dst, sz, pe, &raddr, &key, &peer)))
         return rc;
+    if (peer && rofi.local_atomics) {
+        /* Node-local, and the provider's atomics are CPU atomics at their
+         * target too (local.c): one CPU atomic is the whole op. */
+        rofi_local_atomic(aop, type, peer, operand, compare, result);
+        if (counted == OP_COUNTED && !(*out = rofi_op_done()))
+            return rofi_error(ROFI_ENOMEM, "rofi_atomic: out of memory");
+        return 0;
+    }
 
     struct rofi_op *op = rofi_op_new(counted);
     if (!op)

@@ -36,6 +36,8 @@ static void teardown(void)
         fi_close(&rofi.fabric->fid);
     fi_freeinfo(rofi.info);
     free(rofi.addrs);
+    free(rofi.via_local);
+    rofi.via_local = NULL;
     rofi.ep = NULL;
     rofi.cq = NULL;
     rofi.av = NULL;
@@ -154,7 +156,7 @@ int rofi_init(const char *provider, const char *domain)
     if ((rc = rofi_select_provider(provider, domain, &rofi.info, &rofi.has_atomic)))
         return rc;
     read_info();
-    if ((rc = open_fabric()) || (rc = exchange_addresses()) || (rc = rofi_node_init()))
+    if ((rc = rofi_local_init()) || (rc = open_fabric()) || (rc = exchange_addresses()) || (rc = rofi_node_init()))
         goto fail;
     if (rofi.has_atomic)
         rofi_atomic_probe();

@@ -7,8 +7,9 @@
  * rounds).  Open MPI's yield_when_idle follows the same rule.
  *
  * Each PE publishes the machine it runs on (the kernel's boot id: equal for
- * every process of one kernel, containers and network namespaces included)
- * and the CPUs it may run on.  The node is oversubscribed when its PEs
+ * every process of one kernel, containers and network namespaces included,
+ * with its PID namespace: the node-local path needs one) and the CPUs it
+ * may run on.  The node is oversubscribed when its PEs
  * outnumber the CPUs in the union of their masks.  ROFI_YIELD=0/1 overrides
  * the decision (e.g. 1 when the application runs threads of its own on the
  * PEs' cores). */
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "rofi_internal.h"
@@ -32,6 +34,12 @@ static void own_card(struct rofi_node_card *c)
     if (f)
         fclose(f);
     c->boot_id[strcspn(c->boot_id, "\n/ ")] = '\0';
+    /* One node for the local path (local.c) is one kernel and one PID
+     * namespace: /proc/<pid> of a peer must name that peer. */
+    struct stat ns;
+    size_t n = strlen(c->boot_id);
+    if (stat("/proc/self/ns/pid", &ns) == 0)
+        snprintf(c->boot_id + n, sizeof c->boot_id - n, ":%llu", (unsigned long long)ns.st_ino);
     cpu_set_t set;
     if (sched_getaffinity(0, sizeof set, &set) == 0) {
         for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
@@ -47,8 +55,13 @@ int rofi_node_init(void)
     static int generation; /* fresh PMI keys if init is retried */
     struct rofi_node_card mine, peer;
     own_card(&mine);
+    mine.local = rofi.local_on;
     int local = 1;
     uint64_t cpus[ROFI_MASK_WORDS];
+    free(rofi.via_local);
+    if (!(rofi.via_local = calloc((size_t)rofi.size, 1)))
+        return rofi_error(ROFI_ENOMEM, "rofi_init: out of memory");
+    rofi.via_local[rofi.rank] = (unsigned char)rofi.local_on;
     memcpy(cpus, mine.cpus, sizeof cpus);
     if (rofi.size > 1) {
         /* A mask of 1024 CPUs is 256 hex digits: within any PMI's values. */
@@ -70,15 +83,19 @@ int rofi_node_init(void)
                                   pe, val);
             if (strcmp(peer.boot_id, mine.boot_id)) {
                 /* Found now, from the cards, rather than by the first barrier's timeout. */
-                if (!strcmp(rofi.prov_name, "shm"))
+                size_t kernel = strcspn(mine.boot_id, ":"); /* the boot id before the PID ns */
+                if (!strcmp(rofi.prov_name, "shm") &&
+                    (strncmp(peer.boot_id, mine.boot_id, kernel) || peer.boot_id[kernel] != ':'))
                     return rofi_error(ROFI_ENOPROV,
                                       "rofi_init: provider shm reaches only PEs on its own node, and PE %d "
-                                      "runs on another (boot id %s, ours %s); choose one that spans nodes "
+                                      "runs on another (node %s, ours %s: boot id:PID namespace); choose one that spans nodes "
                                       "(ROFI_PROVIDER=\"tcp;ofi_rxm\", verbs, cxi)",
                                       pe, peer.boot_id, mine.boot_id);
                 continue;
             }
             local++;
+            /* The local path to pe needs it on both sides. */
+            rofi.via_local[pe] = rofi.local_on && peer.local;
             for (int w = 0; w < ROFI_MASK_WORDS; w++)
                 cpus[w] |= peer.cpus[w];
         }

@@ -56,6 +56,16 @@ struct rofi_op *rofi_op_new(int counted)
     return op;
 }
 
+struct rofi_op *rofi_op_done(void)
+{
+    struct rofi_op *op = rofi_op_new(OP_UNCOUNTED);
+    if (op) {
+        op->remaining = 0;
+        atomic_store_explicit(&op->state, OP_DONE, memory_order_release);
+    }
+    return op;
+}
+
 int rofi_op_desc(struct rofi_op *op, const void *buf, size_t len, void **desc)
 {
     *desc = NULL;

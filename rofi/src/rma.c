@@ -16,6 +16,7 @@ ROFI_INLINE int rma_issue(int is_put, char *local, const void *sym, size_t size,
 {
     const char *fn = is_put ? "rofi_put" : "rofi_get";
     uint64_t raddr = 0, key = 0;
+    char *peer = NULL;
     void *desc;
     int rc;
 
@@ -25,8 +26,19 @@ ROFI_INLINE int rma_issue(int is_put, char *local, const void *sym, size_t size,
         return rofi_error(ROFI_EINVAL, "%s: PE %d out of range [0, %d)", fn, pe, rofi.size);
     if (size && !local)
         return rofi_error(ROFI_EINVAL, "%s: NULL local buffer", fn);
-    if (size && (rc = rofi_translate(sym, size, pe, &raddr, &key)))
+    if (size && (rc = rofi_translate(sym, size, pe, &raddr, &key, &peer)))
         return rc;
+    if (peer) {
+        /* Node-local: the copy is the whole op, complete (locally and
+         * remotely) when it returns; a handle only if one is asked for. */
+        if (is_put)
+            memcpy(peer, local, size);
+        else
+            memcpy(local, peer, size);
+        if (counted == OP_COUNTED && !(*out = rofi_op_done()))
+            return rofi_error(ROFI_ENOMEM, "%s: out of memory", fn);
+        return 0;
+    }
     struct rofi_op *op = rofi_op_new(counted);
     if (!op)
         return rofi_error(ROFI_ENOMEM, "%s: out of memory", fn);

@@ -69,7 +69,7 @@ struct rofi_op {
     struct fid_mr *lmr;    /* on-the-fly local MR (FI_MR_LOCAL), or NULL   */
     void *result_out;      /* fetching atomics: copy scratch[2] here ...   */
     size_t result_len;     /* ... this many bytes, at completion           */
-    uint64_t scratch[4];   /* small internal payloads (control messages,
+    uint64_t scratch[6];   /* small internal payloads (control messages,
                               atomic operand/compare/result): owned by the
                               op, so an orphaned op never points at freed
                               memory                                       */
@@ -92,6 +92,9 @@ static inline void rofi_copy_word(void *dst, const void *src, size_t sz)
  * wait that times out leaves it in flight, and then it counts. */
 enum { OP_UNCOUNTED = 0, OP_COUNTED = 1, OP_COUNTED_IF_ORPHANED = 2 };
 ROFI_HIDDEN struct rofi_op *rofi_op_new(int counted);
+/* An op that is already complete: the handle of a node-local non-blocking
+ * op, which finished at issue. */
+ROFI_HIDDEN struct rofi_op *rofi_op_done(void);
 /* Local descriptor for buf: the allocation's MR if buf lies in one, else,
  * when the provider needs FI_MR_LOCAL, a registration owned by op. */
 ROFI_HIDDEN int rofi_op_desc(struct rofi_op *op, const void *buf, size_t len,
@@ -111,11 +114,13 @@ ROFI_HIDDEN int rofi_op_wait_until(struct rofi_op *op, double deadline,
 ROFI_HIDDEN int rofi_op_wait(struct rofi_op *op);
 /* Decides rofi.yield_when_waiting (collective, through PMI). */
 ROFI_HIDDEN int rofi_node_init(void);
-/* What a PE publishes about its node (node.c): the kernel's boot id and
- * the CPUs the PE may run on, as "<boot id>/<hex words, lowest first>". */
+/* What a PE publishes about its node (node.c): the kernel's boot id, whether
+ * it takes the node-local path, and the CPUs it may run on, as
+ * "<boot id>/<0|1>/<hex words, lowest first>". */
 #define ROFI_MASK_WORDS 16 /* 1024 CPUs, glibc's CPU_SETSIZE */
 struct rofi_node_card {
-    char boot_id[64];
+    char boot_id[64];      /* with ":<PID namespace inode>"                 */
+    int local;             /* takes the node-local path (ROFI_LOCAL != 0)  */
     uint64_t cpus[ROFI_MASK_WORDS];
 };
 ROFI_HIDDEN void rofi_node_encode(const struct rofi_node_card *c, char *out,
@@ -218,19 +223,44 @@ struct rofi_alloc {
     struct rofi_team *team;
     uint64_t *rkey;         /* per world PE: MR key (members only)          */
     uint64_t *rbase;        /* per world PE: base virtual address           */
+    size_t bytes;           /* mapped length (size rounded up to pages)     */
+    int memfd;              /* backing file, open until every peer mapped it */
+    char **local;           /* per world PE: its part as mapped here (the
+                               node-local path, local.c), or NULL           */
     struct rofi_alloc *next;
 };
 
 /* Find the allocation holding [addr, addr+len) usable towards pe; fills
- * the remote address and key.  Returns ROFI_EINVAL (with message) if none. */
+ * the remote address and key, and *local with pe's byte at addr as this
+ * process maps it when pe is reached through the node-local path (else
+ * NULL).  Returns ROFI_EINVAL (with message) if none. */
 ROFI_HIDDEN int rofi_translate(const void *addr, size_t len, int pe,
-                               uint64_t *raddr, uint64_t *rkey);
+                               uint64_t *raddr, uint64_t *rkey, char **local);
 /* Descriptor of the allocation containing [buf, buf+len), or NULL. */
 ROFI_HIDDEN void *rofi_alloc_desc(const void *buf, size_t len);
 ROFI_HIDDEN void rofi_alloc_free_all(void);
 /* Register buf with the domain honoring the MR mode bits. */
 ROFI_HIDDEN int rofi_mr_reg(void *buf, size_t len, uint64_t access,
                             struct fid_mr **mr);
+
+/* ---- the node-local path (local.c) -------------------------------------
+ * PEs of one node reach each other's allocations through shared mappings:
+ * every allocation is a memfd, mapped by its node-local peers. */
+struct rofi_local_card {   /* what a PE tells its team about one allocation */
+    int32_t pid, fd;       /* /proc/<pid>/fd/<fd> opens it; fd -1: not shared */
+    uint64_t ino;          /* its inode, checked after the open            */
+};
+/* Decide rofi.local_on / local_atomics (ROFI_LOCAL, the provider). */
+ROFI_HIDDEN int rofi_local_init(void);
+/* Create the backing memory of a new allocation: a->base, a->bytes, a->memfd. */
+ROFI_HIDDEN int rofi_local_create(struct rofi_alloc *a, size_t bytes, struct rofi_local_card *card);
+/* Map member pe's part if pe is node-local and shares it (else nothing). */
+ROFI_HIDDEN int rofi_local_map(struct rofi_alloc *a, int pe, const struct rofi_local_card *card);
+/* Unmap peers' parts, then our own; close the backing file. */
+ROFI_HIDDEN void rofi_local_destroy(struct rofi_alloc *a);
+/* The node-local form of rofi_atomic: CPU atomics on the mapped word. */
+ROFI_HIDDEN void rofi_local_atomic(rofi_atomic_op_t op, rofi_type_t type, void *word,
+                                   const void *operand, const void *compare, void *result);
 
 /* ---- atomics (atomic.c) ------------------------------------------------ */
 ROFI_HIDDEN void rofi_atomic_probe(void);
@@ -282,6 +312,10 @@ struct rofi_state {
                                  the progress thread rests while either
                                  moves (progress.c)                       */
     int yield_when_waiting;   /* node oversubscribed, or ROFI_YIELD=1 (node.c) */
+    unsigned char *via_local; /* per world PE: reached through the node-local
+                                 path: same node, both with it on (node.c) */
+    int local_on;             /* node-local peers through mappings (local.c) */
+    int local_atomics;        /* ... atomics included                      */
     int progress_thread;      /* started?                                  */
     _Atomic int progress_stop;
     pthread_t progress_tid;

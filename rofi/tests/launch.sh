@@ -2,7 +2,9 @@
 # launch.sh - automake LOG_COMPILER for ROFI's tests.
 #
 # Each TESTS entry is a name PROG.PROV.npN (not a file): run tests/t_PROG
-# on N PEs with provider PROV (shm -> "shm", rxm -> "tcp;ofi_rxm"); or
+# on N PEs with provider PROV: shm -> "shm", rxm -> "tcp;ofi_rxm", both with
+# ROFI_LOCAL=0 (every op through the provider); local -> "tcp;ofi_rxm" with
+# the node-local path, localrma -> the same for put and get only; or
 # PROG.unit: run tests/t_PROG as it is (one process, no launcher).
 # Launcher: $LAUNCHER (e.g. "mpiexec -n"), else lamellar-run from PATH or
 # from the workspace's target/{debug,release}, else hydra's mpiexec.hydra.
@@ -16,8 +18,10 @@ rest=${name#*.}
 prov=${rest%%.*}
 np=${rest##*.np}
 case $prov in
-  shm) provider=shm ;;
-  rxm) provider='tcp;ofi_rxm' ;;
+  shm) provider=shm local=0 ;;
+  rxm) provider='tcp;ofi_rxm' local=0 ;;
+  local) provider='tcp;ofi_rxm' local=1 ;;
+  localrma) provider='tcp;ofi_rxm' local=rma ;;
   *) echo "launch.sh: unknown provider tag '$prov' in '$name'" >&2; exit 99 ;;
 esac
 
@@ -35,10 +39,11 @@ fi
 [ -n "$launcher" ] || launcher="mpiexec.hydra -n"
 
 ROFI_PROVIDER=$provider
+ROFI_LOCAL=$local
 ROFI_TIMEOUT=${ROFI_TIMEOUT:-30}
-export ROFI_PROVIDER ROFI_TIMEOUT
+export ROFI_PROVIDER ROFI_LOCAL ROFI_TIMEOUT
 bin="${ROFI_TEST_BINDIR:-./tests}/t_$prog"
-echo "# $launcher $np $bin   (ROFI_PROVIDER=$provider)"
+echo "# $launcher $np $bin   (ROFI_PROVIDER=$provider ROFI_LOCAL=$local)"
 # Outer bound in case a launcher itself hangs.
 if command -v timeout >/dev/null 2>&1; then
   exec timeout -k 10 300 $launcher "$np" "$bin"

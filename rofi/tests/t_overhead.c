@@ -157,8 +157,11 @@ int main(void)
     test_init();
     ops8_start();
     if (me == 0) {
-        for (int w = PUT_W; w <= ADD_W; w++)
-            OK(rofi_translate(&buf[w], 8, tgt, &raddr[w], &rkey)); /* one key per allocation */
+        for (int w = PUT_W; w <= ADD_W; w++) {
+            char *mapped; /* the raw path is the provider's: run with ROFI_LOCAL=0 (launch.sh) */
+            OK(rofi_translate(&buf[w], 8, tgt, &raddr[w], &rkey, &mapped)); /* one key per allocation */
+            CHECK(mapped == NULL, "ROFI reaches PE %d through the node-local path", tgt);
+        }
         desc = rofi_alloc_desc(buf, 4096);
         compare("put", raw_put, rofi_put8, pairs);
         compare("get", raw_get, rofi_get8, pairs);

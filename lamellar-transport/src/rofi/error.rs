@@ -30,6 +30,9 @@ fn error(rc: i32, what: &str) -> Error {
     match rc {
         sys::ROFI_ENOPROV => Error::BackendUnavailable { name: "rofi".into(), why: message },
         sys::ROFI_EPMI => Error::Bootstrap(message),
+        // The safe layer checks PEs and ranges first: what ROFI still refuses is a setting
+        // (e.g. ROFI_LOCAL).
+        sys::ROFI_EINVAL => Error::InvalidArgument(message),
         // SAFETY: reads ROFI's thread-local record of the last ROFI_EPEER.
         sys::ROFI_EPEER => match unsafe { sys::rofi_error_pe() } {
             pe if pe >= 0 => Error::PeerFailed { pe: pe as usize, why: message },

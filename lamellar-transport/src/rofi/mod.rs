@@ -13,7 +13,7 @@ mod error;
 mod segment;
 
 use crate::atomic::{AtomicOp, AtomicSupport, AtomicType};
-use crate::backend::{Backend, OpToken, Segment};
+use crate::backend::{Backend, OpToken, PeerPath, Segment};
 use crate::error::{Error, Result};
 use crate::team::Team;
 use crate::transport::SharedJob;
@@ -224,6 +224,12 @@ impl Backend for RofiBackend {
 
     fn yields_when_waiting(&self) -> bool {
         self.yields
+    }
+
+    fn path_to(&self, pe: usize) -> PeerPath {
+        // SAFETY: ROFI is initialized while the backend lives; pe was checked by the caller
+        // (an error would come back negative, and is reported as the network path).
+        if unsafe { sys::rofi_is_local(pe as i32) } == 1 { PeerPath::SharedMemory } else { PeerPath::Network }
     }
 
     fn atomic_support(&self, op: AtomicOp, ty: AtomicType) -> AtomicSupport {

@@ -64,6 +64,13 @@ impl Segment for RofiSegment {
         self.base
     }
 
+    fn peer_base(&self, pe: usize) -> Option<*mut u8> {
+        // SAFETY: `base` is a live allocation's base; rofi_local_ptr only looks it up and
+        // returns where pe's part is mapped here (node-local path), valid until rofi_release.
+        let p = unsafe { sys::rofi_local_ptr(self.base.cast(), pe as i32) };
+        (!p.is_null()).then_some(p.cast())
+    }
+
     unsafe fn put(&self, pe: usize, offset: usize, src: *const u8, len: usize) -> Result<()> {
         // SAFETY: destination range checked by the safe layer; `src` valid for `len`.
         check(unsafe { sys::rofi_put(self.at(offset), src.cast(), len, pe as i32) }, "rofi_put").map(drop)

@@ -10,7 +10,7 @@ mod object;
 mod segment;
 
 use crate::atomic::{AtomicOp, AtomicSupport, AtomicType};
-use crate::backend::{Backend, OpToken, Segment};
+use crate::backend::{Backend, OpToken, PeerPath, Segment};
 use crate::error::{Error, Result};
 use crate::transport::SharedJob;
 use crate::team::Team;
@@ -200,6 +200,10 @@ impl Backend for ShmemBackend {
 
     fn barrier(&self, team: &Team) -> Result<()> {
         self.shared.lock_collectives().barrier(team)
+    }
+
+    fn path_to(&self, _pe: usize) -> PeerPath {
+        PeerPath::SharedMemory // every PE of a shmem job is on this node (checked at init)
     }
 
     fn atomic_support(&self, _op: AtomicOp, _ty: AtomicType) -> AtomicSupport {

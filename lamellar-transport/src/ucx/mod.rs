@@ -38,7 +38,7 @@ mod status;
 mod worker;
 
 use crate::atomic::{AtomicOp, AtomicSupport, AtomicType};
-use crate::backend::{Backend, OpToken, Segment};
+use crate::backend::{Backend, OpToken, PeerPath, Segment};
 use crate::transport::SharedJob;
 use crate::error::Result;
 use crate::team::Team;
@@ -168,6 +168,11 @@ impl Backend for UcxBackend {
         self.yields
     }
 
+    fn path_to(&self, pe: usize) -> PeerPath {
+        let info = self.shared.ucx.lock().ok().and_then(|w| w.ep_info(pe)).unwrap_or_default();
+        path_of_lanes(&info)
+    }
+
     fn atomic_support(&self, op: AtomicOp, _ty: AtomicType) -> AtomicSupport {
         // 32- and 64-bit atomics were required of the context at init.
         atomics::support(op, self.shared.caps())
@@ -197,5 +202,18 @@ impl Backend for UcxBackend {
         // The progress thread keeps serving peers until the backend drops.
         let left = self.job.lock().unwrap_or_else(|p| p.into_inner()).finalize().map_err(crate::Error::from);
         met.and(flushed).and(left)
+    }
+}
+
+/// The path an endpoint's lanes take, from `ucp_ep_print_info`'s text: shared memory when
+/// every lane that moves data (RMA, atomics, active messages) runs over a shared-memory or
+/// loopback transport, else the network.
+fn path_of_lanes(info: &str) -> PeerPath {
+    const SHARED: [&str; 6] = ["posix/", "sysv/", "cma/", "xpmem/", "knem/", "self/"];
+    let lanes: Vec<&str> = info.lines().filter(|l| l.contains("lane[")).collect();
+    if !lanes.is_empty() && lanes.iter().all(|l| SHARED.iter().any(|t| l.contains(t))) {
+        PeerPath::SharedMemory
+    } else {
+        PeerPath::Network
     }
 }

@@ -294,6 +294,31 @@ impl Worker<'_> {
         Ok(())
     }
 
+    /// What UCX prints about the endpoint to `pe`: its lanes, each with its transport
+    /// (`ucp_ep_print_info`). None for a closed endpoint.
+    pub fn ep_info(&self, pe: usize) -> Option<String> {
+        let ep = *self.st.eps.get(pe)?;
+        if ep.is_null() {
+            return None;
+        }
+        let (mut buf, mut len) = (null_mut::<std::ffi::c_char>(), 0usize);
+        // SAFETY: open_memstream writes into a buffer it allocates (freed below), and gives a
+        // FILE that ucp_ep_print_info writes to; the endpoint is live and the lock held.
+        unsafe {
+            let f = libc::open_memstream(&mut buf, &mut len);
+            if f.is_null() {
+                return None;
+            }
+            sys::ucp_ep_print_info(ep, f.cast());
+            libc::fclose(f);
+        }
+        // SAFETY: after fclose, buf holds len bytes and a NUL; it is ours to free.
+        let text = unsafe { std::ffi::CStr::from_ptr(buf) }.to_string_lossy().into_owned();
+        // SAFETY: allocated by open_memstream with malloc, not used after.
+        unsafe { libc::free(buf.cast()) };
+        Some(text)
+    }
+
     #[inline]
     pub(super) fn ep(&self, pe: usize) -> Result<ucp_ep_h> {
         let ep = self.st.eps[pe];

@@ -11,21 +11,28 @@ struct Config {
     env: Vec<(&'static str, &'static str)>,
     /// Reaches PEs on other hosts (else init must fail there, naming the hosts).
     spans_hosts: bool,
+    /// The path each pair must take (`LT_EXPECT_PATHS`, checked by every PE after init).
+    paths: &'static str,
 }
 
 fn configs() -> Vec<Config> {
     let mut v = Vec::new();
     for b in lamellar_transport::compiled_backends() {
         match b {
+            // rofi-shm and rofi-tcp test the providers alone (ROFI_LOCAL=0); rofi-local is
+            // ROFI's default, node-local PEs through mappings and the rest over tcp.
             "rofi" => {
-                v.push(Config { name: "rofi-shm", env: vec![("LAMELLAR_TRANSPORT", "rofi"), ("ROFI_PROVIDER", "shm")], spans_hosts: false });
-                v.push(Config { name: "rofi-tcp", env: vec![("LAMELLAR_TRANSPORT", "rofi"), ("ROFI_PROVIDER", "tcp;ofi_rxm")], spans_hosts: true });
+                let rofi = |provider, local| vec![("LAMELLAR_TRANSPORT", "rofi"), ("ROFI_PROVIDER", provider), ("ROFI_LOCAL", local)];
+                v.push(Config { name: "rofi-shm", env: rofi("shm", "0"), spans_hosts: false, paths: "network" });
+                v.push(Config { name: "rofi-tcp", env: rofi("tcp;ofi_rxm", "0"), spans_hosts: true, paths: "network" });
+                v.push(Config { name: "rofi-local", env: rofi("tcp;ofi_rxm", "1"), spans_hosts: true, paths: "by-node" });
             }
             "ucx" => {
-                v.push(Config { name: "ucx-shm", env: vec![("LAMELLAR_TRANSPORT", "ucx"), ("UCX_TLS", "posix,sysv,cma,self")], spans_hosts: false });
-                v.push(Config { name: "ucx-tcp", env: vec![("LAMELLAR_TRANSPORT", "ucx"), ("UCX_TLS", "tcp,self")], spans_hosts: true });
+                let ucx = |tls| vec![("LAMELLAR_TRANSPORT", "ucx"), ("UCX_TLS", tls)];
+                v.push(Config { name: "ucx-shm", env: ucx("posix,sysv,cma,self"), spans_hosts: false, paths: "shared" });
+                v.push(Config { name: "ucx-tcp", env: ucx("tcp,self"), spans_hosts: true, paths: "network-but-self" });
             }
-            other => v.push(Config { name: other, env: vec![("LAMELLAR_TRANSPORT", other)], spans_hosts: false }),
+            other => v.push(Config { name: other, env: vec![("LAMELLAR_TRANSPORT", other)], spans_hosts: false, paths: "shared" }),
         }
     }
     v
@@ -62,6 +69,7 @@ fn pe_command(launcher: &[&str], exe: &Path, cfg: &Config, pes: usize, mode: &st
     }
     cmd.env("LT_CONFORMANCE_PE", "1")
         .env("LT_EXPECT_PES", pes.to_string())
+        .env("LT_EXPECT_PATHS", cfg.paths)
         .env("LT_CONFORMANCE_MODE", mode)
         .env_remove("PMI_FD")
         .env_remove("PMI_PORT");
@@ -162,6 +170,7 @@ fn runs() -> Vec<Run> {
             if cfg.name == "ucx-tcp" {
                 let mut c = pe_command(&hydra, &exe, &cfg, 4, "");
                 c.env("LT_EXPECT_NODES", "2").env("UCX_NET_DEVICES", "lt0").env("UCX_TLS", "posix,sysv,cma,self,tcp");
+                c.env("LT_EXPECT_PATHS", "by-node");
                 v.push(Run { name: "ucx-shm+tcp/hydra-2-hosts/P=4".into(), cmd: c, check: Box::new(expect_success) });
             }
         }
@@ -178,6 +187,7 @@ fn runs() -> Vec<Run> {
         bad.push(("empty-LAMELLAR_TRANSPORT", vec![("LAMELLAR_TRANSPORT", " ")], "InvalidArgument|LAMELLAR_TRANSPORT"));
         if cfg.name.starts_with("rofi") {
             bad.push(("empty-ROFI_PROVIDER", vec![("ROFI_PROVIDER", "")], "InvalidArgument|ROFI_PROVIDER"));
+            bad.push(("bad-ROFI_LOCAL", vec![("ROFI_LOCAL", "sometimes")], "InvalidArgument|ROFI_LOCAL='sometimes'"));
         }
         if cfg.name.starts_with("ucx") {
             bad.push(("UCX_TLS-UCX-rejects", vec![("UCX_TLS", "no_such_tl")], "BackendUnavailable|UCX_TLS"));

@@ -53,6 +53,22 @@ fn pe_main() {
         assert!(t.local_pes().iter().all(|&p| t.node_of(p).unwrap() == mine));
         assert!(t.host_of(me).unwrap().starts_with("lt-h"), "PE {me} on {:?}", t.host_of(me));
     }
+    // Which path each pair takes, from the transport's own routing (the driver says what
+    // this configuration must do).
+    let paths = std::env::var("LT_EXPECT_PATHS").expect("LT_EXPECT_PATHS from the driver");
+    for pe in 0..t.num_pes() {
+        let same_node = t.node_of(pe).unwrap() == t.node_of(me).unwrap();
+        let shared = match paths.as_str() {
+            "shared" => true,
+            "by-node" => same_node,
+            "network-but-self" => pe == me,
+            "network" => false,
+            other => panic!("LT_EXPECT_PATHS={other}"),
+        };
+        let want = if shared { lamellar_transport::PeerPath::SharedMemory } else { lamellar_transport::PeerPath::Network };
+        assert_eq!(t.path_to(pe).unwrap(), want, "PE {me} -> PE {pe} (LT_EXPECT_PATHS={paths}, same node: {same_node})");
+    }
+    assert_eq!(t.path_to(t.num_pes()).unwrap_err().kind(), ErrorKind::BadPe);
     match mode.as_str() {
         "" => {
             for (name, case) in cases::all() {

@@ -12,6 +12,10 @@
 //! - `barrier`: every PE loops barriers; bytes 0.
 //! - `overhead`: the measuring loop and its timer with no operation (the harness's own cost
 //!   per op, included in every figure).
+//! - `msg_latency`: PE 0 and the target bounce a message through their mailboxes
+//!   (`Mailbox::send`, `recv`); half the round trip (ucx_perftest am_lat / tag_lat).
+//! - `msg_rate`: PE 0 sends a stream of messages that the target receives; time per
+//!   message, and `mups` = million messages per second (ucx_perftest am_bw's message rate).
 //!
 //! PE 0 measures and PE 1 is the target (itself when P = 1); other PEs wait.
 
@@ -51,7 +55,7 @@ impl Bench<'_> {
             p99_ns,
             group: "transport",
             native_library: self.t.native_library(),
-            mups: None,
+            mups: (op == "msg_rate").then(|| 1e3 / median_ns),
             mups_total: None,
             target: Some(self.target),
             path: Some(match self.t.path_to(self.target) {
@@ -78,6 +82,7 @@ impl Bench<'_> {
         let v = match (op, me) {
             ("barrier", _) => Some(time_batches(warmup, samples, batch, || t.barrier())?),
             ("put_pingpong", m) if t.num_pes() >= 2 && (m == 0 || m == target) => self.pingpong(bytes, warmup, samples, batch)?,
+            ("msg_latency" | "msg_rate", _) => self.messages(op, bytes, warmup, samples, batch)?,
             (_, 0) => Some(match op {
                 "put" => time_batches(warmup, samples, batch, || {
                     a.put(target, 0, &src)?;
@@ -156,6 +161,38 @@ impl Bench<'_> {
             }
             Ok(v)
         })?
+    }
+
+    /// The mailbox rows (every PE makes the mailbox; PE 0 and the target use it). PE 0's
+    /// samples come back.
+    fn messages(&self, op: &str, bytes: usize, warmup: usize, samples: usize, batch: usize) -> Result<Option<Vec<f64>>> {
+        let (t, me, target) = (self.t, self.t.my_pe(), self.target);
+        let mb = t.mailbox()?;
+        let msg = vec![0x5au8; bytes];
+        let expect = |(_, m): (usize, Vec<u8>)| if m.len() == bytes { Ok(()) } else { Err(Error::InvalidArgument(format!("{op}: a message of {} bytes, sent {bytes}", m.len()))) };
+        let v = match (op, me) {
+            _ if target == 0 => None, // one PE: nobody to talk to
+            ("msg_latency", 0) => Some(time_batches(warmup, samples, batch, || {
+                mb.send(target, &msg)?;
+                expect(mb.recv()?)
+            })?.into_iter().map(|x| x / 2.0).collect()),
+            ("msg_latency", m) if m == target => {
+                time_batches(warmup, samples, batch, || {
+                    expect(mb.recv()?)?;
+                    mb.send(0, &msg)
+                })?;
+                None
+            }
+            (_, 0) => Some(time_batches(warmup, samples, batch, || mb.send(target, &msg))?),
+            (_, m) if m == target => {
+                time_batches(warmup, samples, batch, || expect(mb.recv()?))?;
+                None
+            }
+            _ => None,
+        };
+        t.barrier()?;
+        mb.free()?;
+        Ok(v)
     }
 
     /// Half round trip of a put ping-pong between PE 0 and the target (ucx_perftest ucp_put_lat):

@@ -45,7 +45,7 @@ impl Measurement {
 pub fn kind_of(op: &str) -> &'static str {
     match op {
         "put_nb" | "get_nb" | "put_bw" | "memcpy" => "bandwidth",
-        op if crate::kernels::KERNELS.contains(&op) || op == "random_xadd" => "rate",
+        op if crate::kernels::KERNELS.contains(&op) || op == "random_xadd" || op == "msg_rate" => "rate",
         _ => "latency",
     }
 }

@@ -38,11 +38,13 @@ fn launches_its_own_pes_and_writes_every_op() {
     let mut cmd = Command::new(BENCH);
     cmd.args(["--pes", "2", "--sizes", "8,4K", "--iters", "200", "--json"]).arg(&json);
     let lines = run_and_read(cmd, &json);
-    for op in ["put", "put_pingpong", "get", "put_nb", "put_bw", "get_nb"] {
+    for op in ["put", "put_pingpong", "get", "put_nb", "put_bw", "get_nb", "msg_latency", "msg_rate"] {
         assert!(has(&lines, op, 8, 2) && has(&lines, op, 4096, 2), "{op} rows missing");
     }
     assert!(has(&lines, "fetch_add", 8, 2) && has(&lines, "compare_swap", 8, 2));
     assert!(has(&lines, "barrier", 0, 2));
+    let rate = lines.iter().find(|l| l.contains("\"op\":\"msg_rate\"")).unwrap();
+    assert!(rate.contains("\"kind\":\"rate\"") && rate.contains("\"mups\":"), "{rate}");
     assert!(has(&lines, "memcpy", 4096, 1) && has(&lines, "cacheline_rtt", 64, 1), "limits rows missing");
     assert!(has(&lines, "random_xadd", 8, 2), "the contended-atomic limit is missing");
     assert!(lines[0].contains("\"backend\":\"shmem\""));

@@ -244,7 +244,7 @@ impl SymAlloc {
     }
 
     /// The address of the `T` at `offset` of this PE's own part: in range and aligned.
-    fn local_word<T: RemoteAtomic>(&self, offset: usize) -> Result<*mut u8> {
+    pub(crate) fn local_word<T: RemoteAtomic>(&self, offset: usize) -> Result<*mut u8> {
         self.check_word(offset, T::TYPE.width())?;
         // SAFETY: offset + width is within this PE's part (checked), so the result stays
         // inside the mapping local_ptr points into.
@@ -265,7 +265,7 @@ impl SymAlloc {
 /// # Safety
 /// `word` points at a `T`-wide, `T`-aligned word of a live mapping. Peers write it
 /// concurrently, hence the atomic load.
-unsafe fn load_word<T: RemoteAtomic>(word: *mut u8) -> T {
+pub(crate) unsafe fn load_word<T: RemoteAtomic>(word: *mut u8) -> T {
     // SAFETY: the caller's promise is from_ptr's (valid, aligned, atomically accessed).
     let bits = unsafe {
         if T::TYPE.width() == 4 {

@@ -7,6 +7,7 @@
 
 mod cases;
 mod driver;
+mod messaging;
 
 use lamellar_transport::{ErrorKind, Transport};
 
@@ -71,7 +72,7 @@ fn pe_main() {
     assert_eq!(t.path_to(t.num_pes()).unwrap_err().kind(), ErrorKind::BadPe);
     match mode.as_str() {
         "" => {
-            for (name, case) in cases::all() {
+            for (name, case) in cases::all().into_iter().chain(messaging::all()) {
                 case(&t);
                 t.barrier().unwrap_or_else(|e| panic!("barrier after {name}: {e}"));
                 if me == 0 {

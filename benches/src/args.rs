@@ -5,7 +5,7 @@
 use clap::Parser;
 use std::time::Duration;
 
-pub const ALL_OPS: [&str; 12] = ["put", "put_pingpong", "get", "put_nb", "put_bw", "get_nb", "fetch_add", "compare_swap", "barrier", "msg_latency", "msg_rate", "limits"];
+pub const ALL_OPS: [&str; 13] = ["put", "put_pingpong", "put_signal_pingpong", "get", "put_nb", "put_bw", "get_nb", "fetch_add", "compare_swap", "barrier", "msg_latency", "msg_rate", "limits"];
 
 /// Asked for by name only: the harness's own cost per measured op (its loop and timer).
 pub const EXTRA_OPS: [&str; 1] = ["overhead"];
@@ -109,7 +109,7 @@ pub struct Args {
     pub plot: Option<String>,
     /// Comma-separated operations; the kernels histo, histo_agg, index_gather,
     /// index_gather_agg and randperm run --iters items per PE.
-    #[arg(long, value_parser = parse_ops, default_value = "put,put_pingpong,get,put_nb,put_bw,get_nb,fetch_add,compare_swap,barrier,msg_latency,msg_rate,limits")]
+    #[arg(long, value_parser = parse_ops, default_value = "put,put_pingpong,put_signal_pingpong,get,put_nb,put_bw,get_nb,fetch_add,compare_swap,barrier,msg_latency,msg_rate,limits")]
     pub ops: Ops,
     /// Comma-separated message sizes in bytes; K, M, G are binary multiples (at most 1G).
     #[arg(long, value_parser = parse_sizes, default_value = "8,64,4K,1M")]

@@ -12,6 +12,8 @@
 //! - `barrier`: every PE loops barriers; bytes 0.
 //! - `overhead`: the measuring loop and its timer with no operation (the harness's own cost
 //!   per op, included in every figure).
+//! - `put_signal_pingpong`: as `put_pingpong`, each side waiting for the other's
+//!   `put_signal` with `signal_wait_until` (OpenSHMEM's put-with-signal round trip).
 //! - `msg_latency`: PE 0 and the target bounce a message through their mailboxes
 //!   (`Mailbox::send`, `recv`); half the round trip (ucx_perftest am_lat / tag_lat).
 //! - `msg_rate`: PE 0 sends a stream of messages that the target receives; time per
@@ -25,7 +27,7 @@ use crate::report::Measurement;
 use crate::stats::{plan, summarize, time_batches};
 use std::collections::VecDeque;
 use std::time::Instant;
-use lamellar_transport::{Error, NbHandle, Result, SymAlloc, Transport};
+use lamellar_transport::{Cmp, Error, NbHandle, Result, SignalOp, SymAlloc, Transport};
 
 /// Operations per measurement: the requested count, fewer for large sizes so that one
 /// measurement moves about 256 MiB at most.
@@ -83,6 +85,7 @@ impl Bench<'_> {
             ("barrier", _) => Some(time_batches(warmup, samples, batch, || t.barrier())?),
             ("put_pingpong", m) if t.num_pes() >= 2 && (m == 0 || m == target) => self.pingpong(bytes, warmup, samples, batch)?,
             ("msg_latency" | "msg_rate", _) => self.messages(op, bytes, warmup, samples, batch)?,
+            ("put_signal_pingpong", m) if t.num_pes() >= 2 && (m == 0 || m == target) => self.signal_pingpong(bytes, warmup, samples, batch)?,
             (_, 0) => Some(match op {
                 "put" => time_batches(warmup, samples, batch, || {
                     a.put(target, 0, &src)?;
@@ -116,7 +119,7 @@ impl Bench<'_> {
                 "overhead" => time_batches(warmup, samples, batch, || Ok::<(), Error>(std::hint::black_box(())))?,
                 "fetch_add" => time_batches(warmup, samples, batch, || a.atomic_fetch_add::<u64>(target, 0, 1).map(drop))?,
                 "compare_swap" => time_batches(warmup, samples, batch, || a.atomic_compare_swap::<u64>(target, 0, 0, 0).map(drop))?,
-                "put_pingpong" => return Ok(None), // needs two PEs
+                "put_pingpong" | "put_signal_pingpong" => return Ok(None), // needs two PEs
                 other => return Err(Error::InvalidArgument(format!("unknown op {other}"))),
             }),
             _ => None,
@@ -193,6 +196,28 @@ impl Bench<'_> {
         t.barrier()?;
         mb.free()?;
         Ok(v)
+    }
+
+    /// Half round trip of a put-with-signal ping-pong between PE 0 and the target: the data
+    /// at offset 8, the round number set in the signal word at 0, which the other side waits
+    /// for (`signal_wait_until`) before it answers. Against `put_pingpong` of the same size.
+    fn signal_pingpong(&self, bytes: usize, warmup: usize, samples: usize, batch: usize) -> Result<Option<Vec<f64>>> {
+        let (a, me) = (&self.buf, self.t.my_pe());
+        let peer = if me == 0 { self.target } else { 0 };
+        let msg = AlignedBuf::new(bytes, 0x3c);
+        let mut seq = 0u64;
+        let mut step = || -> Result<()> {
+            seq += 1;
+            if me == 0 {
+                a.put_signal(peer, 8, &msg, 0, seq, SignalOp::Set)?;
+                a.signal_wait_until(0, Cmp::Eq, seq).map(drop)
+            } else {
+                a.signal_wait_until(0, Cmp::Eq, seq)?;
+                a.put_signal(peer, 8, &msg, 0, seq, SignalOp::Set)
+            }
+        };
+        let v = time_batches(warmup, samples, batch, &mut step)?;
+        Ok((me == 0).then(|| v.into_iter().map(|x| x / 2.0).collect()))
     }
 
     /// Half round trip of a put ping-pong between PE 0 and the target (ucx_perftest ucp_put_lat):

@@ -38,7 +38,7 @@ fn launches_its_own_pes_and_writes_every_op() {
     let mut cmd = Command::new(BENCH);
     cmd.args(["--pes", "2", "--sizes", "8,4K", "--iters", "200", "--json"]).arg(&json);
     let lines = run_and_read(cmd, &json);
-    for op in ["put", "put_pingpong", "get", "put_nb", "put_bw", "get_nb", "msg_latency", "msg_rate"] {
+    for op in ["put", "put_pingpong", "put_signal_pingpong", "get", "put_nb", "put_bw", "get_nb", "msg_latency", "msg_rate"] {
         assert!(has(&lines, op, 8, 2) && has(&lines, op, 4096, 2), "{op} rows missing");
     }
     assert!(has(&lines, "fetch_add", 8, 2) && has(&lines, "compare_swap", 8, 2));
@@ -247,6 +247,10 @@ fn assert_compared(rows: &[serde_json::Value], baseline: &str, want: &[(&str, u6
 fn compare_shmem_against_the_machine() {
     let (log, rows) = compare_rows(&["--backend", "shmem"], None);
     assert_compared(&rows, "machine", &[("put_pingpong", 8), ("put_bw", 65536), ("put_bw", 1048576)], &log);
+    // Messages over shared memory against UCX's on posix.
+    if Command::new("ucx_perftest").arg("-h").output().is_ok() {
+        assert_compared(&rows, "ucx_perftest", &[("msg_latency", 8), ("msg_rate", 8)], &log);
+    }
 }
 
 #[cfg(feature = "rofi")]
@@ -254,7 +258,7 @@ fn compare_shmem_against_the_machine() {
 fn compare_rofi_against_ofi_baseline() {
     let (log, rows) = compare_rows(&["--backend", "rofi", "--provider", "shm"], None);
     assert_compared(&rows, "ofi-baseline", &[("put", 8), ("get", 8), ("fetch_add", 8), ("put_nb", 65536), ("put_nb", 1048576)], &log);
-    assert_compared(&rows, "fi_pingpong", &[("put_pingpong", 8)], &log);
+    assert_compared(&rows, "fi_pingpong", &[("put_pingpong", 8), ("msg_latency", 8)], &log);
 }
 
 #[cfg(feature = "ucx")]
@@ -265,7 +269,7 @@ fn compare_ucx_against_ucx_perftest_and_name_the_package_when_it_is_missing() {
         return;
     }
     let (log, rows) = compare_rows(&["--backend", "ucx", "--tls", "posix,sysv,cma,self"], None);
-    let want = [("put_pingpong", 8), ("get", 8), ("fetch_add", 8), ("compare_swap", 8), ("put_bw", 65536), ("put_bw", 1048576)];
+    let want = [("put_pingpong", 8), ("get", 8), ("fetch_add", 8), ("compare_swap", 8), ("put_bw", 65536), ("put_bw", 1048576), ("msg_latency", 8), ("msg_rate", 8)];
     assert_compared(&rows, "ucx_perftest", &want, &log);
     // Without the tool on PATH: a row saying which package has it, and a failed exit.
     let (log, rows) = compare_rows(&["--backend", "ucx", "--tls", "posix,sysv,cma,self"], Some("/nonexistent"));

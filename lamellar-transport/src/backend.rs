@@ -20,6 +20,22 @@ pub enum PeerPath {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct OpToken(pub u64);
 
+/// Which of the finer operations a backend does natively ([`crate::Transport::capabilities`]);
+/// where a field is false the operation still works, composed as its doc says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Capabilities {
+    /// `put_signal` is one operation of the layer below (else: put, fence, atomic).
+    pub put_signal: bool,
+    /// Non-blocking atomics stay in flight while the caller goes on (else they are done at
+    /// issue and the handle is complete at once).
+    pub atomic_nb: bool,
+    /// `quiet_pe` waits for that PE's operations only (else it is a `quiet`).
+    pub quiet_pe: bool,
+    /// `fence` only orders, without waiting for completion (else it is a `quiet`).
+    pub fence_orders_only: bool,
+}
+
 impl OpToken {
     pub const DONE: OpToken = OpToken(0);
 }
@@ -57,6 +73,15 @@ pub trait Backend: Send + Sync {
 
     /// How this PE's operations reach `pe` (`pe` checked by the caller).
     fn path_to(&self, pe: usize) -> PeerPath;
+
+    /// What this backend does natively.
+    fn capabilities(&self) -> Capabilities;
+
+    /// Every operation this PE issued to `pe` is complete (`pe` checked by the caller).
+    /// By default, every operation to every PE: a quiet.
+    fn quiet_pe(&self, _pe: usize) -> Result<()> {
+        self.quiet()
+    }
 
     /// Whether waits should give the CPU away (this node runs more PEs than it has CPUs,
     /// or `LAMELLAR_YIELD=1`), as decided at init (`node.rs`).
@@ -113,6 +138,26 @@ pub trait Segment: Send + Sync {
     /// Performs one atomic at `offset` (aligned to `req.ty.width()`), returning the old value
     /// (zero for non-fetching ops).
     fn atomic(&self, pe: usize, offset: usize, req: AtomicRequest) -> Result<u64>;
+
+    /// Issues an atomic without waiting for it; the old value is in `*result` once the token
+    /// completes (the low 4 bytes, in the word's own byte order, for 32-bit types). By
+    /// default the atomic is done at once and the token is `DONE`.
+    ///
+    /// # Safety
+    /// `result` is valid for writes of 8 bytes until the token completes.
+    unsafe fn atomic_nb(&self, pe: usize, offset: usize, req: AtomicRequest, result: *mut u64) -> Result<OpToken> {
+        let old = self.atomic(pe, offset, req)?;
+        // SAFETY: the caller's promise; 32-bit values go in the low 4 bytes as their own
+        // type, as the native forms write them.
+        unsafe {
+            if req.ty.width() == 4 {
+                result.cast::<u32>().write(old as u32)
+            } else {
+                result.write(old)
+            }
+        };
+        Ok(OpToken::DONE)
+    }
 
     /// Collective and checked release over the allocation's team.
     fn free(self: Box<Self>) -> Result<()>;

@@ -111,7 +111,7 @@ impl Mailbox {
 
     /// Sends `msg` to `pe` (itself included). Returns when `msg` may be reused; the message
     /// is then in `pe`'s memory. Waits (receiving meanwhile) while `pe`'s ring from this PE
-    /// is full, and ends in `Timeout` if `pe` frees no slot within [`Transport::timeout`].
+    /// is full, and ends in `Timeout` if `pe` frees no slot within [`Transport::timeout`](crate::Transport::timeout).
     pub fn send(&self, pe: usize, msg: &[u8]) -> Result<()> {
         if pe >= self.npes {
             return Err(Error::BadPe { pe, why: format!("the job has {} PEs", self.npes) });
@@ -180,7 +180,7 @@ impl Mailbox {
     }
 
     /// The next message from any PE: `(source, bytes)`. Ends in `Timeout` if none arrives
-    /// within [`Transport::timeout`].
+    /// within [`Transport::timeout`](crate::Transport::timeout).
     pub fn recv(&self) -> Result<(usize, Vec<u8>)> {
         let t = self.alloc.transport();
         let start = std::time::Instant::now();

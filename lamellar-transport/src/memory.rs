@@ -102,7 +102,7 @@ impl SymAlloc {
     }
 
     #[inline]
-    fn check_atomic(&self, pe: usize, offset: usize, op: AtomicOp, ty: AtomicType) -> Result<()> {
+    pub(crate) fn check_atomic(&self, pe: usize, offset: usize, op: AtomicOp, ty: AtomicType) -> Result<()> {
         self.check_pe(pe)?;
         self.check_word(offset, ty.width())?;
         if self.transport.atomic_support(op, ty) == AtomicSupport::Unsupported {

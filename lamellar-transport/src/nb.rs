@@ -59,20 +59,24 @@ impl Transport {
 }
 
 impl<'scope, 'env> Scope<'scope, 'env> {
-    fn track(&'scope self, token: OpToken) {
+    pub(crate) fn transport(&self) -> &'env Transport {
+        self.transport
+    }
+
+    pub(crate) fn track(&'scope self, token: OpToken) {
         if token != OpToken::DONE {
             self.outstanding.borrow_mut().push(token);
         }
     }
 
-    fn forget_token(&self, token: OpToken) {
+    pub(crate) fn forget_token(&self, token: OpToken) {
         let mut v = self.outstanding.borrow_mut();
         if let Some(i) = v.iter().position(|&t| t == token) {
             v.swap_remove(i);
         }
     }
 
-    fn record(&self, e: Error) {
+    pub(crate) fn record(&self, e: Error) {
         self.first_error.borrow_mut().get_or_insert(e);
     }
 

@@ -8,7 +8,7 @@
 //!
 //! No layer below offers this as one operation (libfabric and UCX have none), so every
 //! backend composes it from the put, the transport's `fence`, and a remote atomic on the
-//! signal word: [`Transport::put_signal_native`] says so. On shmem the three are a copy, a
+//! signal word: [`Capabilities::put_signal`](crate::Capabilities) says so. On shmem the three are a copy, a
 //! release fence and a CPU atomic; on ucx a put, `ucp_worker_fence` and an atomic; on rofi
 //! the put completes at its target before it returns, and the atomic follows.
 
@@ -17,7 +17,6 @@ use crate::backoff::{Tries, wait_until};
 use crate::error::{Error, Result};
 use crate::memory::{SymAlloc, load_word};
 use crate::nb::{NbHandle, Scope};
-use crate::transport::Transport;
 
 /// How a put-with-signal updates the signal word.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,14 +52,6 @@ impl Cmp {
     }
 }
 
-impl Transport {
-    /// Whether [`SymAlloc::put_signal`] is one operation of the layer below. False on every
-    /// backend today: it is a put, a fence and an atomic (see the module docs).
-    pub fn put_signal_native(&self) -> bool {
-        false
-    }
-}
-
 impl SymAlloc {
     /// Copies `src` to `offset` on `pe`, then updates the `u64` signal word at `sig_offset` on
     /// `pe` by `op` with `value`. A target that sees the signal's new value also sees the
@@ -92,7 +83,7 @@ impl SymAlloc {
     }
 
     /// Waits until this PE's signal word at `sig_offset` compares to `value` by `cmp`; returns
-    /// the word's value then. Ends in `ErrorKind::Timeout` after [`Transport::timeout`].
+    /// the word's value then. Ends in `ErrorKind::Timeout` after [`Transport::timeout`](crate::Transport::timeout).
     pub fn signal_wait_until(&self, sig_offset: usize, cmp: Cmp, value: u64) -> Result<u64> {
         self.wait_until::<u64>(sig_offset, |w| cmp.holds(w, value))
     }

@@ -1,7 +1,7 @@
 //! `Transport`: a PE's handle on the job, and the entry point of the crate.
 
 use crate::atomic::{AtomicOp, AtomicSupport, AtomicType, SupportTable};
-use crate::backend::{Backend, PeerPath};
+use crate::backend::{Backend, Capabilities, PeerPath};
 use crate::config;
 use crate::error::{Error, Result};
 use crate::memory::SymAlloc;
@@ -293,6 +293,21 @@ impl Transport {
     /// Orders delivery: operations to a PE issued before the fence arrive before those after.
     pub fn fence(&self) -> Result<()> {
         self.inner.backend.fence()
+    }
+
+    /// Every operation this PE issued to `pe` is complete at `pe` (OpenSHMEM's per-context
+    /// quiet, for one peer): a runtime that hands a buffer to `pe` need not wait for
+    /// everyone. Natively where [`Capabilities::quiet_pe`] says so, else a [`Transport::quiet`].
+    pub fn quiet_pe(&self, pe: usize) -> Result<()> {
+        if pe >= self.num_pes() {
+            return Err(Error::BadPe { pe, why: format!("the job has {} PEs", self.num_pes()) });
+        }
+        self.inner.backend.quiet_pe(pe)
+    }
+
+    /// Which operations this backend does natively (the rest are composed, and work alike).
+    pub fn capabilities(&self) -> Capabilities {
+        self.inner.backend.capabilities()
     }
 
     /// Quiet, then wait until every PE arrives. A write before the barrier is visible to

@@ -234,6 +234,10 @@ ROFI_API void *rofi_local_ptr(const void *sym, int pe);
  * (same node, ROFI_LOCAL not 0 on either side), 0 if through the provider;
  * ROFI_EINVAL for a bad PE, ROFI_ESTATE before rofi_init. */
 ROFI_API int rofi_is_local(int pe);
+/* rofi_local_atomics - 1 if atomics to node-local PEs are CPU atomics on
+ * the mapping (rofi_local_ptr), 0 if they go through the provider (see
+ * NODE-LOCAL PATH); ROFI_ESTATE before rofi_init. */
+ROFI_API int rofi_local_atomics(void);
 
 /* ---- RMA ------------------------------------------------------------------ */
 

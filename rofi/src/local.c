@@ -184,3 +184,9 @@ int rofi_is_local(int pe)
         return rofi_error(ROFI_EINVAL, "rofi_is_local: PE %d out of range [0, %d)", pe, rofi.size);
     return rofi.via_local[pe];
 }
+
+int rofi_local_atomics(void)
+{
+    ROFI_CHECK_INIT();
+    return rofi.local_atomics;
+}

@@ -30,6 +30,10 @@ int main(void)
     uint64_t *heap;
     OK(rofi_alloc(4096, (void **)&heap));
     FAILS_WITH(ROFI_EINVAL, rofi_is_local(np));
+    /* tcp;ofi_rxm applies atomics with the target's CPU: node-local ones go through the CPU
+     * unless ROFI_LOCAL says otherwise. */
+    CHECK(rofi_local_atomics() == (!keep || !strcmp(keep, "1")), "rofi_local_atomics %d with ROFI_LOCAL=%s",
+          rofi_local_atomics(), keep ? keep : "(unset)");
     for (int pe = 0; pe < np; pe++) {
         uint64_t *p = rofi_local_ptr(heap, pe);
         CHECK(rofi_is_local(pe) == !off, "PE %d: rofi_is_local %d", pe, rofi_is_local(pe));

@@ -22,15 +22,17 @@ pub enum Side {
 enum Theirs {
     /// `OFI_BASELINE_OPS=latency|bandwidth`.
     OfiBaseline(&'static str),
-    /// A ucx_perftest test, size and iteration count (with -O 64 for ucp_put_bw).
-    Perftest(&'static str, usize, usize),
+    /// A ucx_perftest test, size and iteration count (with -O 64 for ucp_put_bw), on the
+    /// combination's transports or on these.
+    Perftest(&'static str, usize, usize, Option<&'static str>),
     /// Half a cache-line round trip between CPUs 0 and 1.
     CacheLine,
     /// memcpy of each size in one thread.
     Memcpy,
     /// libfabric's fi_pingpong (libfabric-bin): an 8 B send/receive ping-pong on an RDM
-    /// endpoint of the provider, server on CPU 1, client on CPU 0, this many iterations.
-    FiPingpong(usize),
+    /// endpoint of the provider, server on CPU 1, client on CPU 0, this many iterations;
+    /// against our op of that name.
+    FiPingpong(usize, &'static str),
     /// Another build of lamellar-bench (and settings for it alone), on our own ops.
     Build(PathBuf, Vec<(String, String)>),
 }
@@ -50,8 +52,10 @@ pub fn rofi_groups(_provider: &str) -> Vec<Group> {
     vec![
         Group { theirs: Theirs::OfiBaseline("latency"), ops: "put,get,fetch_add", sizes: vec![8], iters: 5000 },
         Group { theirs: Theirs::OfiBaseline("bandwidth"), ops: "put_nb", sizes: vec![64 << 10, 1 << 20], iters: 5000 },
-        // Where fi_pingpong applies: its message ping-pong against our put ping-pong.
-        Group { theirs: Theirs::FiPingpong(20_000), ops: "put_pingpong", sizes: vec![8], iters: 20_000 },
+        // Where fi_pingpong applies: its message ping-pong against our put ping-pong, and
+        // against our messages.
+        Group { theirs: Theirs::FiPingpong(20_000, "put_pingpong"), ops: "put_pingpong", sizes: vec![8], iters: 20_000 },
+        Group { theirs: Theirs::FiPingpong(20_000, "msg_latency"), ops: "msg_latency", sizes: vec![8], iters: 20_000 },
     ]
 }
 
@@ -59,7 +63,7 @@ pub fn rofi_groups(_provider: &str) -> Vec<Group> {
 /// of ms of a process run slower here, so a shorter run would measure more of them).
 pub fn ucx_groups(tls: &str) -> Vec<Group> {
     let tcp = tls.contains("tcp");
-    let g = |test, size, ops, iters| Group { theirs: Theirs::Perftest(test, size, iters), ops, sizes: vec![size], iters };
+    let g = |test, size, ops, iters| Group { theirs: Theirs::Perftest(test, size, iters, None), ops, sizes: vec![size], iters };
     vec![
         g("ucp_put_lat", 8, "put_pingpong", 100_000),
         // ucp_get over tcp takes ~1 ms per op (a perftest problem): keep it short.
@@ -68,6 +72,9 @@ pub fn ucx_groups(tls: &str) -> Vec<Group> {
         g("ucp_cswap", 8, "compare_swap", 100_000),
         g("ucp_put_bw", 64 << 10, "put_bw", 20_000),
         g("ucp_put_bw", 1 << 20, "put_bw", 2000),
+        // Our mailbox against UCX's own messages: tag matching latency, active-message rate.
+        g("tag_lat", 8, "msg_latency", if tcp { 20_000 } else { 100_000 }),
+        g("ucp_am_bw", 8, "msg_rate", if tcp { 20_000 } else { 100_000 }),
     ]
 }
 
@@ -75,6 +82,9 @@ pub fn shmem_groups() -> Vec<Group> {
     vec![
         Group { theirs: Theirs::CacheLine, ops: "put_pingpong", sizes: vec![8], iters: 20_000 },
         Group { theirs: Theirs::Memcpy, ops: "put_bw", sizes: vec![64 << 10, 1 << 20], iters: 20_000 },
+        // Messages over shared memory: UCX's on its posix transport.
+        Group { theirs: Theirs::Perftest("tag_lat", 8, 100_000, Some("posix")), ops: "msg_latency", sizes: vec![8], iters: 100_000 },
+        Group { theirs: Theirs::Perftest("ucp_am_bw", 8, 100_000, Some("posix")), ops: "msg_rate", sizes: vec![8], iters: 100_000 },
     ]
 }
 
@@ -137,7 +147,7 @@ impl Group {
         match &self.theirs {
             Theirs::OfiBaseline(_) => "ofi-baseline".into(),
             Theirs::Perftest(..) => "ucx_perftest".into(),
-            Theirs::FiPingpong(_) => "fi_pingpong".into(),
+            Theirs::FiPingpong(..) => "fi_pingpong".into(),
             Theirs::CacheLine | Theirs::Memcpy => "machine".into(),
             Theirs::Build(exe, _) => exe.display().to_string(),
         }
@@ -148,8 +158,8 @@ impl Group {
             (Side::Ours, _) => self.bench(&std::env::current_exe().map_err(|e| e.to_string())?, &[], backend, provider),
             (Side::Theirs, Theirs::Build(exe, env)) => self.bench(exe, env, backend, provider),
             (Side::Theirs, Theirs::OfiBaseline(group)) => ofi_baseline(group, provider),
-            (Side::Theirs, Theirs::Perftest(test, size, iters)) => perftest(test, *size, *iters, provider, self.ops),
-            (Side::Theirs, Theirs::FiPingpong(iters)) => fi_pingpong(provider, *iters),
+            (Side::Theirs, Theirs::Perftest(test, size, iters, tls)) => perftest(test, *size, *iters, tls.unwrap_or(provider), self.ops),
+            (Side::Theirs, Theirs::FiPingpong(iters, op)) => fi_pingpong(provider, *iters, op),
             (Side::Theirs, Theirs::CacheLine) => Ok(vec![(("put_pingpong".to_string(), 8), probe()?)]),
             (Side::Theirs, Theirs::Memcpy) => memcpy(&self.sizes, self.iters),
         }
@@ -271,13 +281,13 @@ fn perftest(test: &str, size: usize, iters: usize, tls: &str, op: &str) -> Resul
 
 /// fi_pingpong, as our PEs 1 and 0: its "usec/xfer" for 8 B is half a round trip, as our
 /// put_pingpong reports.
-fn fi_pingpong(provider: &str, iters: usize) -> Result<Values, String> {
+fn fi_pingpong(provider: &str, iters: usize, op: &str) -> Result<Values, String> {
     let port = fresh_port(40000);
     let common = ["-p", provider, "-e", "rdm", "-I", &iters.to_string(), "-S", "8"].map(String::from);
     let server: Vec<String> = [vec!["-B".to_string(), port.clone()], common.to_vec()].concat();
     let client: Vec<String> = [vec!["-P".to_string(), port.clone()], common.to_vec(), vec!["127.0.0.1".into()]].concat();
     let us = client_server("fi_pingpong", "libfabric-bin", &[], &server, &client, |out| Ok(fi_pingpong_8b_us(out)))?;
-    Ok(vec![(("put_pingpong".to_string(), 8), us * 1e3)])
+    Ok(vec![((op.to_string(), 8), us * 1e3)])
 }
 
 /// fi_pingpong's usec/xfer for 8 B: a header ("bytes #sent #ack total time MB/sec usec/xfer

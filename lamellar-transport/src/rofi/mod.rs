@@ -13,7 +13,7 @@ mod error;
 mod segment;
 
 use crate::atomic::{AtomicOp, AtomicSupport, AtomicType};
-use crate::backend::{Backend, OpToken, PeerPath, Segment};
+use crate::backend::{Backend, Capabilities, OpToken, PeerPath, Segment};
 use crate::error::{Error, Result};
 use crate::team::Team;
 use crate::transport::SharedJob;
@@ -182,7 +182,7 @@ impl Backend for RofiBackend {
             unsafe { sys::rofi_alloc_pes(size, pes.as_ptr(), pes.len() as i32, &mut addr) }
         };
         check(rc, "rofi_alloc")?;
-        Ok(Box::new(RofiSegment { base: addr.cast() }))
+        Ok(Box::new(RofiSegment::new(addr.cast(), self.npes)))
     }
 
     fn test(&self, op: OpToken) -> Result<bool> {
@@ -224,6 +224,11 @@ impl Backend for RofiBackend {
 
     fn yields_when_waiting(&self) -> bool {
         self.yields
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        // rofi_atomic_nb; ROFI has no per-PE quiet and documents fence as a quiet.
+        Capabilities { put_signal: false, atomic_nb: true, quiet_pe: false, fence_orders_only: false }
     }
 
     fn path_to(&self, pe: usize) -> PeerPath {

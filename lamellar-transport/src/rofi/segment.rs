@@ -9,7 +9,13 @@ use std::ffi::c_void;
 
 pub struct RofiSegment {
     /// This PE's base address, as returned by rofi_alloc; also the name of the allocation.
-    pub(super) base: *mut u8,
+    base: *mut u8,
+    /// Per world PE: where ROFI maps its part (ROFI's node-local path), or null. Ops to
+    /// these PEs are done here, on the mapping, as ROFI would do them (`crate::mapped`):
+    /// the same memory and the same CPU operations, without the call into C.
+    mapped: Vec<*mut u8>,
+    /// Whether ROFI takes node-local atomics on the CPU (`rofi_local_atomics`).
+    cpu_atomics: bool,
 }
 
 // SAFETY: `base` is an address ROFI owns until rofi_release; ROFI's RMA and atomic calls
@@ -48,6 +54,21 @@ pub fn rofi_op(op: AtomicOp) -> sys::rofi_atomic_op_t {
 }
 
 impl RofiSegment {
+    pub(super) fn new(base: *mut u8, npes: usize) -> RofiSegment {
+        // SAFETY: `base` is a live allocation's base; rofi_local_ptr only looks it up.
+        let mapped = (0..npes).map(|pe| unsafe { sys::rofi_local_ptr(base.cast(), pe as i32) }.cast()).collect();
+        // SAFETY: a query of ROFI's state, initialized while the backend lives.
+        let cpu_atomics = unsafe { sys::rofi_local_atomics() } == 1;
+        RofiSegment { base, mapped, cpu_atomics }
+    }
+
+    /// Byte `offset` of `pe`'s part as mapped here, if ROFI reaches `pe` that way.
+    #[inline]
+    fn mapped_at(&self, pe: usize, offset: usize) -> Option<*mut u8> {
+        let p = self.mapped[pe];
+        (!p.is_null()).then(|| p.wrapping_add(offset))
+    }
+
     /// # Safety (callers in this file)
     /// The safe layer checked the range, so the address is inside the allocation.
     fn at(&self, offset: usize) -> *mut c_void {
@@ -65,23 +86,35 @@ impl Segment for RofiSegment {
     }
 
     fn peer_base(&self, pe: usize) -> Option<*mut u8> {
-        // SAFETY: `base` is a live allocation's base; rofi_local_ptr only looks it up and
-        // returns where pe's part is mapped here (node-local path), valid until rofi_release.
-        let p = unsafe { sys::rofi_local_ptr(self.base.cast(), pe as i32) };
-        (!p.is_null()).then_some(p.cast())
+        self.mapped_at(pe, 0)
     }
 
     unsafe fn put(&self, pe: usize, offset: usize, src: *const u8, len: usize) -> Result<()> {
+        if let Some(dst) = self.mapped_at(pe, offset) {
+            // SAFETY: the range was checked inside pe's part, which ROFI keeps mapped until
+            // rofi_release (after this segment's last use); `src` valid for `len`.
+            unsafe { crate::mapped::put(dst, src, len) };
+            return Ok(());
+        }
         // SAFETY: destination range checked by the safe layer; `src` valid for `len`.
         check(unsafe { sys::rofi_put(self.at(offset), src.cast(), len, pe as i32) }, "rofi_put").map(drop)
     }
 
     unsafe fn get(&self, pe: usize, offset: usize, dst: *mut u8, len: usize) -> Result<()> {
+        if let Some(src) = self.mapped_at(pe, offset) {
+            // SAFETY: as in `put`, with source and destination exchanged.
+            unsafe { crate::mapped::get(src, dst, len) };
+            return Ok(());
+        }
         // SAFETY: source range checked; `dst` valid for writes of `len`.
         check(unsafe { sys::rofi_get(dst.cast(), self.at(offset), len, pe as i32) }, "rofi_get").map(drop)
     }
 
     unsafe fn put_nb(&self, pe: usize, offset: usize, src: *const u8, len: usize) -> Result<OpToken> {
+        if self.mapped_at(pe, offset).is_some() {
+            // SAFETY: as `put`; a copy completes at once.
+            return unsafe { self.put(pe, offset, src, len) }.map(|()| OpToken::DONE);
+        }
         let mut op = std::ptr::null_mut();
         // SAFETY: as `put`; the caller keeps `src` valid until the token completes.
         check(unsafe { sys::rofi_put_nb(self.at(offset), src.cast(), len, pe as i32, &mut op) }, "rofi_put_nb")?;
@@ -89,6 +122,10 @@ impl Segment for RofiSegment {
     }
 
     unsafe fn get_nb(&self, pe: usize, offset: usize, dst: *mut u8, len: usize) -> Result<OpToken> {
+        if self.mapped_at(pe, offset).is_some() {
+            // SAFETY: as `get`; a copy completes at once.
+            return unsafe { self.get(pe, offset, dst, len) }.map(|()| OpToken::DONE);
+        }
         let mut op = std::ptr::null_mut();
         // SAFETY: as `get`; the caller keeps `dst` valid and untouched until completion.
         check(unsafe { sys::rofi_get_nb(dst.cast(), self.at(offset), len, pe as i32, &mut op) }, "rofi_get_nb")?;
@@ -96,6 +133,11 @@ impl Segment for RofiSegment {
     }
 
     fn atomic(&self, pe: usize, offset: usize, req: AtomicRequest) -> Result<u64> {
+        if let Some(word) = self.mapped_at(pe, offset).filter(|_| self.cpu_atomics) {
+            // SAFETY: range and alignment checked by the safe layer; ROFI applies every atomic
+            // on this word with the CPU too (rofi_local_atomics), so all access is atomic.
+            return Ok(unsafe { crate::mapped::atomic(word, req) });
+        }
         let ty = rofi_type(req.ty);
         let wide = matches!(ty, sys::ROFI_UINT64 | sys::ROFI_INT64);
         // Operands in the word's own width, as ROFI reads `type`-sized values.
@@ -110,6 +152,32 @@ impl Segment for RofiSegment {
         // live locals of the type's width for the duration of this blocking call.
         check(unsafe { sys::rofi_atomic(rofi_op(req.op), ty, self.at(offset), o, c, r, pe as i32) }, "rofi_atomic")?;
         Ok(if wide { res64 } else { res32 as u64 })
+    }
+
+    unsafe fn atomic_nb(&self, pe: usize, offset: usize, req: AtomicRequest, result: *mut u64) -> Result<OpToken> {
+        if self.mapped_at(pe, offset).is_some() && self.cpu_atomics {
+            let old = self.atomic(pe, offset, req)?;
+            // SAFETY: `result` valid for 8 bytes (trait contract); the value in its width.
+            unsafe {
+                if req.ty.width() == 4 { result.cast::<u32>().write(old as u32) } else { result.write(old) }
+            };
+            return Ok(OpToken::DONE);
+        }
+        let ty = rofi_type(req.ty);
+        // Operands in the word's own width; ROFI copies them before it returns, and writes the
+        // old value in that width at `result` when the op completes.
+        let (op64, cmp64) = (req.operand, req.compare);
+        let (op32, cmp32) = (req.operand as u32, req.compare as u32);
+        let (o, c): (*const c_void, *const c_void) = if req.ty.width() == 8 {
+            (&op64 as *const u64 as _, &cmp64 as *const u64 as _)
+        } else {
+            (&op32 as *const u32 as _, &cmp32 as *const u32 as _)
+        };
+        let mut h = std::ptr::null_mut();
+        // SAFETY: target word checked in range and aligned; operands live for the call;
+        // `result` stays valid until the token completes (trait contract).
+        check(unsafe { sys::rofi_atomic_nb(rofi_op(req.op), ty, self.at(offset), o, c, result.cast(), pe as i32, &mut h) }, "rofi_atomic_nb")?;
+        Ok(token(h))
     }
 
     fn free(self: Box<Self>) -> Result<()> {

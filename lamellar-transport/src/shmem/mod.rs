@@ -10,7 +10,7 @@ mod object;
 mod segment;
 
 use crate::atomic::{AtomicOp, AtomicSupport, AtomicType};
-use crate::backend::{Backend, OpToken, PeerPath, Segment};
+use crate::backend::{Backend, Capabilities, OpToken, PeerPath, Segment};
 use crate::error::{Error, Result};
 use crate::transport::SharedJob;
 use crate::team::Team;
@@ -200,6 +200,12 @@ impl Backend for ShmemBackend {
 
     fn barrier(&self, team: &Team) -> Result<()> {
         self.shared.lock_collectives().barrier(team)
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        // Every op completes at issue: nothing is ever outstanding, so a quiet for one PE
+        // is exact and a fence is a release fence.
+        Capabilities { put_signal: false, atomic_nb: false, quiet_pe: true, fence_orders_only: true }
     }
 
     fn path_to(&self, _pe: usize) -> PeerPath {

@@ -2,12 +2,12 @@
 
 use super::Shared;
 use super::object::Mapping;
-use crate::atomic::{AtomicOp, AtomicRequest};
+use crate::atomic::AtomicRequest;
 use crate::backend::{OpToken, Segment};
 use crate::error::Result;
+use crate::mapped;
 use crate::team::Team;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 pub struct ShmemSegment {
     /// Base address of each world PE's part; null for PEs outside the team.
@@ -35,40 +35,6 @@ impl ShmemSegment {
     }
 }
 
-fn apply32(w: &AtomicU32, op: AtomicOp, x: u32, cmp: u32) -> u32 {
-    let o = Ordering::SeqCst;
-    match op {
-        AtomicOp::Fetch => w.load(o),
-        AtomicOp::Set => {
-            w.store(x, o);
-            0
-        }
-        AtomicOp::Swap => w.swap(x, o),
-        AtomicOp::CompareSwap => w.compare_exchange(cmp, x, o, o).unwrap_or_else(|v| v),
-        AtomicOp::FetchAdd | AtomicOp::Add => w.fetch_add(x, o),
-        AtomicOp::FetchAnd | AtomicOp::And => w.fetch_and(x, o),
-        AtomicOp::FetchOr | AtomicOp::Or => w.fetch_or(x, o),
-        AtomicOp::FetchXor | AtomicOp::Xor => w.fetch_xor(x, o),
-    }
-}
-
-fn apply64(w: &AtomicU64, op: AtomicOp, x: u64, cmp: u64) -> u64 {
-    let o = Ordering::SeqCst;
-    match op {
-        AtomicOp::Fetch => w.load(o),
-        AtomicOp::Set => {
-            w.store(x, o);
-            0
-        }
-        AtomicOp::Swap => w.swap(x, o),
-        AtomicOp::CompareSwap => w.compare_exchange(cmp, x, o, o).unwrap_or_else(|v| v),
-        AtomicOp::FetchAdd | AtomicOp::Add => w.fetch_add(x, o),
-        AtomicOp::FetchAnd | AtomicOp::And => w.fetch_and(x, o),
-        AtomicOp::FetchOr | AtomicOp::Or => w.fetch_or(x, o),
-        AtomicOp::FetchXor | AtomicOp::Xor => w.fetch_xor(x, o),
-    }
-}
-
 impl Segment for ShmemSegment {
     fn local_base(&self) -> *mut u8 {
         self.bases[self.shared.me]
@@ -79,15 +45,15 @@ impl Segment for ShmemSegment {
     }
 
     unsafe fn put(&self, pe: usize, offset: usize, src: *const u8, len: usize) -> Result<()> {
-        // SAFETY: target range checked by the safe layer; `src` valid per the trait
-        // contract; `copy` (memmove) because a put to oneself may overlap the source.
-        unsafe { std::ptr::copy(src, self.at(pe, offset), len) };
+        // SAFETY: target range checked by the safe layer (so `at` is inside a live mapping);
+        // `src` valid per the trait contract.
+        unsafe { mapped::put(self.at(pe, offset), src, len) };
         Ok(())
     }
 
     unsafe fn get(&self, pe: usize, offset: usize, dst: *mut u8, len: usize) -> Result<()> {
         // SAFETY: as in `put`, with source and destination exchanged.
-        unsafe { std::ptr::copy(self.at(pe, offset), dst, len) };
+        unsafe { mapped::get(self.at(pe, offset), dst, len) };
         Ok(())
     }
 
@@ -104,16 +70,8 @@ impl Segment for ShmemSegment {
 
     fn atomic(&self, pe: usize, offset: usize, req: AtomicRequest) -> Result<u64> {
         // SAFETY: the safe layer checked range and alignment to the type's width, so the
-        // word is a valid, aligned atomic inside a live mapping shared only through atomics.
-        let old = unsafe {
-            let p = self.at(pe, offset);
-            if req.ty.width() == 4 {
-                apply32(AtomicU32::from_ptr(p.cast()), req.op, req.operand as u32, req.compare as u32) as u64
-            } else {
-                apply64(AtomicU64::from_ptr(p.cast()), req.op, req.operand, req.compare)
-            }
-        };
-        Ok(old)
+        // word is an aligned atomic inside a live mapping shared only through atomics.
+        Ok(unsafe { mapped::atomic(self.at(pe, offset), req) })
     }
 
     fn free(self: Box<Self>) -> Result<()> {

@@ -52,26 +52,34 @@ pub fn support(op: AtomicOp, caps: Caps) -> AtomicSupport {
 /// Performs `req` on the word at `remote` on `pe`; returns the old value for fetching ops,
 /// zero otherwise. Complete at the target on return.
 ///
+/// (opcode, operand, initial reply buffer) of the ops that are one UCX atomic with a reply,
+/// as `perform` posts them; None for the bitwise ones.
+pub fn one_with_reply(req: AtomicRequest) -> Option<(sys::ucp_atomic_op_t, u64, u64)> {
+    let mask = width_mask(req.ty.width());
+    let x = req.operand & mask;
+    Some(match req.op {
+        AtomicOp::Fetch => (sys::UCP_ATOMIC_OP_ADD, 0, 0),
+        AtomicOp::Set | AtomicOp::Swap => (sys::UCP_ATOMIC_OP_SWAP, x, 0),
+        // UCX: the operand is the compared value, the reply buffer carries the new one.
+        AtomicOp::CompareSwap => (sys::UCP_ATOMIC_OP_CSWAP, req.compare & mask, x),
+        AtomicOp::FetchAdd | AtomicOp::Add => (sys::UCP_ATOMIC_OP_ADD, x, 0),
+        _ => return None,
+    })
+}
+
 /// Every op that is one UCX atomic with a reply goes through the one `w.atomic` call at the
 /// end, which the compiler then inlines (one call site; with one per op it kept a call and
 /// ~20 instructions of frame per atomic).
 #[inline]
 pub fn perform(w: &mut Worker<'_>, pe: usize, req: AtomicRequest, remote: u64, rkey: ucp_rkey_h, caps: Caps) -> Result<u64> {
     let width = req.ty.width();
-    let mask = width_mask(width);
-    let x = req.operand & mask;
+    let x = req.operand & width_mask(width);
     // (opcode, operand, initial reply buffer) of the one UCX atomic.
-    let (opcode, operand, reply) = match req.op {
-        AtomicOp::Fetch => (sys::UCP_ATOMIC_OP_ADD, 0, 0),
-        AtomicOp::Set | AtomicOp::Swap => (sys::UCP_ATOMIC_OP_SWAP, x, 0),
-        // UCX: the operand is the compared value, the reply buffer carries the new one.
-        AtomicOp::CompareSwap => (sys::UCP_ATOMIC_OP_CSWAP, req.compare & mask, x),
-        AtomicOp::FetchAdd | AtomicOp::Add => (sys::UCP_ATOMIC_OP_ADD, x, 0),
-        AtomicOp::And | AtomicOp::Or | AtomicOp::Xor => return posted_bitwise(w, pe, req, x, remote, rkey),
-        AtomicOp::FetchAnd | AtomicOp::FetchOr | AtomicOp::FetchXor if !caps.fetch_bitwise => {
-            return emulated_fetch_bitwise(w, pe, req, x, remote, rkey);
-        }
-        AtomicOp::FetchAnd | AtomicOp::FetchOr | AtomicOp::FetchXor => (bitwise(req.op).expect("bitwise op").0, x, 0),
+    let (opcode, operand, reply) = match (one_with_reply(req), req.op) {
+        (Some(one), _) => one,
+        (None, AtomicOp::And | AtomicOp::Or | AtomicOp::Xor) => return posted_bitwise(w, pe, req, x, remote, rkey),
+        (None, _) if !caps.fetch_bitwise => return emulated_fetch_bitwise(w, pe, req, x, remote, rkey),
+        (None, _) => (bitwise(req.op).expect("bitwise op").0, x, 0),
     };
     let old = w.atomic(pe, opcode, width, operand, Some(reply), remote, rkey)?;
     Ok(if matches!(req.op, AtomicOp::Set | AtomicOp::Add) { 0 } else { old })

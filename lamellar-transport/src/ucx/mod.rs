@@ -38,7 +38,7 @@ mod status;
 mod worker;
 
 use crate::atomic::{AtomicOp, AtomicSupport, AtomicType};
-use crate::backend::{Backend, OpToken, PeerPath, Segment};
+use crate::backend::{Backend, Capabilities, OpToken, PeerPath, Segment};
 use crate::transport::SharedJob;
 use crate::error::Result;
 use crate::team::Team;
@@ -166,6 +166,16 @@ impl Backend for UcxBackend {
 
     fn yields_when_waiting(&self) -> bool {
         self.yields
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        // ucp_atomic_op_nbx tracked like put_nb (bitwise ones at issue), ucp_ep_flush_nbx for
+        // one PE, ucp_worker_fence.
+        Capabilities { put_signal: false, atomic_nb: true, quiet_pe: true, fence_orders_only: true }
+    }
+
+    fn quiet_pe(&self, pe: usize) -> Result<()> {
+        self.shared.ucx.lock()?.flush_ep(pe)
     }
 
     fn path_to(&self, pe: usize) -> PeerPath {

@@ -79,6 +79,24 @@ impl Worker<'_> {
         Ok(reply.get())
     }
 
+    /// Posts a fetching atomic whose reply UCX writes to `reply` (`width` bytes) when it
+    /// completes, and returns the request (or its immediate status).
+    ///
+    /// # Safety
+    /// `reply` is valid for writes of `width` bytes until the request completes, and holds
+    /// the new value for a compare-swap. UCX copies the operand at the call.
+    pub unsafe fn atomic_raw(&mut self, pe: usize, opcode: sys::ucp_atomic_op_t, width: usize, operand: u64, reply: *mut c_void, remote: u64, rkey: ucp_rkey_h) -> Result<ucs_status_ptr_t> {
+        let ep = self.ep(pe)?;
+        let mut operand = Word::new(width, operand);
+        let mut param = HOST_PARAM;
+        param.op_attr_mask |= sys::UCP_OP_ATTR_FIELD_DATATYPE | sys::UCP_OP_ATTR_FIELD_REPLY_BUFFER;
+        param.datatype = if width == 4 { sys::contig::<u32>() } else { sys::contig::<u64>() };
+        param.reply_buffer = reply;
+        // SAFETY: the operand is read at the call; `reply` per the caller; the rkey covers the
+        // aligned word at `remote` (checked by the safe layer).
+        Ok(unsafe { sys::ucp_atomic_op_nbx(ep, opcode, operand.as_mut_ptr(), 1, remote, rkey, &param) })
+    }
+
     /// Every operation of this worker is complete at its target.
     pub fn flush(&mut self) -> Result<()> {
         let param = sys::ucp_request_param_t::default();

@@ -173,6 +173,29 @@ impl Segment for UcxSegment {
         atomics::perform(&mut self.shared.ucx.lock()?, pe, req, k.base + offset as u64, k.rkey, caps)
     }
 
+    unsafe fn atomic_nb(&self, pe: usize, offset: usize, req: AtomicRequest, result: *mut u64) -> Result<OpToken> {
+        // One UCX atomic with a reply: posted and tracked. The rest (bitwise ops, which UCX
+        // 1.13 posts without a reply or gets wrong) are done at once, as `atomic` does them.
+        let Some((opcode, operand, init)) = atomics::one_with_reply(req) else {
+            let old = self.atomic(pe, offset, req)?;
+            // SAFETY: `result` valid for 8 bytes (trait contract); the value in its width.
+            unsafe {
+                if req.ty.width() == 4 { result.cast::<u32>().write(old as u32) } else { result.write(old) }
+            };
+            return Ok(OpToken::DONE);
+        };
+        let k = self.key(pe);
+        let width = req.ty.width();
+        let mut w = self.shared.ucx.lock()?;
+        // SAFETY: `result` stays valid until the token completes (trait contract); it starts
+        // with the compare-swap's new value, in the word's width.
+        let ptr = unsafe {
+            if width == 4 { result.cast::<u32>().write(init as u32) } else { result.write(init) }
+            w.atomic_raw(pe, opcode, width, operand, result.cast(), k.base + offset as u64, k.rkey)?
+        };
+        w.track(ptr, pe, || format!("atomic_nb {:?} on PE {pe}", req.op))
+    }
+
     fn free(self: Box<Self>) -> Result<()> {
         let shared = self.shared.clone();
         let mut ctl = shared.lock_control();

@@ -2,7 +2,7 @@
 //! and the mailbox. Public API only, like `cases.rs`.
 
 use crate::cases::Case;
-use lamellar_transport::{Cmp, ErrorKind, SignalOp, Transport};
+use lamellar_transport::{AtomicOp, Cmp, ErrorKind, SignalOp, Transport};
 
 pub fn all() -> Vec<Case> {
     vec![
@@ -11,6 +11,8 @@ pub fn all() -> Vec<Case> {
         ("wait_until_any_all_some", wait_until_any_all_some),
         ("signal_bad_input", signal_bad_input),
         ("mailbox_order_sizes_backpressure", mailbox_order_sizes_backpressure),
+        ("atomic_nb_values_and_totals", atomic_nb_values_and_totals),
+        ("quiet_pe_completes_puts_to_that_pe", quiet_pe_completes_puts_to_that_pe),
     ]
 }
 
@@ -138,4 +140,77 @@ fn mailbox_order_sizes_backpressure(t: &Transport) {
     assert!(mb.try_recv().unwrap().is_none(), "PE {me}: a message too many");
     t.barrier().unwrap();
     mb.free().unwrap();
+}
+
+/// Every PE issues a window of non-blocking fetch_adds on PE 0's word and a compare-swap per
+/// PE on its own word of PE 0, then waits: the old values of the adds are distinct (each add
+/// saw a different count), the total is exact, each compare-swap saw 0 and won. The
+/// capability says whether the handles were really in flight.
+fn atomic_nb_values_and_totals(t: &Transport) {
+    const W: usize = 32;
+    let (me, n) = (t.my_pe(), t.num_pes());
+    let a = t.alloc(8 * (n + 1)).unwrap();
+    t.barrier().unwrap();
+    let olds = t
+        .scope(|s| {
+            let hs: Vec<_> = (0..W).map(|_| s.fetch_add_nb::<u64>(&a, 0, 0, 1).unwrap()).collect();
+            let cas = s.atomic_nb::<u64>(&a, 0, 8 * (me + 1), AtomicOp::CompareSwap, me as u64 + 7, 0).unwrap();
+            let olds: Vec<u64> = hs.into_iter().map(|h| h.wait().unwrap()).collect();
+            assert_eq!(cas.wait().unwrap(), 0, "PE {me}: compare-swap saw another value");
+            olds
+        })
+        .unwrap();
+    let mut sorted = olds.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(sorted.len(), W, "PE {me}: two adds saw the same old value: {olds:?}");
+    assert!(olds.iter().all(|&o| o < (W * n) as u64));
+    // A bad request fails at issue, before anything moves.
+    let e = t.scope(|s| s.fetch_add_nb::<u64>(&a, n, 0, 1).map(drop)).unwrap().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::BadPe);
+    let e = t.scope(|s| s.fetch_add_nb::<u64>(&a, 0, 4, 1).map(drop)).unwrap().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Misaligned);
+    t.barrier().unwrap();
+    if me == 0 {
+        assert_eq!(a.local_load::<u64>(0).unwrap(), (W * n) as u64, "fetch_add_nb total");
+        for pe in 0..n {
+            assert_eq!(a.local_load::<u64>(8 * (pe + 1)).unwrap(), pe as u64 + 7, "PE {pe}'s compare-swap");
+        }
+    }
+    let caps = t.capabilities();
+    let want_native = t.backend_name() != "shmem";
+    assert_eq!(caps.atomic_nb, want_native, "{}: {caps:?}", t.backend_name());
+    t.barrier().unwrap();
+    a.free().unwrap();
+}
+
+/// Each PE puts a block to every PE with non-blocking puts it does not wait for, then
+/// quiet_pe(pe) and a flag to pe: the flag's receiver finds the block whole. quiet_pe of a
+/// PE out of range is BadPe.
+fn quiet_pe_completes_puts_to_that_pe(t: &Transport) {
+    const LEN: usize = 64 << 10;
+    let (me, n) = (t.my_pe(), t.num_pes());
+    let a = t.alloc(8 * n + LEN * n).unwrap();
+    t.barrier().unwrap();
+    let block: Vec<u8> = (0..LEN).map(|i| (i * 13 + me * 101) as u8).collect();
+    t.scope(|s| {
+        for pe in 0..n {
+            let h = s.put_nb(&a, pe, 8 * n + LEN * me, &block).unwrap();
+            std::mem::forget(h); // completed by quiet_pe below, not by the handle
+            t.quiet_pe(pe).unwrap();
+            a.atomic_set::<u64>(pe, 8 * me, 1).unwrap();
+        }
+    })
+    .unwrap();
+    assert_eq!(t.quiet_pe(n).unwrap_err().kind(), ErrorKind::BadPe);
+    for src in 0..n {
+        a.wait_until::<u64>(8 * src, |v| v == 1).unwrap();
+        let mut got = vec![0u8; LEN];
+        a.get(me, 8 * n + LEN * src, &mut got).unwrap();
+        assert!(got.iter().enumerate().all(|(i, &b)| b == (i * 13 + src * 101) as u8), "PE {me}: block from PE {src} incomplete after its quiet_pe");
+    }
+    let caps = t.capabilities();
+    assert_eq!(caps.quiet_pe, t.backend_name() != "rofi", "{}: {caps:?}", t.backend_name());
+    t.barrier().unwrap();
+    a.free().unwrap();
 }

@@ -95,7 +95,7 @@ fn pe_main(args: &args::Args) -> Result<()> {
             eprintln!("lamellar-bench: --pes {p} but the launcher started {} PEs; measuring with {}", t.num_pes(), t.num_pes());
         }
     }
-    // +8: put_signal_pingpong's signal word goes before its data.
+    // +8: put_signal_pingpong's signal word goes right after its data.
     let max = args.sizes().iter().copied().max().unwrap_or(8).max(64) + 8;
     let target = match args.target {
         Some(pe) if pe == 0 || pe >= t.num_pes() => {

@@ -199,21 +199,25 @@ impl Bench<'_> {
     }
 
     /// Half round trip of a put-with-signal ping-pong between PE 0 and the target: the data
-    /// at offset 8, the round number set in the signal word at 0, which the other side waits
+    /// at offset 0, the round number set in the signal word right after it (as put_pingpong's
+    /// flag is its last word: one cache line for a short message, and for a long one a line
+    /// the copy does not write: polling a line being copied into slowed a 4 KiB copy
+    /// sixfold), which the other side waits
     /// for (`signal_wait_until`) before it answers. Against `put_pingpong` of the same size.
     fn signal_pingpong(&self, bytes: usize, warmup: usize, samples: usize, batch: usize) -> Result<Option<Vec<f64>>> {
         let (a, me) = (&self.buf, self.t.my_pe());
         let peer = if me == 0 { self.target } else { 0 };
         let msg = AlignedBuf::new(bytes, 0x3c);
+        let sig = bytes.next_multiple_of(8);
         let mut seq = 0u64;
         let mut step = || -> Result<()> {
             seq += 1;
             if me == 0 {
-                a.put_signal(peer, 8, &msg, 0, seq, SignalOp::Set)?;
-                a.signal_wait_until(0, Cmp::Eq, seq).map(drop)
+                a.put_signal(peer, 0, &msg, sig, seq, SignalOp::Set)?;
+                a.signal_wait_until(sig, Cmp::Eq, seq).map(drop)
             } else {
-                a.signal_wait_until(0, Cmp::Eq, seq)?;
-                a.put_signal(peer, 8, &msg, 0, seq, SignalOp::Set)
+                a.signal_wait_until(sig, Cmp::Eq, seq)?;
+                a.put_signal(peer, 0, &msg, sig, seq, SignalOp::Set)
             }
         };
         let v = time_batches(warmup, samples, batch, &mut step)?;

@@ -3,16 +3,18 @@
 //! senders (what active-message runtimes are built on).
 //!
 //! One mechanism on every backend: rings in symmetric memory, written with put-with-signal.
-//! Each PE's part holds, per source PE, a ring of `slots` slots of `slot_bytes` and a
-//! `written` counter (slots that source has filled, its signal word), plus, per target PE, a
-//! `freed` counter (slots that target has emptied, written back by it: the sender's
-//! credit). A sender fills slot `seq % slots` of its ring at the target with
-//! [`SymAlloc::put_signal`] (data before signal), once `seq - freed < slots`; a message longer
-//! than a slot goes in consecutive slots (its first slot carries the total length) and is
-//! put back together by the receiver. The receiver copies a slot out of its own memory,
-//! then hands the slot back by setting `freed` at the sender, every half ring or whenever
-//! it finds nothing new. A sender waiting for credit keeps receiving into a local queue, so
-//! two PEs sending to each other with full rings never wait on each other.
+//! Each PE's part holds, per source PE, a ring of `slots` slots of `slot_bytes`, and per
+//! target PE a `freed` counter (slots that target has emptied, written back by it: the
+//! sender's credit). A slot starts with its stamp, the signal word: sequence number + 1 once
+//! full. A sender fills slot `seq % slots` of its ring at the target with
+//! [`SymAlloc::put_signal`] (header and payload, then the stamp in front of them: one cache
+//! line for a short message), once `seq - freed < slots`; a message longer than a slot goes
+//! in consecutive slots (its first slot carries the total length) and is put back together
+//! by the receiver. The receiver polls the stamp of the next slot of each ring, copies a full
+//! slot out of its own memory, then hands slots back by setting `freed` at the sender, every
+//! half ring or whenever it finds nothing new. A sender waiting for credit keeps receiving
+//! into a local queue, so two PEs sending to each other with full rings never wait on each
+//! other.
 //!
 //! Natively, rofi has tagged messages (`rofi_send`/`rofi_recv`) and UCX active messages;
 //! this module does not use them yet: the rings give every backend the same ordering,
@@ -25,8 +27,9 @@ use crate::transport::Transport;
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
-/// Per message slot: total length (first slot of a message) and this slot's payload length.
-const HEADER: usize = 8;
+/// Per message slot: its stamp (the signal word: sequence number + 1 once full), the total
+/// length (first slot of a message) and this slot's payload length.
+const HEADER: usize = 16;
 
 /// Slots per (source, target) ring and bytes per slot, header included, by default.
 pub const DEFAULT_SLOTS: usize = 16;
@@ -76,7 +79,7 @@ impl Transport {
         let npes = self.num_pes();
         let len = slots
             .checked_mul(slot_bytes)
-            .and_then(|ring| ring.checked_add(16))
+            .and_then(|ring| ring.checked_add(8))
             .and_then(|per_pe| per_pe.checked_mul(npes))
             .ok_or_else(|| Error::InvalidArgument(format!("mailbox: {slots} x {slot_bytes} bytes x {npes} PEs overflows")))?;
         let alloc = self.alloc(len)?;
@@ -93,15 +96,17 @@ impl Transport {
 }
 
 impl Mailbox {
-    // The layout of each PE's part: written[npes], freed[npes], then the rings by source.
-    fn written_off(&self, src: usize) -> usize {
-        8 * src
-    }
+    // The layout of each PE's part: freed[npes], then the rings by source.
     fn freed_off(&self, target: usize) -> usize {
-        8 * (self.npes + target)
+        8 * target
     }
     fn slot_off(&self, src: usize, seq: u64) -> usize {
-        16 * self.npes + (src * self.slots + (seq % self.slots as u64) as usize) * self.slot_bytes
+        8 * self.npes + (src * self.slots + (seq % self.slots as u64) as usize) * self.slot_bytes
+    }
+    /// Whether slot `seq` of `src`'s ring here is full: its stamp says `seq + 1` (a stamp
+    /// of an earlier lap of the ring is smaller).
+    fn is_full(&self, src: usize, seq: u64) -> bool {
+        self.alloc.signal_fetch(self.slot_off(src, seq)).is_ok_and(|stamp| stamp == seq + 1)
     }
 
     /// Bytes of payload per slot.
@@ -128,8 +133,10 @@ impl Mailbox {
             slot.extend_from_slice(&(if i == 0 { total } else { 0 }).to_ne_bytes());
             slot.extend_from_slice(&(chunk.len() as u32).to_ne_bytes());
             slot.extend_from_slice(chunk);
-            let seq = st.sent[pe];
-            self.alloc.put_signal(pe, self.slot_off(self.me, seq), &slot, self.written_off(self.me), seq + 1, SignalOp::Set)?;
+            // Header and payload, then the stamp in front of them: for a short message one
+            // cache line carries all three, and the receiver polls that line.
+            let (seq, off) = (st.sent[pe], self.slot_off(self.me, st.sent[pe]));
+            self.alloc.put_signal(pe, off + 8, &slot, off, seq + 1, SignalOp::Set)?;
             st.sent[pe] = seq + 1;
         }
         Ok(())
@@ -191,7 +198,7 @@ impl Mailbox {
             // Wait for any source's counter to pass what we took from it (one slot of a
             // longer message may come before the rest: then round again).
             let taken = self.lock().taken.clone();
-            let arrived = || (0..self.npes).any(|s| self.alloc.signal_fetch(self.written_off(s)).is_ok_and(|w| w > taken[s]));
+            let arrived = || (0..self.npes).any(|s| self.is_full(s, taken[s]));
             let left = t.timeout().saturating_sub(start.elapsed());
             crate::backoff::wait_until(left, crate::backoff::Tries::Progress, || format!("a message for PE {}", self.me), || t.progress(), arrived, || Ok(()))
                 .map_err(|e| match e {
@@ -205,8 +212,7 @@ impl Mailbox {
     fn take_one(&self, st: &mut State) -> Result<Option<(usize, Vec<u8>)>> {
         for k in 0..self.npes {
             let src = (st.next_src + k) % self.npes;
-            let written = self.alloc.signal_fetch(self.written_off(src))?;
-            while st.taken[src] < written {
+            while self.is_full(src, st.taken[src]) {
                 let seq = st.taken[src];
                 let (total, bytes) = self.read_slot(src, seq)?;
                 st.taken[src] = seq + 1;
@@ -234,16 +240,17 @@ impl Mailbox {
     /// Copies slot `seq` of `src`'s ring out of this PE's own memory: (total, payload).
     fn read_slot(&self, src: usize, seq: u64) -> Result<(usize, Vec<u8>)> {
         let off = self.slot_off(src, seq);
-        let mut header = [0u8; HEADER];
-        self.alloc.get(self.me, off, &mut header)?;
-        let total = u32::from_ne_bytes(header[..4].try_into().expect("4 bytes")) as usize;
-        let len = u32::from_ne_bytes(header[4..].try_into().expect("4 bytes")) as usize;
+        // SAFETY: the slot lies inside this PE's part (the layout fits `len`, checked at
+        // creation), which stays mapped while `self.alloc` lives; its sender writes it again
+        // only after we hand it back (return_credit), so nothing writes it while we copy, and
+        // the acquire load of its stamp that showed it full ordered its data before this.
+        let slot = unsafe { std::slice::from_raw_parts(self.alloc.local_ptr().add(off), self.slot_bytes) };
+        let total = u32::from_ne_bytes(slot[8..12].try_into().expect("4 bytes")) as usize;
+        let len = u32::from_ne_bytes(slot[12..16].try_into().expect("4 bytes")) as usize;
         if len > self.payload() {
             return Err(Error::Backend { backend: "mailbox", code: 0, message: format!("slot {seq} from PE {src} claims {len} bytes") });
         }
-        let mut bytes = vec![0u8; len];
-        self.alloc.get(self.me, off + HEADER, &mut bytes)?;
-        Ok((total, bytes))
+        Ok((total, slot[HEADER..HEADER + len].to_vec()))
     }
 
     /// Tells every source what we took from it (all of it if `all`, else half rings only).

@@ -146,19 +146,39 @@ pub trait Segment: Send + Sync {
     /// # Safety
     /// `result` is valid for writes of 8 bytes until the token completes.
     unsafe fn atomic_nb(&self, pe: usize, offset: usize, req: AtomicRequest, result: *mut u64) -> Result<OpToken> {
-        let old = self.atomic(pe, offset, req)?;
-        // SAFETY: the caller's promise; 32-bit values go in the low 4 bytes as their own
-        // type, as the native forms write them.
-        unsafe {
-            if req.ty.width() == 4 {
-                result.cast::<u32>().write(old as u32)
-            } else {
-                result.write(old)
-            }
-        };
-        Ok(OpToken::DONE)
+        // SAFETY: forwarded contract.
+        unsafe { atomic_at_once(self, pe, offset, req, result) }
     }
 
     /// Collective and checked release over the allocation's team.
     fn free(self: Box<Self>) -> Result<()>;
+}
+
+/// `Segment::atomic_nb` done at issue: the blocking atomic, its old value written to
+/// `result`; the token is `DONE`. What backends without a non-blocking form (or for ops
+/// theirs lacks) do.
+///
+/// # Safety
+/// `result` is valid for writes of 8 bytes.
+pub(crate) unsafe fn atomic_at_once<S: Segment + ?Sized>(seg: &S, pe: usize, offset: usize, req: AtomicRequest, result: *mut u64) -> Result<OpToken> {
+    let old = seg.atomic(pe, offset, req)?;
+    // SAFETY: the caller's promise.
+    unsafe { write_in_width(result, req.ty.width(), old) };
+    Ok(OpToken::DONE)
+}
+
+/// Writes `value` at `slot` in a word of `width` bytes (4 or 8), as the layers below write
+/// an atomic's old value: a 32-bit one in the slot's first 4 bytes, as a `u32`.
+///
+/// # Safety
+/// `slot` is valid for writes of 8 bytes.
+pub(crate) unsafe fn write_in_width(slot: *mut u64, width: usize, value: u64) {
+    // SAFETY: the caller's promise covers both widths.
+    unsafe {
+        if width == 4 {
+            slot.cast::<u32>().write(value as u32)
+        } else {
+            slot.write(value)
+        }
+    }
 }

@@ -2,7 +2,7 @@
 
 use super::error::check;
 use crate::atomic::{AtomicOp, AtomicRequest, AtomicType};
-use crate::backend::{OpToken, Segment};
+use crate::backend::{OpToken, Segment, atomic_at_once};
 use crate::error::Result;
 use rofi_sys as sys;
 use std::ffi::c_void;
@@ -76,6 +76,31 @@ impl RofiSegment {
     }
 }
 
+/// An atomic's operand and compare value in the word's own width, as ROFI reads them.
+struct Operands {
+    wide: bool,
+    op64: u64,
+    cmp64: u64,
+    op32: u32,
+    cmp32: u32,
+}
+
+impl Operands {
+    fn of(req: AtomicRequest) -> Operands {
+        let (op, cmp) = (req.operand, req.compare);
+        Operands { wide: req.ty.width() == 8, op64: op, cmp64: cmp, op32: op as u32, cmp32: cmp as u32 }
+    }
+
+    /// Pointers to the operand and compare value, valid while `self` lives.
+    fn ptrs(&self) -> (*const c_void, *const c_void) {
+        if self.wide {
+            ((&self.op64 as *const u64).cast(), (&self.cmp64 as *const u64).cast())
+        } else {
+            ((&self.op32 as *const u32).cast(), (&self.cmp32 as *const u32).cast())
+        }
+    }
+}
+
 fn token(op: *mut sys::rofi_op_t) -> OpToken {
     if op.is_null() { OpToken::DONE } else { OpToken(op as u64) }
 }
@@ -138,45 +163,30 @@ impl Segment for RofiSegment {
             // on this word with the CPU too (rofi_local_atomics), so all access is atomic.
             return Ok(unsafe { crate::mapped::atomic(word, req) });
         }
-        let ty = rofi_type(req.ty);
-        let wide = matches!(ty, sys::ROFI_UINT64 | sys::ROFI_INT64);
-        // Operands in the word's own width, as ROFI reads `type`-sized values.
-        let (op64, cmp64, mut res64) = (req.operand, req.compare, 0u64);
-        let (op32, cmp32, mut res32) = (req.operand as u32, req.compare as u32, 0u32);
-        let (o, c, r): (*const c_void, *const c_void, *mut c_void) = if wide {
-            (&op64 as *const u64 as _, &cmp64 as *const u64 as _, &mut res64 as *mut u64 as _)
-        } else {
-            (&op32 as *const u32 as _, &cmp32 as *const u32 as _, &mut res32 as *mut u32 as _)
-        };
-        // SAFETY: target word checked in range and aligned; operand/compare/result point to
-        // live locals of the type's width for the duration of this blocking call.
-        check(unsafe { sys::rofi_atomic(rofi_op(req.op), ty, self.at(offset), o, c, r, pe as i32) }, "rofi_atomic")?;
-        Ok(if wide { res64 } else { res32 as u64 })
+        let ops = Operands::of(req);
+        let (o, c) = ops.ptrs();
+        let mut res = 0u64;
+        // SAFETY: target word checked in range and aligned; operand/compare point into `ops`
+        // and the result into `res` (8 bytes, ROFI writes the type's width at its start), all
+        // live for this blocking call.
+        check(unsafe { sys::rofi_atomic(rofi_op(req.op), rofi_type(req.ty), self.at(offset), o, c, (&mut res as *mut u64).cast(), pe as i32) }, "rofi_atomic")?;
+        // SAFETY: a u64 read as its first 4 bytes, where a 32-bit result was written.
+        Ok(if ops.wide { res } else { u64::from(unsafe { (&res as *const u64).cast::<u32>().read() }) })
     }
 
     unsafe fn atomic_nb(&self, pe: usize, offset: usize, req: AtomicRequest, result: *mut u64) -> Result<OpToken> {
         if self.mapped_at(pe, offset).is_some() && self.cpu_atomics {
-            let old = self.atomic(pe, offset, req)?;
-            // SAFETY: `result` valid for 8 bytes (trait contract); the value in its width.
-            unsafe {
-                if req.ty.width() == 4 { result.cast::<u32>().write(old as u32) } else { result.write(old) }
-            };
-            return Ok(OpToken::DONE);
+            // SAFETY: forwarded contract; a CPU atomic completes at once.
+            return unsafe { atomic_at_once(self, pe, offset, req, result) };
         }
-        let ty = rofi_type(req.ty);
-        // Operands in the word's own width; ROFI copies them before it returns, and writes the
-        // old value in that width at `result` when the op completes.
-        let (op64, cmp64) = (req.operand, req.compare);
-        let (op32, cmp32) = (req.operand as u32, req.compare as u32);
-        let (o, c): (*const c_void, *const c_void) = if req.ty.width() == 8 {
-            (&op64 as *const u64 as _, &cmp64 as *const u64 as _)
-        } else {
-            (&op32 as *const u32 as _, &cmp32 as *const u32 as _)
-        };
+        // ROFI copies the operands before it returns, and writes the old value in the word's
+        // width at `result` when the op completes.
+        let ops = Operands::of(req);
+        let (o, c) = ops.ptrs();
         let mut h = std::ptr::null_mut();
         // SAFETY: target word checked in range and aligned; operands live for the call;
         // `result` stays valid until the token completes (trait contract).
-        check(unsafe { sys::rofi_atomic_nb(rofi_op(req.op), ty, self.at(offset), o, c, result.cast(), pe as i32, &mut h) }, "rofi_atomic_nb")?;
+        check(unsafe { sys::rofi_atomic_nb(rofi_op(req.op), rofi_type(req.ty), self.at(offset), o, c, result.cast(), pe as i32, &mut h) }, "rofi_atomic_nb")?;
         Ok(token(h))
     }
 

@@ -6,7 +6,7 @@ use super::atomics;
 use super::control::{BOARD_FAILED, BOARD_KEY_MAX};
 use super::memory::{Region, RemoteKey};
 use crate::atomic::AtomicRequest;
-use crate::backend::{OpToken, Segment};
+use crate::backend::{OpToken, Segment, atomic_at_once, write_in_width};
 use crate::error::{Error, Result};
 use crate::team::Team;
 use std::sync::Arc;
@@ -177,12 +177,8 @@ impl Segment for UcxSegment {
         // One UCX atomic with a reply: posted and tracked. The rest (bitwise ops, which UCX
         // 1.13 posts without a reply or gets wrong) are done at once, as `atomic` does them.
         let Some((opcode, operand, init)) = atomics::one_with_reply(req) else {
-            let old = self.atomic(pe, offset, req)?;
-            // SAFETY: `result` valid for 8 bytes (trait contract); the value in its width.
-            unsafe {
-                if req.ty.width() == 4 { result.cast::<u32>().write(old as u32) } else { result.write(old) }
-            };
-            return Ok(OpToken::DONE);
+            // SAFETY: forwarded contract.
+            return unsafe { atomic_at_once(self, pe, offset, req, result) };
         };
         let k = self.key(pe);
         let width = req.ty.width();
@@ -190,7 +186,7 @@ impl Segment for UcxSegment {
         // SAFETY: `result` stays valid until the token completes (trait contract); it starts
         // with the compare-swap's new value, in the word's width.
         let ptr = unsafe {
-            if width == 4 { result.cast::<u32>().write(init as u32) } else { result.write(init) }
+            write_in_width(result, width, init);
             w.atomic_raw(pe, opcode, width, operand, result.cast(), k.base + offset as u64, k.rkey)?
         };
         w.track(ptr, pe, || format!("atomic_nb {:?} on PE {pe}", req.op))

@@ -17,7 +17,7 @@
 //! increments, batched per owner (256 indices per active message, as Lamellar's aggregation
 //! does), and the owner's handler applies them. The counters must sum to updates x P.
 
-use lamellar_transport::{Mailbox, Result, Transport};
+use lamellar_transport::{Error, Mailbox, Result, Transport};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::future::Future;
@@ -122,18 +122,30 @@ impl<'t> Runtime<'t> {
         Ok(any)
     }
 
-    /// Drives `f` to completion, serving peers meanwhile.
+    /// Drives `f` to completion, serving peers meanwhile; `Timeout` after the transport's
+    /// timeout, like every wait on another process.
     fn block_on<F: Future>(&self, f: F) -> Result<F::Output> {
         let mut f = std::pin::pin!(f);
         let mut cx = Context::from_waker(Waker::noop());
+        let start = Instant::now();
         loop {
             if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
                 return Ok(v);
             }
-            if !self.progress()? {
-                std::thread::yield_now();
-            }
+            self.idle(start, "a reply to an active message")?;
         }
+    }
+
+    /// One pass of a wait: serve what has arrived, else give the CPU away; past the
+    /// transport's timeout, the wait ends in `Timeout`.
+    fn idle(&self, start: Instant, what: &str) -> Result<()> {
+        if !self.progress()? {
+            if start.elapsed() > self.t.timeout() {
+                return Err(Error::Timeout { what: format!("{what} on PE {}", self.t.my_pe()), after: self.t.timeout() });
+            }
+            std::thread::yield_now();
+        }
+        Ok(())
     }
 
     /// Ends a phase: no PE sends requests after it. Call once every reply this PE waits for
@@ -142,10 +154,9 @@ impl<'t> Runtime<'t> {
         for pe in 0..self.t.num_pes() {
             self.mb.send(pe, &[DONE])?;
         }
+        let start = Instant::now();
         while *self.done_from.borrow() < self.t.num_pes() {
-            if !self.progress()? {
-                std::thread::yield_now();
-            }
+            self.idle(start, "every PE's end of the phase")?;
         }
         *self.done_from.borrow_mut() = 0;
         self.t.barrier()

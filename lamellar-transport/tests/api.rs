@@ -45,3 +45,31 @@ fn wait_until_returns_value_and_times_out() {
     a.free().unwrap();
     t.finalize().unwrap();
 }
+
+/// Every wait the runtime pieces add ends in `Timeout` when nothing comes: a signal nobody
+/// sets, words nobody writes, a message nobody sends.
+#[test]
+fn signal_word_and_message_waits_time_out() {
+    use lamellar_transport::Cmp;
+    let limit = std::time::Duration::from_millis(200);
+    let t = Transport::builder().backend("shmem").timeout(limit).init().unwrap();
+    let a = t.alloc(16).unwrap();
+    let mb = t.mailbox().unwrap();
+    let waits: Vec<(&str, Box<dyn Fn() -> lamellar_transport::Result<()> + '_>)> = vec![
+        ("signal_wait_until", Box::new(|| a.signal_wait_until(0, Cmp::Eq, 1).map(drop))),
+        ("wait_until_any", Box::new(|| a.wait_until_any(&[0, 8], Cmp::Gt, 0).map(drop))),
+        ("wait_until_all", Box::new(|| a.wait_until_all(&[0, 8], Cmp::Eq, 9))),
+        ("wait_until_some", Box::new(|| a.wait_until_some(&[0, 8], Cmp::Ne, 0).map(drop))),
+        ("Mailbox::recv", Box::new(|| mb.recv().map(drop))),
+    ];
+    for (name, wait) in waits {
+        let start = std::time::Instant::now();
+        let e = wait().unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Timeout, "{name}: {e}");
+        assert!(start.elapsed() >= limit, "{name} gave up after {:?}", start.elapsed());
+    }
+    assert!(mb.try_recv().unwrap().is_none());
+    mb.free().unwrap();
+    a.free().unwrap();
+    t.finalize().unwrap();
+}

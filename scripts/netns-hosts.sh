@@ -5,6 +5,10 @@
 # Each host has its own net, UTS, IPC, mount and PID namespace, a private /dev/shm and its
 # own boot_id, so shared-memory transports (libfabric shm, UCX posix/sysv, MPICH) cannot see
 # each other across hosts and must take the network path (veth "lt0" -> bridge "lt-br0").
+# And its own CPUs (host K gets the machine's CPUs C with C mod N = K-1, or one shared CPU
+# when there are more hosts than CPUs; netns-exec binds what it starts to them): a host that
+# saw every CPU of the machine would count only its own PEs against them and not give the
+# CPU away while it waits, though the other hosts' PEs run there too.
 # Enter a host with scripts/netns-exec HOST CMD (LT_NETNS_DIR=DIR), which hydra uses as its
 # ssh launcher. up exits 3 (callers skip) when this machine cannot host the test bed.
 set -Eeuo pipefail
@@ -48,16 +52,30 @@ down() {
         umount /run/netns 2>/dev/null || true; rmdir /run/netns 2>/dev/null || true
     fi
     if [ -n "${1:-}" ] && [ -d "$1" ]; then
-        rm -f "$1"/lt-h*.pid "$1"/lt-h*.boot_id "$1"/hosts
+        rm -f "$1"/lt-h*.pid "$1"/lt-h*.boot_id "$1"/lt-h*.cpus "$1"/hosts
         rmdir "$1" 2>/dev/null || true    # only if we left it empty
     fi
+}
+
+# The CPUs of host K of N, as taskset -c takes them: those of this process's mask whose
+# position in it is K-1 mod N; with fewer CPUs than hosts, position (K-1) mod (CPU count).
+host_cpus() {
+    local k=$1 n=$2 cpus=() mine=() i
+    read -ra cpus <<< "$(taskset -pc $$ | sed 's/.*: //; s/,/ /g' | awk '{for (i = 1; i <= NF; i++) { split($i, r, "-"); for (c = r[1]; c <= (r[2] == "" ? r[1] : r[2]); c++) printf "%d ", c }}')"
+    if [ "${#cpus[@]}" -lt "$n" ]; then
+        echo "${cpus[$(( (k - 1) % ${#cpus[@]} ))]}"; return
+    fi
+    for i in "${!cpus[@]}"; do
+        [ $(( i % n )) = $(( k - 1 )) ] && mine+=("${cpus[$i]}")
+    done
+    (IFS=,; echo "${mine[*]}")
 }
 
 up() {
     local n=$1 dir=$2 k h upid hpid
     [[ $n =~ ^[1-9][0-9]*$ ]] && [ "$n" -le 200 ] || { echo "N must be 1..200" >&2; exit 2; }
     [ "$(id -u)" = 0 ] || skip "not root"
-    for t in ip unshare nsenter setsid; do command -v $t >/dev/null || skip "$t not found"; done
+    for t in ip unshare nsenter setsid taskset; do command -v $t >/dev/null || skip "$t not found"; done
     if ip link show "$BR" >/dev/null 2>&1 || ip netns list | grep "^lt-h" >/dev/null; then
         # A test bed whose hosts still run something belongs to another run: leave it alone.
         # One with no process left is what a killed run left behind: clear it and go on.
@@ -87,6 +105,7 @@ up() {
         ip -n "$h" addr add "$(addr "$k")/24" dev lt0
         ip -n "$h" link set lt0 up   # no default route: nothing can leave this /24
         cat /proc/sys/kernel/random/uuid > "$dir/$h.boot_id"
+        host_cpus "$k" "$n" > "$dir/$h.cpus"
         rm -f "$dir/$h.ready"
         # Holder: init of a fresh pid ns whose mount ns gets its own /proc, /dev/shm, /etc/hosts
         # and boot_id. unshare's default propagation is private, so none of it leaks to the root.

@@ -107,6 +107,23 @@ fn bench(c: &mut Criterion, t: &Transport, ctl: &SymArray<u64>, bytes: &SymAlloc
     g.bench_function("fetch_add/typed", |b| b.iter(|| ok(words.fetch_add(peer, 0, 1))));
     g.bench_function("compare_swap/bytes", |b| b.iter(|| ok(bytes.atomic_compare_swap::<u64>(peer, 0, 0, 0))));
     g.bench_function("compare_swap/typed", |b| b.iter(|| ok(words.compare_swap(peer, 0, 0, 0))));
+    g.bench_function("put/typed_one", |b| b.iter(|| ok(words.put_one(peer, 0, 7).and_then(|_| t.quiet()))));
+    g.bench_function("get/typed_one", |b| b.iter(|| ok(words.get_one(peer, 0))));
+    // The hardware under them, on the same word, where the backend maps it here (shmem).
+    if let Some(view) = words.local_view(peer)? {
+        use std::sync::atomic::{AtomicU64, Ordering, fence};
+        let p = view.as_ptr();
+        // SAFETY (all three): `p` is the peer's aligned u64, mapped while `words` lives; PE 1
+        // only waits meanwhile.
+        g.bench_function("bare/store_fence", |b| {
+            b.iter(|| {
+                unsafe { p.write_volatile(std::hint::black_box(7)) };
+                fence(Ordering::SeqCst)
+            })
+        });
+        g.bench_function("bare/load", |b| b.iter(|| unsafe { p.read_volatile() }));
+        g.bench_function("bare/xadd", |b| b.iter(|| unsafe { AtomicU64::from_ptr(p) }.fetch_add(1, Ordering::SeqCst)));
+    }
     g.finish();
 
     let mut g = c.benchmark_group(format!("{name}/put_bw"));

@@ -86,3 +86,35 @@ mod tests {
         assert!(ns > 0.0 && ns.is_finite(), "{ns}");
     }
 }
+
+/// The hardware under an 8 B operation on `word` (in a mapping shared with the target PE
+/// where the backend gives a view of it): a store and a full fence (what put + quiet is on
+/// shared memory), a load (get) and a `lock xadd` (fetch_add), each without any of our code.
+/// Median and p99 ns per operation, by name.
+pub fn bare_word_ops(word: *mut u64, iters: usize) -> Vec<(&'static str, (f64, f64))> {
+    use std::sync::atomic::{AtomicU64, Ordering, fence};
+    let (samples, batch) = plan(iters);
+    let warmup = batch.min(1000);
+    let mut v = Vec::new();
+    let mut x = 0u64;
+    // SAFETY (all three): the caller's `word` is an aligned u64 of a live mapping, accessed
+    // by nobody else while this runs (the other PEs wait in a barrier).
+    let store = time_batches(warmup, samples, batch, || {
+        x = x.wrapping_add(1);
+        unsafe { word.write_volatile(std::hint::black_box(x)) };
+        fence(Ordering::SeqCst);
+        Ok::<(), ()>(())
+    });
+    v.push(("bare_store_fence", summarize(store.unwrap_or_default())));
+    let load = time_batches(warmup, samples, batch, || {
+        std::hint::black_box(unsafe { word.read_volatile() });
+        Ok::<(), ()>(())
+    });
+    v.push(("bare_load", summarize(load.unwrap_or_default())));
+    let xadd = time_batches(warmup, samples, batch, || {
+        std::hint::black_box(unsafe { AtomicU64::from_ptr(word) }.fetch_add(1, Ordering::SeqCst));
+        Ok::<(), ()>(())
+    });
+    v.push(("bare_xadd", summarize(xadd.unwrap_or_default())));
+    v
+}

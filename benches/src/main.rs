@@ -144,12 +144,19 @@ fn pe_main(args: &args::Args) -> Result<()> {
             continue;
         }
         if op == "limits" {
+            // The bare rows' word: the target's part where the backend maps it here (shmem),
+            // else this PE's own. Allocated by every PE (collective), used by PE 0 alone.
+            let word = t.alloc_array::<u64>(8)?;
+            t.barrier()?;
             if me == 0 {
-                for m in limits_rows(&t, args) {
+                let view = word.local_view(bench.target)?;
+                let ptr = view.as_ref().map_or(word.bytes().local_ptr().cast::<u64>(), |v| v.as_ptr());
+                for m in limits_rows(&t, args, ptr) {
                     progress.suspend(|| emit(m, &mut results));
                 }
             }
             t.barrier()?;
+            word.free()?;
             continue;
         }
         for bytes in sizes {
@@ -223,7 +230,7 @@ fn progress_bar(me: usize, args: &args::Args) -> indicatif::ProgressBar {
     bar
 }
 
-fn limits_rows(t: &Transport, args: &args::Args) -> Vec<Measurement> {
+fn limits_rows(t: &Transport, args: &args::Args, word: *mut u64) -> Vec<Measurement> {
     let row = |op: &str, bytes: usize, iters: usize, (median_ns, p99_ns): (f64, f64)| Measurement {
         backend: t.backend_name().into(),
         provider: t.provider(),
@@ -248,6 +255,9 @@ fn limits_rows(t: &Transport, args: &args::Args) -> Vec<Measurement> {
             row("memcpy", s, iters, limits::memcpy(s, iters))
         })
         .collect();
+    for (op, r) in limits::bare_word_ops(word, args.iters()) {
+        v.push(row(op, 8, args.iters(), r));
+    }
     match limits::cacheline_rtt(args.iters()) {
         Some(r) => v.push(row("cacheline_rtt", 64, args.iters(), r)),
         None => eprintln!("lamellar-bench: cache-line round trip could not be measured"),

@@ -6,24 +6,20 @@ use std::time::Instant;
 /// Times `samples` batches of `batch` calls of `f`, after `warmup` untimed calls.
 /// Returns nanoseconds per call, one value per batch.
 pub fn time_batches<E>(warmup: usize, samples: usize, batch: usize, mut f: impl FnMut() -> Result<(), E>) -> Result<Vec<f64>, E> {
-    for _ in 0..warmup {
-        f()?;
-    }
     let mut out = Vec::with_capacity(samples);
-    for _ in 0..samples {
+    // Round 0 is the warm-up, untimed. One call site for both, so that the compiler inlines
+    // the operation into the loop as it would into a user's loop (with several it called
+    // each op out of line, a call and register saves around a few instructions on shmem);
+    // `--ops overhead` shows what the loop itself costs.
+    for round in 0..=samples {
+        let n = if round == 0 { warmup } else { batch };
         let t0 = Instant::now();
-        // Four calls per turn of the loop: the loop's own count and branch, a cycle or two,
-        // would otherwise be a tenth of the fastest ops (a few ns); `--ops overhead` shows it.
-        for _ in 0..batch / 4 {
-            f()?;
-            f()?;
-            f()?;
+        for _ in 0..n {
             f()?;
         }
-        for _ in 0..batch % 4 {
-            f()?;
+        if round > 0 {
+            out.push(t0.elapsed().as_nanos() as f64 / batch as f64);
         }
-        out.push(t0.elapsed().as_nanos() as f64 / batch as f64);
     }
     Ok(out)
 }

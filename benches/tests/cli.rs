@@ -219,12 +219,13 @@ fn osu_format_prints_osu_titles_and_columns() {
 /// `compare` against the layer below: one JSON row per op and size with both sides' values
 /// per round, the ratio, its interval and the verdict.
 fn compare_rows(args: &[&str], path_env: Option<&str>) -> (String, Vec<serde_json::Value>) {
+    compare_rows_with(args, path_env.map(|p| ("PATH", p)).as_slice())
+}
+
+fn compare_rows_with(args: &[&str], env: &[(&str, &str)]) -> (String, Vec<serde_json::Value>) {
     let json = json_path(&format!("compare-{}", args.join("-").replace([',', ';', '/'], "_")));
     let mut cmd = Command::new(BENCH);
-    cmd.arg("compare").args(args).args(["--rounds", "2", "--json"]).arg(&json);
-    if let Some(p) = path_env {
-        cmd.env("PATH", p);
-    }
+    cmd.arg("compare").args(args).args(["--rounds", "2", "--json"]).arg(&json).envs(env.iter().copied());
     let out = cmd.output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     (format!("{stdout}{}", String::from_utf8_lossy(&out.stderr)), rows(&json))
@@ -286,6 +287,10 @@ fn compare_refuses_bad_values() {
         &["--backend", "mpi"],
         &["--against-env", "X=1"],
         &["--against", "/x", "--against-env", "novalue"],
+        &["--hosts", "lt-h1"],
+        &["--hosts", "lt-h1,lt-h1"],
+        &["--hosts", "lt-h1,"],
+        &["--launcher-exec", "ssh"],
     ] {
         let out = Command::new(BENCH).arg("compare").args(args).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
@@ -361,5 +366,28 @@ fn target_picks_the_pe_and_each_row_says_the_path_to_it() {
         let out = Command::new(BENCH).args(["--pes", "3", "--target", bad, "--ops", "put", "--sizes", "8", "--iters", "100"]).output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success() && err.contains(&format!("--target {bad}")), "--target {bad}: {err}");
+    }
+}
+
+/// Both sides across two hosts of the test bed (scripts/netns-hosts.sh, `LT_NETNS_DIR`): our
+/// jobs and ofi-baseline under hydra, the perftest and fi_pingpong servers on one host and
+/// their clients on the other. Every row names the hosts.
+#[cfg(all(feature = "rofi", feature = "ucx"))]
+#[test]
+fn compare_across_two_hosts() {
+    if !std::env::var("LT_NETNS_DIR").is_ok_and(|d| std::path::Path::new(&d).join("lt-h2.pid").exists()) {
+        eprintln!("skip: no test hosts up (scripts/test-all.sh makes them as root)");
+        return;
+    }
+    let exec = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/netns-exec");
+    let across = ["--hosts", "lt-h1,lt-h2", "--launcher-exec", exec];
+    let env = [("ROFI_DOMAIN", "lt0"), ("UCX_NET_DEVICES", "lt0")];
+    let (log, rows) = compare_rows_with(&[&["--backend", "ucx", "--tls", "tcp,self"][..], &across].concat(), &env);
+    assert_compared(&rows, "ucx_perftest", &[("put_pingpong", 8), ("get", 8), ("fetch_add", 8), ("put_bw", 1048576)], &log);
+    let (log2, rows2) = compare_rows_with(&[&["--backend", "rofi", "--provider", "tcp;ofi_rxm"][..], &across].concat(), &env);
+    assert_compared(&rows2, "ofi-baseline", &[("put", 8), ("get", 8), ("fetch_add", 8), ("put_nb", 1048576)], &log2);
+    assert_compared(&rows2, "fi_pingpong", &[("put_pingpong", 8)], &log2);
+    for r in rows.iter().chain(&rows2) {
+        assert_eq!(r["hosts"], serde_json::json!(["lt-h1", "lt-h2"]), "{r}");
     }
 }

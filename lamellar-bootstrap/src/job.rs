@@ -36,6 +36,15 @@ impl PeCard {
     pub fn hostname(&self) -> &str {
         self.host.split('/').next().unwrap_or("")
     }
+
+    /// The kernel this PE runs on (its boot id; the whole identity where there is none):
+    /// processes of one kernel share its CPUs, whatever namespaces or containers they run in.
+    pub fn kernel(&self) -> &str {
+        match self.host.split('/').nth(1) {
+            Some(boot) if !boot.is_empty() => boot,
+            _ => &self.host,
+        }
+    }
 }
 
 /// This PE's view of the job.
@@ -204,6 +213,7 @@ mod tests {
         assert_eq!((0..5).map(|p| j.node_of(p)).collect::<Vec<_>>(), vec![0, 1, 1, 2, 0]);
         assert_eq!((j.nodes(), j.local_pes(), j.local_rank(), j.local_size()), (3, vec![1, 2], 0, 2));
         assert_eq!(j.card(0).hostname(), "h");
+        assert_eq!(j.card(0).kernel(), "b");
     }
 
     #[test]

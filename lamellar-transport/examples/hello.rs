@@ -7,6 +7,7 @@ fn main() -> Result<(), lamellar_transport::Error> {
     let t = Transport::init()?;
     t.barrier()?;
     let me = t.my_pe();
-    println!("PE {me} of {} on {} (node {} of {}), backend {}", t.num_pes(), t.host_of(me)?, t.node_of(me)?, t.nodes(), t.backend_name());
+    let waits = if t.yields_when_waiting() { "yield" } else { "spin" };
+    println!("PE {me} of {} on {} (node {} of {}), backend {}, waits {waits}", t.num_pes(), t.host_of(me)?, t.node_of(me)?, t.nodes(), t.backend_name());
     t.finalize()
 }

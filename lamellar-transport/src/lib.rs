@@ -57,6 +57,7 @@ mod atomic;
 mod backend;
 mod backoff;
 pub mod config;
+mod dispatch;
 mod error;
 mod mailbox;
 mod mapped;

@@ -10,20 +10,42 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 /// # Safety
 /// `dst` is inside a live mapping with `len` bytes after it; `src` is valid for `len` reads.
 /// `copy` (memmove): a put to oneself may overlap its source.
-#[inline]
+#[inline(always)]
 pub unsafe fn put(dst: *mut u8, src: *const u8, len: usize) {
     // SAFETY: the caller's promise.
-    unsafe { std::ptr::copy(src, dst, len) }
+    unsafe { copy(src, dst, len) }
 }
 
 /// Copies `len` bytes from the mapped `src` to `dst`.
 ///
 /// # Safety
 /// As [`put`], with source and destination exchanged.
-#[inline]
+#[inline(always)]
 pub unsafe fn get(src: *const u8, dst: *mut u8, len: usize) {
     // SAFETY: the caller's promise.
-    unsafe { std::ptr::copy(src, dst, len) }
+    unsafe { copy(src, dst, len) }
+}
+
+/// `ptr::copy` with the sizes of one word done as one load and one store: a single element's
+/// put or get, whose length the caller knows only at run time (a byte slice), then costs no
+/// call into `memmove`. Loading before storing keeps an overlapping copy (a put to oneself)
+/// right.
+///
+/// # Safety
+/// As `ptr::copy`.
+#[inline(always)]
+unsafe fn copy(src: *const u8, dst: *mut u8, len: usize) {
+    // SAFETY (every arm): the caller's promise covers `len` bytes at both ends; unaligned
+    // accesses, since neither end need be aligned to the width.
+    unsafe {
+        match len {
+            8 => dst.cast::<u64>().write_unaligned(src.cast::<u64>().read_unaligned()),
+            4 => dst.cast::<u32>().write_unaligned(src.cast::<u32>().read_unaligned()),
+            2 => dst.cast::<u16>().write_unaligned(src.cast::<u16>().read_unaligned()),
+            1 => dst.write(src.read()),
+            _ => std::ptr::copy(src, dst, len),
+        }
+    }
 }
 
 /// Performs `req` on the mapped word at `word` with a CPU atomic; returns the old value.
@@ -31,7 +53,7 @@ pub unsafe fn get(src: *const u8, dst: *mut u8, len: usize) {
 /// # Safety
 /// `word` is aligned to `req.ty`'s width, inside a live mapping, and every process accesses
 /// it only atomically (the rules of the `view` module).
-#[inline]
+#[inline(always)]
 pub unsafe fn atomic(word: *mut u8, req: AtomicRequest) -> u64 {
     // SAFETY: the caller's promise is from_ptr's (valid, aligned, only atomic access).
     unsafe {
@@ -45,6 +67,7 @@ pub unsafe fn atomic(word: *mut u8, req: AtomicRequest) -> u64 {
 
 macro_rules! apply {
     ($name:ident, $atomic:ty, $t:ty) => {
+        #[inline(always)]
         fn $name(w: &$atomic, op: AtomicOp, x: $t, cmp: $t) -> $t {
             let o = Ordering::SeqCst;
             match op {

@@ -5,7 +5,8 @@
 //! and supported. Backends below see only valid requests.
 
 use crate::atomic::{AtomicOp, AtomicRequest, AtomicSupport, AtomicType, RemoteAtomic};
-use crate::backend::Segment;
+use crate::backend::{Backend, Segment};
+use crate::dispatch::AnySegment;
 use crate::backoff::Tries;
 use crate::error::{Error, Result};
 use crate::team::Team;
@@ -17,9 +18,11 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 ///
 /// Release it with the collective [`SymAlloc::free`]. Dropping it without `free` only
 /// releases this PE's local resources (no communication, so it cannot hang); peers that
-/// still address this PE's part may then see errors on backends with registered memory.
+/// still address this PE's part may then see errors on backends with registered memory. (On
+/// ucx the part stays mapped until the transport ends: UCX over tcp writes a peer's put
+/// without checking it against a key.)
 pub struct SymAlloc {
-    seg: Option<Box<dyn Segment>>,
+    seg: AnySegment,
     /// The segment's `local_base` as an address, read once: it never moves, and the
     /// alignment check of every atomic needs it (one virtual call less per operation).
     base_addr: usize,
@@ -27,6 +30,9 @@ pub struct SymAlloc {
     team: Team,
     /// Membership by world PE; `None` for the world team (every PE is a member).
     members: Option<Vec<bool>>,
+    /// PEs in the job: the bound of every PE check, kept here so that a check needs nothing
+    /// from the transport.
+    npes: usize,
     transport: Transport,
 }
 
@@ -37,20 +43,19 @@ impl std::fmt::Debug for SymAlloc {
 }
 
 impl SymAlloc {
-    pub(crate) fn new(seg: Box<dyn Segment>, len: usize, team: Team, transport: Transport) -> SymAlloc {
+    pub(crate) fn new(seg: AnySegment, len: usize, team: Team, transport: Transport) -> SymAlloc {
         let n = transport.num_pes();
         let members = (team.len() != n).then(|| {
             let mut m = vec![false; n];
             team.pes().iter().for_each(|&p| m[p] = true);
             m
         });
-        SymAlloc { base_addr: seg.local_base() as usize, seg: Some(seg), len, team, members, transport }
+        SymAlloc { base_addr: seg.local_base() as usize, seg, len, team, members, npes: n, transport }
     }
 
-    #[inline]
-    fn seg(&self) -> &dyn Segment {
-        // Only `free` takes the segment, and it consumes `self`.
-        self.seg.as_deref().expect("segment present until free")
+    #[inline(always)]
+    fn seg(&self) -> &AnySegment {
+        &self.seg
     }
 
     /// Bytes on each PE.
@@ -79,9 +84,9 @@ impl SymAlloc {
 
     // The checks below run on every operation: inlined, with the building of an error (a
     // format!) kept out of line, they cost a few compares per op instead of calls.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn check_pe(&self, pe: usize) -> Result<()> {
-        let member = pe < self.transport.num_pes() && self.members.as_ref().is_none_or(|m| m[pe]);
+        let member = pe < self.npes && self.members.as_ref().is_none_or(|m| m[pe]);
         if member { Ok(()) } else { Err(self.bad_pe(pe)) }
     }
 
@@ -93,7 +98,7 @@ impl SymAlloc {
         Error::BadPe { pe, why }
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn check_range(&self, offset: usize, len: usize) -> Result<()> {
         match offset.checked_add(len) {
             Some(end) if end <= self.len => Ok(()),
@@ -119,7 +124,7 @@ impl SymAlloc {
 
     /// Copies `src` to `offset` on `pe`. Returns when `src` may be reused; the data is
     /// visible at the target after [`Transport::quiet`] or [`Transport::barrier`].
-    #[inline]
+    #[inline(always)]
     pub fn put(&self, pe: usize, offset: usize, src: &[u8]) -> Result<()> {
         self.check_pe(pe)?;
         self.check_range(offset, src.len())?;
@@ -127,8 +132,16 @@ impl SymAlloc {
         unsafe { self.seg().put(pe, offset, src.as_ptr(), src.len()) }
     }
 
+    /// `put` for a caller that checked the range (the typed views): one check per operation.
+    #[inline(always)]
+    pub(crate) fn put_in_range(&self, pe: usize, offset: usize, src: &[u8]) -> Result<()> {
+        self.check_pe(pe)?;
+        // SAFETY: `src` is a live borrow for the whole call; the range was checked.
+        unsafe { self.seg().put(pe, offset, src.as_ptr(), src.len()) }
+    }
+
     /// Copies `dst.len()` bytes from `offset` on `pe`. Returns with the data in `dst`.
-    #[inline]
+    #[inline(always)]
     pub fn get(&self, pe: usize, offset: usize, dst: &mut [u8]) -> Result<()> {
         self.check_pe(pe)?;
         self.check_range(offset, dst.len())?;
@@ -136,12 +149,37 @@ impl SymAlloc {
         unsafe { self.seg().get(pe, offset, dst.as_mut_ptr(), dst.len()) }
     }
 
+    /// `get` for a caller that checked the range.
+    #[inline(always)]
+    pub(crate) fn get_in_range(&self, pe: usize, offset: usize, dst: &mut [u8]) -> Result<()> {
+        self.check_pe(pe)?;
+        // SAFETY: `dst` is a live exclusive borrow for the whole call; the range was checked.
+        unsafe { self.seg().get(pe, offset, dst.as_mut_ptr(), dst.len()) }
+    }
+
     /// Any remote atomic: `operand` is the value to add/and/or/xor/set/swap (or the new value
     /// of a compare-swap), `compare` the expected value of a compare-swap. Returns the old
     /// value for fetching ops, zero otherwise. Blocking: complete at the target on return.
-    #[inline]
+    #[inline(always)]
     pub fn atomic<T: RemoteAtomic>(&self, pe: usize, offset: usize, op: AtomicOp, operand: T, compare: T) -> Result<T> {
-        self.check_atomic(pe, offset, op, T::TYPE)?;
+        self.check_pe(pe)?;
+        self.check_word(offset, T::TYPE.width())?;
+        self.atomic_checked(pe, offset, op, operand, compare)
+    }
+
+    /// `atomic` for a caller that checked the word (in range and aligned: the typed views,
+    /// whose elements are their own width on an aligned base).
+    #[inline(always)]
+    pub(crate) fn atomic_on_word<T: RemoteAtomic>(&self, pe: usize, offset: usize, op: AtomicOp, operand: T, compare: T) -> Result<T> {
+        self.check_pe(pe)?;
+        self.atomic_checked(pe, offset, op, operand, compare)
+    }
+
+    #[inline(always)]
+    fn atomic_checked<T: RemoteAtomic>(&self, pe: usize, offset: usize, op: AtomicOp, operand: T, compare: T) -> Result<T> {
+        if self.transport.atomic_support(op, T::TYPE) == AtomicSupport::Unsupported {
+            return Err(self.unsupported(op, T::TYPE));
+        }
         let req = AtomicRequest { op, ty: T::TYPE, operand: operand.to_bits(), compare: compare.to_bits() };
         self.seg().atomic(pe, offset, req).map(T::from_bits)
     }
@@ -234,7 +272,7 @@ impl SymAlloc {
 
     /// A word of `w` bytes at `offset`: inside the allocation and aligned to its width
     /// (atomics and flag loads).
-    #[inline]
+    #[inline(always)]
     fn check_word(&self, offset: usize, w: usize) -> Result<()> {
         self.check_range(offset, w)?;
         if (self.base_addr + offset) % w != 0 {
@@ -251,14 +289,13 @@ impl SymAlloc {
         Ok(unsafe { self.local_ptr().add(offset) })
     }
 
-    pub(crate) fn segment(&self) -> &dyn Segment {
+    pub(crate) fn segment(&self) -> &AnySegment {
         self.seg()
     }
 
     /// Collective over the team, and checked: every member must free the same allocation.
-    pub fn free(mut self) -> Result<()> {
-        let seg = self.seg.take().expect("segment present until free");
-        seg.free()
+    pub fn free(self) -> Result<()> {
+        self.seg.free()
     }
 }
 

@@ -8,7 +8,7 @@
 //! completes every operation before it returns. Handles add finer control inside the scope:
 //! `wait()` (blocking), `.await` (a `Future`, no async runtime needed) or drop (waits).
 
-use crate::backend::OpToken;
+use crate::backend::{Backend, OpToken, Segment};
 use crate::error::{Error, Result};
 use crate::memory::SymAlloc;
 use crate::transport::Transport;

@@ -8,7 +8,7 @@
 //! [`Capabilities::atomic_nb`]: crate::Capabilities
 
 use crate::atomic::{AtomicOp, AtomicRequest, RemoteAtomic};
-use crate::backend::OpToken;
+use crate::backend::{Backend, OpToken, Segment};
 use crate::error::Result;
 use crate::memory::SymAlloc;
 use crate::nb::Scope;

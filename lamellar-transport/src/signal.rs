@@ -13,6 +13,7 @@
 //! the put completes at its target before it returns, and the atomic follows.
 
 use crate::atomic::AtomicOp;
+use crate::backend::Backend;
 use crate::backoff::{Tries, wait_until};
 use crate::error::{Error, Result};
 use crate::memory::{SymAlloc, load_word};

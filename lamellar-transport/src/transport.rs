@@ -2,6 +2,7 @@
 
 use crate::atomic::{AtomicOp, AtomicSupport, AtomicType, SupportTable};
 use crate::backend::{Backend, Capabilities, PeerPath};
+use crate::dispatch::AnyBackend;
 use crate::config;
 use crate::error::{Error, Result};
 use crate::memory::SymAlloc;
@@ -43,7 +44,7 @@ pub struct Transport {
 }
 
 struct Inner {
-    backend: Box<dyn Backend>,
+    backend: AnyBackend,
     world: Team,
     /// What the backend does for each (op, type), asked once at init: checked on every
     /// atomic, where a virtual call per check was a measurable part of a ~60 ns UCX
@@ -136,14 +137,14 @@ fn check_backend(name: &str) -> Result<()> {
     })
 }
 
-fn open_backend(name: &str, job: SharedJob, yields: bool, timeout: Duration) -> Result<Box<dyn Backend>> {
+fn open_backend(name: &str, job: SharedJob, yields: bool, timeout: Duration) -> Result<AnyBackend> {
     match name {
         #[cfg(feature = "shmem")]
-        "shmem" => Ok(Box::new(crate::shmem::ShmemBackend::init(job, yields, timeout)?)),
+        "shmem" => Ok(AnyBackend::Shmem(crate::shmem::ShmemBackend::init(job, yields, timeout)?)),
         #[cfg(feature = "ucx")]
-        "ucx" => Ok(Box::new(crate::ucx::UcxBackend::init(job, yields, timeout)?)),
+        "ucx" => Ok(AnyBackend::Ucx(crate::ucx::UcxBackend::init(job, yields, timeout)?)),
         #[cfg(feature = "rofi")]
-        "rofi" => Ok(Box::new(crate::rofi::RofiBackend::init(job, yields, timeout)?)),
+        "rofi" => Ok(AnyBackend::Rofi(crate::rofi::RofiBackend::init(job, yields, timeout)?)),
         // Not reached: check_backend lets through only the backends compiled in.
         _ => {
             let _ = (job, yields, timeout);
@@ -164,11 +165,13 @@ impl Transport {
         Builder::default()
     }
 
-    pub(crate) fn backend(&self) -> &dyn Backend {
-        &*self.inner.backend
+    #[inline]
+    pub(crate) fn backend(&self) -> &AnyBackend {
+        &self.inner.backend
     }
 
     /// This PE's index, `0..num_pes()`.
+    #[inline]
     pub fn my_pe(&self) -> usize {
         self.inner.backend.my_pe()
     }
@@ -277,6 +280,7 @@ impl Transport {
     }
 
     /// Every operation this PE issued is complete at its target.
+    #[inline]
     pub fn quiet(&self) -> Result<()> {
         self.inner.backend.quiet()
     }
@@ -291,6 +295,7 @@ impl Transport {
     }
 
     /// Orders delivery: operations to a PE issued before the fence arrive before those after.
+    #[inline]
     pub fn fence(&self) -> Result<()> {
         self.inner.backend.fence()
     }

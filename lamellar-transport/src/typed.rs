@@ -1,6 +1,6 @@
 //! `SymArray<T>`: a typed view over a symmetric allocation, indexed by element.
 
-use crate::atomic::RemoteAtomic;
+use crate::atomic::{AtomicOp, RemoteAtomic};
 use crate::error::{Error, Result};
 use crate::memory::SymAlloc;
 use bytemuck::Pod;
@@ -44,6 +44,7 @@ impl<T: Pod> SymArray<T> {
     }
 
     /// Byte offset of element `index`, checking that `count` elements from there fit.
+    #[inline]
     pub fn byte_offset(&self, index: usize, count: usize) -> Result<usize> {
         match index.checked_add(count) {
             Some(end) if end <= self.len => Ok(index * size_of::<T>()),
@@ -52,15 +53,31 @@ impl<T: Pod> SymArray<T> {
     }
 
     /// Writes `src` at element `index` on `pe`; see [`SymAlloc::put`] for completion.
+    #[inline]
     pub fn put(&self, pe: usize, index: usize, src: &[T]) -> Result<()> {
         let off = self.byte_offset(index, src.len())?;
-        self.bytes.put(pe, off, bytemuck::cast_slice(src))
+        self.bytes.put_in_range(pe, off, bytemuck::cast_slice(src))
     }
 
     /// Reads `dst.len()` elements from element `index` on `pe`.
+    #[inline]
     pub fn get(&self, pe: usize, index: usize, dst: &mut [T]) -> Result<()> {
         let off = self.byte_offset(index, dst.len())?;
-        self.bytes.get(pe, off, bytemuck::cast_slice_mut(dst))
+        self.bytes.get_in_range(pe, off, bytemuck::cast_slice_mut(dst))
+    }
+
+    /// Writes one element at `index` on `pe` (OpenSHMEM's `shmem_p`).
+    #[inline]
+    pub fn put_one(&self, pe: usize, index: usize, value: T) -> Result<()> {
+        self.put(pe, index, std::slice::from_ref(&value))
+    }
+
+    /// Reads one element at `index` on `pe` (OpenSHMEM's `shmem_g`).
+    #[inline]
+    pub fn get_one(&self, pe: usize, index: usize) -> Result<T> {
+        let mut v = T::zeroed();
+        self.get(pe, index, std::slice::from_mut(&mut v))?;
+        Ok(v)
     }
 
     /// Collective release (see [`SymAlloc::free`]).
@@ -69,45 +86,64 @@ impl<T: Pod> SymArray<T> {
     }
 }
 
+// The element at an index in range is a word in range and aligned (elements are their own
+// width, on a page-aligned base): the atomics check only the PE further down.
 impl<T: Pod + RemoteAtomic> SymArray<T> {
+    #[inline]
     fn at(&self, index: usize) -> Result<usize> {
         self.byte_offset(index, 1)
     }
+    #[inline]
+    fn atomic(&self, pe: usize, index: usize, op: AtomicOp, operand: T, compare: T) -> Result<T> {
+        self.bytes.atomic_on_word(pe, self.at(index)?, op, operand, compare)
+    }
+    #[inline]
     pub fn fetch(&self, pe: usize, index: usize) -> Result<T> {
-        self.bytes.atomic_fetch(pe, self.at(index)?)
+        self.atomic(pe, index, AtomicOp::Fetch, T::zeroed(), T::zeroed())
     }
+    #[inline]
     pub fn set(&self, pe: usize, index: usize, value: T) -> Result<()> {
-        self.bytes.atomic_set(pe, self.at(index)?, value)
+        self.atomic(pe, index, AtomicOp::Set, value, T::zeroed()).map(drop)
     }
+    #[inline]
     pub fn swap(&self, pe: usize, index: usize, value: T) -> Result<T> {
-        self.bytes.atomic_swap(pe, self.at(index)?, value)
+        self.atomic(pe, index, AtomicOp::Swap, value, T::zeroed())
     }
+    #[inline]
     pub fn compare_swap(&self, pe: usize, index: usize, current: T, new: T) -> Result<T> {
-        self.bytes.atomic_compare_swap(pe, self.at(index)?, current, new)
+        self.atomic(pe, index, AtomicOp::CompareSwap, new, current)
     }
+    #[inline]
     pub fn fetch_add(&self, pe: usize, index: usize, value: T) -> Result<T> {
-        self.bytes.atomic_fetch_add(pe, self.at(index)?, value)
+        self.atomic(pe, index, AtomicOp::FetchAdd, value, T::zeroed())
     }
+    #[inline]
     pub fn add(&self, pe: usize, index: usize, value: T) -> Result<()> {
-        self.bytes.atomic_add(pe, self.at(index)?, value)
+        self.atomic(pe, index, AtomicOp::Add, value, T::zeroed()).map(drop)
     }
+    #[inline]
     pub fn fetch_and(&self, pe: usize, index: usize, value: T) -> Result<T> {
-        self.bytes.atomic_fetch_and(pe, self.at(index)?, value)
+        self.atomic(pe, index, AtomicOp::FetchAnd, value, T::zeroed())
     }
+    #[inline]
     pub fn fetch_or(&self, pe: usize, index: usize, value: T) -> Result<T> {
-        self.bytes.atomic_fetch_or(pe, self.at(index)?, value)
+        self.atomic(pe, index, AtomicOp::FetchOr, value, T::zeroed())
     }
+    #[inline]
     pub fn fetch_xor(&self, pe: usize, index: usize, value: T) -> Result<T> {
-        self.bytes.atomic_fetch_xor(pe, self.at(index)?, value)
+        self.atomic(pe, index, AtomicOp::FetchXor, value, T::zeroed())
     }
+    #[inline]
     pub fn and(&self, pe: usize, index: usize, value: T) -> Result<()> {
-        self.bytes.atomic_and(pe, self.at(index)?, value)
+        self.atomic(pe, index, AtomicOp::And, value, T::zeroed()).map(drop)
     }
+    #[inline]
     pub fn or(&self, pe: usize, index: usize, value: T) -> Result<()> {
-        self.bytes.atomic_or(pe, self.at(index)?, value)
+        self.atomic(pe, index, AtomicOp::Or, value, T::zeroed()).map(drop)
     }
+    #[inline]
     pub fn xor(&self, pe: usize, index: usize, value: T) -> Result<()> {
-        self.bytes.atomic_xor(pe, self.at(index)?, value)
+        self.atomic(pe, index, AtomicOp::Xor, value, T::zeroed()).map(drop)
     }
     /// Waits until this PE's own element `index` satisfies `pred` (see
     /// [`SymAlloc::wait_until`]).

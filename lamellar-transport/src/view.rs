@@ -20,6 +20,7 @@
 //! rofi and ucx give none yet: their node-local paths do not map peers' memory into the
 //! process, so [`SymArray::local_view`] returns `None` there and put/get are the way.
 
+use crate::backend::Segment;
 use crate::error::{Error, Result};
 use crate::typed::SymArray;
 use bytemuck::Pod;

@@ -9,7 +9,7 @@
  * Each PE publishes the machine it runs on (the kernel's boot id: equal for
  * every process of one kernel, containers and network namespaces included,
  * with its PID namespace: the node-local path needs one) and the CPUs it
- * may run on.  The node is oversubscribed when its PEs
+ * may run on.  The machine is oversubscribed when the PEs on its kernel
  * outnumber the CPUs in the union of their masks.  ROFI_YIELD=0/1 overrides
  * the decision (e.g. 1 when the application runs threads of its own on the
  * PEs' cores). */
@@ -56,7 +56,7 @@ int rofi_node_init(void)
     struct rofi_node_card mine, peer;
     own_card(&mine);
     mine.local = rofi.local_on;
-    int local = 1;
+    int sharing = 1; /* PEs on this kernel, this one included */
     uint64_t cpus[ROFI_MASK_WORDS];
     free(rofi.via_local);
     if (!(rofi.via_local = calloc((size_t)rofi.size, 1)))
@@ -81,11 +81,20 @@ int rofi_node_init(void)
             if (len == 0 || val[len - 1] != '\0' || rofi_node_decode(val, &peer))
                 return rofi_error(ROFI_EPMI, "rofi_init: PE %d published a malformed node card '%s'",
                                   pe, val);
+            /* Processes of one kernel share its CPUs whatever their namespaces
+             * (containers, the test bed's network-namespace hosts): they count
+             * together against the CPUs in the union of their masks. */
+            size_t kernel = strcspn(mine.boot_id, ":"); /* the boot id before the PID ns */
+            int same_kernel = !strncmp(peer.boot_id, mine.boot_id, kernel) &&
+                              (peer.boot_id[kernel] == ':' || peer.boot_id[kernel] == '\0');
+            if (same_kernel) {
+                sharing++;
+                for (int w = 0; w < ROFI_MASK_WORDS; w++)
+                    cpus[w] |= peer.cpus[w];
+            }
             if (strcmp(peer.boot_id, mine.boot_id)) {
                 /* Found now, from the cards, rather than by the first barrier's timeout. */
-                size_t kernel = strcspn(mine.boot_id, ":"); /* the boot id before the PID ns */
-                if (!strcmp(rofi.prov_name, "shm") &&
-                    (strncmp(peer.boot_id, mine.boot_id, kernel) || peer.boot_id[kernel] != ':'))
+                if (!strcmp(rofi.prov_name, "shm") && !same_kernel)
                     return rofi_error(ROFI_ENOPROV,
                                       "rofi_init: provider shm reaches only PEs on its own node, and PE %d "
                                       "runs on another (node %s, ours %s: boot id:PID namespace); choose one that spans nodes "
@@ -93,11 +102,8 @@ int rofi_node_init(void)
                                       pe, peer.boot_id, mine.boot_id);
                 continue;
             }
-            local++;
             /* The local path to pe needs it on both sides. */
             rofi.via_local[pe] = rofi.local_on && peer.local;
-            for (int w = 0; w < ROFI_MASK_WORDS; w++)
-                cpus[w] |= peer.cpus[w];
         }
     }
     int ncpus = 0;
@@ -106,7 +112,7 @@ int rofi_node_init(void)
     /* The override only after the exchange: a PE with ROFI_YIELD set still
      * takes part in it, so PEs with different settings agree on the keys. */
     const char *e = getenv("ROFI_YIELD");
-    rofi.yield_when_waiting = e && *e ? atoi(e) != 0 : local > ncpus;
+    rofi.yield_when_waiting = e && *e ? atoi(e) != 0 : sharing > ncpus;
     return 0;
 }
 

@@ -10,6 +10,11 @@
 //!
 //! Each round runs, per group of ops, a host-floor probe, one side, a probe, the other side, a
 //! probe; the side that goes first alternates. One table row and one JSON line per op and size.
+//!
+//! With `--hosts A,B` both sides run across two hosts, one PE or process on each: our jobs
+//! and ofi-baseline under hydra (`mpiexec.hydra -launcher ssh -hosts A,B`, through
+//! `--launcher-exec` when given), ucx_perftest and fi_pingpong with the server on A and the
+//! client on B, started through the same ssh or wrapper.
 
 mod runners;
 pub mod verdict;
@@ -41,6 +46,20 @@ pub struct CompareArgs {
     /// Write one JSON object per compared op and size to FILE.
     #[arg(long, value_name = "FILE")]
     pub json: Option<String>,
+    /// Run both sides across these two hosts (one PE or process on each) instead of on this
+    /// machine.
+    #[arg(long, value_name = "A,B", value_parser = two_hosts)]
+    pub hosts: Option<runners::Hosts>,
+    /// What starts a command on a host, as ssh does (`CMD HOST COMMAND...`); with --hosts.
+    #[arg(long, value_name = "CMD", default_value = "ssh", requires = "hosts")]
+    pub launcher_exec: String,
+}
+
+fn two_hosts(s: &str) -> Result<runners::Hosts, String> {
+    match s.split(',').map(str::trim).collect::<Vec<_>>()[..] {
+        [a, b] if !a.is_empty() && !b.is_empty() && a != b => Ok(runners::Hosts { server: a.into(), client: b.into(), exec: String::new() }),
+        _ => Err("want two different host names, A,B".into()),
+    }
 }
 
 fn var_value(s: &str) -> Result<(String, String), String> {
@@ -80,6 +99,9 @@ struct Row {
     ours_rounds: Vec<f64>,
     /// Per round, the host-floor probes (ns) before, between and after its two runs.
     floor_probes: Vec<Vec<f64>>,
+    /// The two hosts both sides ran across (`--hosts`); absent for one machine.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hosts: Option<[String; 2]>,
 }
 
 /// What one backend/provider is compared on.
@@ -118,6 +140,7 @@ fn suites(a: &CompareArgs) -> Vec<Suite> {
 
 pub fn run(a: &CompareArgs) -> i32 {
     let suites = suites(a);
+    let hosts = a.hosts.clone().map(|h| runners::Hosts { exec: a.launcher_exec.clone(), ..h });
     if suites.is_empty() {
         eprintln!("lamellar-bench compare: backend {} is not compiled in (build with --features rofi,ucx)", a.fabrics.backend);
         return 2;
@@ -125,8 +148,9 @@ pub fn run(a: &CompareArgs) -> i32 {
     let mut lines = Vec::new();
     let mut failed = false;
     for s in &suites {
-        println!("# {} {} against {}, {} alternating rounds", s.backend, s.provider, s.baseline, a.rounds);
-        match compare_suite(s, a) {
+        let place = hosts.as_ref().map_or(String::new(), |h| format!(", across hosts {} and {}", h.server, h.client));
+        println!("# {} {} against {}, {} alternating rounds{place}", s.backend, s.provider, s.baseline, a.rounds);
+        match compare_suite(s, a, hosts.as_ref()) {
             Ok(rows) => {
                 for r in rows {
                     print_row(&r);
@@ -149,7 +173,7 @@ pub fn run(a: &CompareArgs) -> i32 {
     if failed { 1 } else { 0 }
 }
 
-fn compare_suite(s: &Suite, a: &CompareArgs) -> Result<Vec<Row>, String> {
+fn compare_suite(s: &Suite, a: &CompareArgs, hosts: Option<&runners::Hosts>) -> Result<Vec<Row>, String> {
     // (op, bytes) -> per round (theirs, ours); per group, per round, the probes.
     let mut values: BTreeMap<(String, usize), (Vec<f64>, Vec<f64>)> = BTreeMap::new();
     let mut probes: Vec<Vec<Vec<f64>>> = vec![Vec::new(); s.groups.len()];
@@ -159,7 +183,7 @@ fn compare_suite(s: &Suite, a: &CompareArgs) -> Result<Vec<Row>, String> {
             let order = if round % 2 == 0 { [Side::Theirs, Side::Ours] } else { [Side::Ours, Side::Theirs] };
             let mut p = vec![runners::probe()?];
             for side in order {
-                let got = g.run(side, s.backend, &s.provider)?;
+                let got = g.run(side, s.backend, &s.provider, hosts)?;
                 for ((op, bytes), v) in got {
                     let e = values.entry((op.clone(), bytes)).or_default();
                     if side == Side::Theirs { e.0.push(v) } else { e.1.push(v) }
@@ -204,6 +228,7 @@ fn compare_suite(s: &Suite, a: &CompareArgs) -> Result<Vec<Row>, String> {
             theirs_rounds: theirs,
             ours_rounds: ours,
             floor_probes: floor.clone(),
+            hosts: hosts.map(|h| [h.server.clone(), h.client.clone()]),
             op,
         });
     }

@@ -8,6 +8,31 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU16, Ordering};
 
+/// Two hosts to run across: PE 0 / the server on `server`, PE 1 / the client on `client`,
+/// each command started by `exec HOST COMMAND` (ssh, or a wrapper that acts like it).
+#[derive(Clone, Debug)]
+pub struct Hosts {
+    pub server: String,
+    pub client: String,
+    pub exec: String,
+}
+
+impl Hosts {
+    /// `exec HOST exec env VAR=VALUE... TOOL ARGS...`: the environment travels in the command
+    /// (ssh does not pass it on), and the tool replaces the remote shell, so that ending the
+    /// local end ends it where the wrapper or ssh forwards the hang-up.
+    fn command(&self, host: &str, env: &[(&str, &str)], tool: &str, args: &[String]) -> Command {
+        let mut c = Command::new(&self.exec);
+        c.arg(host).args(["exec", "env"]).args(env.iter().map(|(k, v)| format!("{k}={}", shell_quote(v)))).arg(tool).args(args.iter().map(|a| shell_quote(a)));
+        c
+    }
+}
+
+/// `s` as one word for the remote shell.
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
 /// One measured value per (op, bytes): ns for latency ops, MB/s for bandwidth ones.
 pub type Values = Vec<((String, usize), f64)>;
 
@@ -108,10 +133,24 @@ fn sibling(name: &str) -> Result<PathBuf, String> {
     Ok(exe.with_file_name(name))
 }
 
-/// A job of two PEs pinned to CPUs 0 and 1; its PEs' stdout goes to the returned text.
-fn job(program: PathBuf, args: Vec<String>, env: Vec<(&str, String)>) -> Result<String, String> {
+/// A job of two PEs pinned to CPUs 0 and 1 (or one on each host, under hydra); its PEs'
+/// stdout goes to the returned text.
+fn job(program: PathBuf, args: Vec<String>, env: Vec<(&str, String)>, hosts: Option<&Hosts>) -> Result<String, String> {
     if !program.exists() {
         return Err(format!("{} not found", program.display()));
+    }
+    if let Some(h) = hosts {
+        let hydra = "mpiexec.hydra";
+        let out = Command::new(hydra)
+            .args(["-launcher", "ssh", "-launcher-exec", &h.exec, "-hosts", &format!("{},{}", h.server, h.client), "-ppn", "1", "-n", "2"])
+            .arg(&program)
+            .args(&args)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| if e.kind() == std::io::ErrorKind::NotFound { format!("{hydra} not found: install mpich") } else { format!("cannot start {hydra}: {e}") })?;
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        return if out.status.success() { Ok(text) } else { Err(format!("{} under {hydra}: {}: {}", program.display(), out.status, String::from_utf8_lossy(&out.stderr).trim())) };
     }
     let out = scratch("out");
     let mut spec = JobSpec::new(2, &program);
@@ -153,20 +192,21 @@ impl Group {
         }
     }
 
-    pub fn run(&self, side: Side, backend: &str, provider: &str) -> Result<Values, String> {
+    pub fn run(&self, side: Side, backend: &str, provider: &str, hosts: Option<&Hosts>) -> Result<Values, String> {
         match (side, &self.theirs) {
-            (Side::Ours, _) => self.bench(&std::env::current_exe().map_err(|e| e.to_string())?, &[], backend, provider),
-            (Side::Theirs, Theirs::Build(exe, env)) => self.bench(exe, env, backend, provider),
-            (Side::Theirs, Theirs::OfiBaseline(group)) => ofi_baseline(group, provider),
-            (Side::Theirs, Theirs::Perftest(test, size, iters, tls)) => perftest(test, *size, *iters, tls.unwrap_or(provider), self.ops),
-            (Side::Theirs, Theirs::FiPingpong(iters, op)) => fi_pingpong(provider, *iters, op),
+            (Side::Ours, _) => self.bench(&std::env::current_exe().map_err(|e| e.to_string())?, &[], backend, provider, hosts),
+            (Side::Theirs, Theirs::Build(exe, env)) => self.bench(exe, env, backend, provider, hosts),
+            (Side::Theirs, Theirs::OfiBaseline(group)) => ofi_baseline(group, provider, hosts),
+            (Side::Theirs, Theirs::Perftest(test, size, iters, tls)) => perftest(test, *size, *iters, tls.unwrap_or(provider), self.ops, hosts),
+            (Side::Theirs, Theirs::FiPingpong(iters, op)) => fi_pingpong(provider, *iters, op, hosts),
+            (Side::Theirs, Theirs::CacheLine | Theirs::Memcpy) if hosts.is_some() => Err("the machine's own limits are not measured across hosts".into()),
             (Side::Theirs, Theirs::CacheLine) => Ok(vec![(("put_pingpong".to_string(), 8), probe()?)]),
             (Side::Theirs, Theirs::Memcpy) => memcpy(&self.sizes, self.iters),
         }
     }
 
     /// A lamellar-bench build on this group's ops, as a job of two PEs.
-    fn bench(&self, exe: &std::path::Path, env: &[(String, String)], backend: &str, provider: &str) -> Result<Values, String> {
+    fn bench(&self, exe: &std::path::Path, env: &[(String, String)], backend: &str, provider: &str, hosts: Option<&Hosts>) -> Result<Values, String> {
         let json = scratch("json");
         let sizes: Vec<String> = self.sizes.iter().map(usize::to_string).collect();
         let mut args: Vec<String> = ["--backend", backend, "--ops", self.ops, "--sizes", &sizes.join(","), "--iters", &self.iters.to_string(), "--window", &WINDOW.to_string()]
@@ -178,7 +218,7 @@ impl Group {
             _ => {}
         }
         args.extend(["--json".into(), json.display().to_string()]);
-        let ran = job(exe.to_path_buf(), args, env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect());
+        let ran = job(exe.to_path_buf(), args, env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect(), hosts);
         let text = std::fs::read_to_string(&json).unwrap_or_default();
         let _ = std::fs::remove_file(&json);
         ran?;
@@ -186,7 +226,7 @@ impl Group {
     }
 }
 
-fn ofi_baseline(group: &str, provider: &str) -> Result<Values, String> {
+fn ofi_baseline(group: &str, provider: &str, hosts: Option<&Hosts>) -> Result<Values, String> {
     let exe = sibling("ofi-baseline")?;
     if !exe.exists() {
         return Err(format!("{} not found: build lamellar-bench with --features rofi", exe.display()));
@@ -197,20 +237,22 @@ fn ofi_baseline(group: &str, provider: &str) -> Result<Values, String> {
         ("OFI_BASELINE_WINDOW", WINDOW.to_string()),
         ("OFI_BASELINE_OPS", group.to_string()),
     ];
-    let text = job(exe, vec![], env)?;
+    let text = job(exe, vec![], env, hosts)?;
     Ok(text.lines().filter(|l| l.starts_with('{')).filter_map(|l| serde_json::from_str::<Value>(l).ok()).filter_map(|r| value_of(&r)).collect())
 }
 
 /// A client/server tool of the layer below: the server (`tool server_args`) pinned to CPU 1,
-/// then the client (`tool client_args`) pinned to CPU 0, retried every 0.1 s (up to 5 s)
-/// until `read` finds its result in the client's output; the server is killed after.
-/// `package` names where the tool comes from when it is missing.
+/// then the client (`tool client_args`, with the server's address appended) pinned to CPU 0,
+/// retried every 0.1 s (up to 5 s) until `read` finds its result in the client's output; the
+/// server is killed after. Across `hosts`: the server on one, the client on the other, each
+/// on its host's own CPUs. `package` names where the tool comes from when it is missing.
 fn client_server(
     tool: &str,
     package: &str,
     env: &[(&str, &str)],
     server_args: &[String],
     client_args: &[String],
+    hosts: Option<&Hosts>,
     read: impl Fn(&str) -> Result<Option<f64>, String>,
 ) -> Result<f64, String> {
     // taskset starts the tool, so a missing tool would only show as taskset's failure.
@@ -219,18 +261,33 @@ fn client_server(
         return Err(format!("{tool} not found: install {package}"));
     }
     let missing = |e: std::io::Error| {
-        if e.kind() == std::io::ErrorKind::NotFound { "taskset or timeout not found: install util-linux and coreutils".to_string() } else { e.to_string() }
+        if e.kind() == std::io::ErrorKind::NotFound { "taskset, timeout or the --launcher-exec command not found".to_string() } else { e.to_string() }
     };
-    let mut server = Command::new("taskset")
-        .args(["-c", "1", tool])
-        .args(server_args)
-        .envs(env.iter().copied())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(missing)?;
+    let server_at = hosts.map_or("127.0.0.1".to_string(), |h| h.server.clone());
+    let client_args: Vec<String> = client_args.iter().cloned().chain([server_at]).collect();
+    let mut server = match hosts {
+        Some(h) => h.command(&h.server, env, tool, server_args),
+        None => {
+            let mut c = Command::new("taskset");
+            c.args(["-c", "1", tool]).args(server_args).envs(env.iter().copied());
+            c
+        }
+    }
+    .stdin(Stdio::null())
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .map_err(missing)?;
     // The client waits on the server: coreutils' timeout bounds each try.
-    let client = || Command::new("timeout").args([CLIENT_LIMIT, "taskset", "-c", "0", tool]).args(client_args).envs(env.iter().copied()).output();
+    let client = || match hosts {
+        Some(h) => {
+            let mut c = Command::new("timeout");
+            let inner = h.command(&h.client, env, tool, &client_args);
+            c.arg(CLIENT_LIMIT).arg(inner.get_program()).args(inner.get_args());
+            c.stdin(Stdio::null()).output()
+        }
+        None => Command::new("timeout").args([CLIENT_LIMIT, "taskset", "-c", "0", tool]).args(&client_args).envs(env.iter().copied()).output(),
+    };
     let mut last = String::new();
     let result = (|| {
         for _ in 0..50 {
@@ -263,9 +320,9 @@ fn fresh_port(base: u16) -> String {
 
 /// ucx_perftest, as our PEs 1 and 0. Latency is its overall latency (a mean over operations,
 /// as ours is a mean per batch); bandwidth its overall MiB/s, turned into MB/s.
-fn perftest(test: &str, size: usize, iters: usize, tls: &str, op: &str) -> Result<Values, String> {
+fn perftest(test: &str, size: usize, iters: usize, tls: &str, op: &str, hosts: Option<&Hosts>) -> Result<Values, String> {
     let port = fresh_port(20000);
-    let mut client: Vec<String> = ["127.0.0.1", "-p", &port, "-t", test, "-s", &size.to_string(), "-n", &iters.to_string()].map(String::from).to_vec();
+    let mut client: Vec<String> = ["-p", &port, "-t", test, "-s", &size.to_string(), "-n", &iters.to_string()].map(String::from).to_vec();
     if test == "ucp_put_bw" {
         client.extend(["-O".into(), WINDOW.to_string()]);
     }
@@ -275,18 +332,18 @@ fn perftest(test: &str, size: usize, iters: usize, tls: &str, op: &str) -> Resul
         let num = |i: usize| f.get(i).and_then(|x| x.parse::<f64>().ok()).ok_or_else(|| format!("ucx_perftest: unreadable line {f:?}"));
         Ok(Some(if latency { num(4)? * 1e3 } else { num(6)? * 1.048576 }))
     };
-    let v = client_server("ucx_perftest", "ucx-utils", &[("UCX_TLS", tls)], &["-p".into(), port.clone()], &client, read)?;
+    let v = client_server("ucx_perftest", "ucx-utils", &[("UCX_TLS", tls)], &["-p".into(), port.clone()], &client, hosts, read)?;
     Ok(vec![((op.to_string(), size), v)])
 }
 
 /// fi_pingpong, as our PEs 1 and 0: its "usec/xfer" for 8 B is half a round trip, as our
 /// put_pingpong reports.
-fn fi_pingpong(provider: &str, iters: usize, op: &str) -> Result<Values, String> {
+fn fi_pingpong(provider: &str, iters: usize, op: &str, hosts: Option<&Hosts>) -> Result<Values, String> {
     let port = fresh_port(40000);
     let common = ["-p", provider, "-e", "rdm", "-I", &iters.to_string(), "-S", "8"].map(String::from);
     let server: Vec<String> = [vec!["-B".to_string(), port.clone()], common.to_vec()].concat();
-    let client: Vec<String> = [vec!["-P".to_string(), port.clone()], common.to_vec(), vec!["127.0.0.1".into()]].concat();
-    let us = client_server("fi_pingpong", "libfabric-bin", &[], &server, &client, |out| Ok(fi_pingpong_8b_us(out)))?;
+    let client: Vec<String> = [vec!["-P".to_string(), port.clone()], common.to_vec()].concat();
+    let us = client_server("fi_pingpong", "libfabric-bin", &[], &server, &client, hosts, |out| Ok(fi_pingpong_8b_us(out)))?;
     Ok(vec![((op.to_string(), 8), us * 1e3)])
 }
 

@@ -10,10 +10,11 @@
 //! collective and so cannot run in a destructor.
 
 mod error;
-mod segment;
+pub(crate) mod segment;
 
 use crate::atomic::{AtomicOp, AtomicSupport, AtomicType};
-use crate::backend::{Backend, Capabilities, OpToken, PeerPath, Segment};
+use crate::backend::{Backend, Capabilities, OpToken, PeerPath};
+use crate::dispatch::AnySegment;
 use crate::error::{Error, Result};
 use crate::team::Team;
 use crate::transport::SharedJob;
@@ -168,7 +169,7 @@ impl Backend for RofiBackend {
         self.npes
     }
 
-    fn alloc(&self, team: &Team, len: usize) -> Result<Box<dyn Segment>> {
+    fn alloc(&self, team: &Team, len: usize) -> Result<AnySegment> {
         let _g = self.lock();
         // +8 so that zero-length allocations are real ones, without hiding a mismatch.
         let size = len.checked_add(8).ok_or(Error::OutOfBounds { offset: 0, len, size: usize::MAX })?;
@@ -182,7 +183,7 @@ impl Backend for RofiBackend {
             unsafe { sys::rofi_alloc_pes(size, pes.as_ptr(), pes.len() as i32, &mut addr) }
         };
         check(rc, "rofi_alloc")?;
-        Ok(Box::new(RofiSegment::new(addr.cast(), self.npes)))
+        Ok(AnySegment::Rofi(RofiSegment::new(addr.cast(), self.npes)))
     }
 
     fn test(&self, op: OpToken) -> Result<bool> {

@@ -190,7 +190,7 @@ impl Segment for RofiSegment {
         Ok(token(h))
     }
 
-    fn free(self: Box<Self>) -> Result<()> {
+    fn free(self) -> Result<()> {
         let base = self.base;
         std::mem::forget(self); // released below; nothing else to drop
         // SAFETY: `base` is a live allocation's base address; rofi_release is the collective

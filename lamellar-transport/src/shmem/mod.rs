@@ -7,10 +7,11 @@
 
 mod control;
 mod object;
-mod segment;
+pub(crate) mod segment;
 
 use crate::atomic::{AtomicOp, AtomicSupport, AtomicType};
-use crate::backend::{Backend, Capabilities, OpToken, PeerPath, Segment};
+use crate::backend::{Backend, Capabilities, OpToken, PeerPath};
+use crate::dispatch::AnySegment;
 use crate::error::{Error, Result};
 use crate::transport::SharedJob;
 use crate::team::Team;
@@ -133,7 +134,7 @@ impl Backend for ShmemBackend {
         self.shared.npes
     }
 
-    fn alloc(&self, team: &Team, len: usize) -> Result<Box<dyn Segment>> {
+    fn alloc(&self, team: &Team, len: usize) -> Result<AnySegment> {
         let sh = &self.shared;
         let mut st = sh.lock_collectives();
         st.agree(team, len as u64, "allocation size in bytes")?;
@@ -176,7 +177,7 @@ impl Backend for ShmemBackend {
         if let Some(e) = failure {
             return Err(e);
         }
-        Ok(Box::new(ShmemSegment { bases, _maps: maps, team: team.clone(), seq, shared: sh.clone() }))
+        Ok(AnySegment::Shmem(ShmemSegment { bases, _maps: maps, team: team.clone(), seq, shared: sh.clone() }))
     }
 
     fn test(&self, _op: OpToken) -> Result<bool> {
@@ -187,12 +188,14 @@ impl Backend for ShmemBackend {
         Ok(())
     }
 
+    #[inline]
     fn quiet(&self) -> Result<()> {
         // Every copy already happened; order them before anything this PE does next.
         fence(Ordering::SeqCst);
         Ok(())
     }
 
+    #[inline]
     fn fence(&self) -> Result<()> {
         fence(Ordering::Release);
         Ok(())

@@ -30,20 +30,25 @@ impl ShmemSegment {
     /// # Safety (for callers in this file)
     /// The safe layer checked that `pe` is a team member and `offset..offset+len` is inside
     /// the allocation, so the returned pointer is inside a live mapping.
+    #[inline(always)]
     unsafe fn at(&self, pe: usize, offset: usize) -> *mut u8 {
-        unsafe { self.bases[pe].add(offset) }
+        // `pe` is below num_pes, the length of `bases` (checked by the safe layer).
+        unsafe { self.bases.get_unchecked(pe).add(offset) }
     }
 }
 
 impl Segment for ShmemSegment {
+    #[inline(always)]
     fn local_base(&self) -> *mut u8 {
         self.bases[self.shared.me]
     }
 
+    #[inline]
     fn peer_base(&self, pe: usize) -> Option<*mut u8> {
         self.bases.get(pe).copied().filter(|p| !p.is_null())
     }
 
+    #[inline(always)]
     unsafe fn put(&self, pe: usize, offset: usize, src: *const u8, len: usize) -> Result<()> {
         // SAFETY: target range checked by the safe layer (so `at` is inside a live mapping);
         // `src` valid per the trait contract.
@@ -51,6 +56,7 @@ impl Segment for ShmemSegment {
         Ok(())
     }
 
+    #[inline(always)]
     unsafe fn get(&self, pe: usize, offset: usize, dst: *mut u8, len: usize) -> Result<()> {
         // SAFETY: as in `put`, with source and destination exchanged.
         unsafe { mapped::get(self.at(pe, offset), dst, len) };
@@ -58,23 +64,26 @@ impl Segment for ShmemSegment {
     }
 
     // A copy between mapped memories completes at once: non-blocking is blocking here.
+    #[inline]
     unsafe fn put_nb(&self, pe: usize, offset: usize, src: *const u8, len: usize) -> Result<OpToken> {
         unsafe { self.put(pe, offset, src, len)? };
         Ok(OpToken::DONE)
     }
 
+    #[inline]
     unsafe fn get_nb(&self, pe: usize, offset: usize, dst: *mut u8, len: usize) -> Result<OpToken> {
         unsafe { self.get(pe, offset, dst, len)? };
         Ok(OpToken::DONE)
     }
 
+    #[inline(always)]
     fn atomic(&self, pe: usize, offset: usize, req: AtomicRequest) -> Result<u64> {
         // SAFETY: the safe layer checked range and alignment to the type's width, so the
         // word is an aligned atomic inside a live mapping shared only through atomics.
         Ok(unsafe { mapped::atomic(self.at(pe, offset), req) })
     }
 
-    fn free(self: Box<Self>) -> Result<()> {
+    fn free(self) -> Result<()> {
         let mut coll = self.shared.lock_collectives();
         coll.agree(&self.team, self.seq, "free: allocation number")
         // Mappings are unmapped when `self` drops here.

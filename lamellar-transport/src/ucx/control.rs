@@ -69,12 +69,13 @@ impl Control {
         self.expected.push(0);
     }
 
-    /// Releases the UCX resources (lock held); the last step before the worker goes.
+    /// Releases the UCX resources (lock held); the last step before the worker goes. The
+    /// region is retired, not unmapped: a peer's last barrier signal may still be on its way.
     pub fn release(self, w: &mut Worker<'_>) {
         for k in self.remote {
             k.destroy(w);
         }
-        self.local.unmap(w);
+        self.local.retire(w);
     }
 
     /// This PE's agree word as a scratch word for init-time probes: local address, and the

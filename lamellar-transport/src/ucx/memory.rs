@@ -81,6 +81,14 @@ impl Region {
     }
 }
 
+impl Region {
+    /// Hands the region to the worker, which unmaps it after it is destroyed: for a region
+    /// that peers may still address (see `State::retired`).
+    pub fn retire(self, w: &mut Worker<'_>) {
+        w.st.retired.push(self.memh);
+    }
+}
+
 /// A peer's region as this PE addresses it: remote base address and unpacked key.
 pub struct RemoteKey {
     pub base: u64,

@@ -33,12 +33,13 @@ mod peers;
 mod progress;
 mod requests;
 mod rma;
-mod segment;
+pub(crate) mod segment;
 mod status;
 mod worker;
 
 use crate::atomic::{AtomicOp, AtomicSupport, AtomicType};
-use crate::backend::{Backend, Capabilities, OpToken, PeerPath, Segment};
+use crate::backend::{Backend, Capabilities, OpToken, PeerPath};
+use crate::dispatch::AnySegment;
 use crate::transport::SharedJob;
 use crate::error::Result;
 use crate::team::Team;
@@ -134,8 +135,8 @@ impl Backend for UcxBackend {
         self.shared.npes
     }
 
-    fn alloc(&self, team: &Team, len: usize) -> Result<Box<dyn Segment>> {
-        Ok(Box::new(segment::alloc(&self.shared, team, len)?))
+    fn alloc(&self, team: &Team, len: usize) -> Result<AnySegment> {
+        Ok(AnySegment::Ucx(segment::alloc(&self.shared, team, len)?))
     }
 
     fn test(&self, op: OpToken) -> Result<bool> {

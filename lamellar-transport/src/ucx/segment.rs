@@ -19,6 +19,8 @@ pub struct UcxSegment {
     team: Team,
     /// Creation number within the team: what `free` checks every member agrees on.
     seq: u64,
+    /// Set once every member agreed to free it: nobody addresses the region any more.
+    freed: bool,
     shared: Arc<Shared>,
 }
 
@@ -52,7 +54,7 @@ pub fn alloc(shared: &Arc<Shared>, team: &Team, len: usize) -> Result<UcxSegment
         Ok((r, k)) => ctl.publish(0, r.base() as u64, k),
         Err(_) => ctl.publish(BOARD_FAILED, 0, &[]),
     }
-    let mut seg = UcxSegment { region: None, remote: (0..shared.npes).map(|_| None).collect(), team: team.clone(), seq, shared: shared.clone() };
+    let mut seg = UcxSegment { region: None, remote: (0..shared.npes).map(|_| None).collect(), team: team.clone(), seq, freed: false, shared: shared.clone() };
     let mut failure = mapped.as_ref().err().map(|e| Error::Backend { backend: super::status::BACKEND, code: 0, message: format!("PE {me} could not allocate: {e}") });
     let mut local_key = Vec::new();
     if let Ok((r, k)) = mapped {
@@ -79,7 +81,11 @@ pub fn alloc(shared: &Arc<Shared>, team: &Team, len: usize) -> Result<UcxSegment
     ctl.barrier(ucx, team)?;
     drop(ctl);
     match failure {
-        Some(e) => Err(e), // `seg` drops here, releasing whatever was made
+        Some(e) => {
+            // Every member fails alike, so nobody will address it: released at once.
+            seg.freed = true;
+            Err(e) // `seg` drops here, releasing whatever was made
+        }
         None => Ok(seg),
     }
 }
@@ -90,8 +96,12 @@ impl Drop for UcxSegment {
         for k in self.remote.iter_mut().filter_map(Option::take) {
             k.destroy(&mut w);
         }
-        if let Some(r) = self.region.take() {
-            r.unmap(&mut w);
+        // Unmapped now only after a completed free; otherwise (dropped without one, or a free
+        // that failed) peers may still put to it: it stays mapped while the worker lives.
+        match self.region.take() {
+            Some(r) if self.freed => r.unmap(&mut w),
+            Some(r) => r.retire(&mut w),
+            None => {}
         }
     }
 }
@@ -192,10 +202,14 @@ impl Segment for UcxSegment {
         w.track(ptr, pe, || format!("atomic_nb {:?} on PE {pe}", req.op))
     }
 
-    fn free(self: Box<Self>) -> Result<()> {
+    fn free(mut self) -> Result<()> {
         let shared = self.shared.clone();
         let mut ctl = shared.lock_control();
-        ctl.agree(&shared.ucx, &self.team, self.seq, "free: allocation number")
+        // The agreement's barriers start with a flush on every member: once it succeeds, no
+        // put to this region is in flight anywhere.
+        ctl.agree(&shared.ucx, &self.team, self.seq, "free: allocation number")?;
+        self.freed = true;
+        Ok(())
         // The region and keys are released when `self` drops here.
     }
 }

@@ -36,6 +36,10 @@ pub struct State {
     /// is never progressed again (so UCX can write nothing), every call fails with
     /// `PeerFailed` naming the peer, and nothing is torn down (the requests are leaked).
     pub(super) poisoned: Option<(usize, String)>,
+    /// Memory handles of regions dropped without a completed collective free: a peer may
+    /// still put to them, and over tcp UCX writes a put where its header says, without
+    /// checking a key. Unmapped only once the worker, which could receive such a put, is gone.
+    pub(super) retired: Vec<sys::ucp_mem_h>,
 }
 
 // SAFETY: the handles are plain pointers into UCX; UCX allows a SERIALIZED worker (and its
@@ -88,7 +92,7 @@ impl Ucx {
     /// Reads the UCX configuration from the environment (UCX_TLS, ...), creates the
     /// context (RMA + 32/64-bit atomics, wakeup if offered) and a serialized worker.
     pub fn open(npes: usize, peers: Peers, timeout: Duration) -> Result<Ucx> {
-        let mut st = State { ctx: null_mut(), worker: null_mut(), eps: Vec::new(), pending: HashMap::new(), next_token: 1, poisoned: None };
+        let mut st = State { ctx: null_mut(), worker: null_mut(), eps: Vec::new(), pending: HashMap::new(), next_token: 1, poisoned: None, retired: Vec::new() };
         let mut config = null_mut();
         // SAFETY: NULL env prefix and file name mean "defaults + UCX_* environment".
         check(unsafe { sys::ucp_config_read(null(), null(), &mut config) }, "ucp_config_read")?;
@@ -221,6 +225,11 @@ impl Drop for State {
             // SAFETY: no endpoint, request or rkey of this worker is left (segments and the
             // control region released theirs before the last reference went away).
             unsafe { sys::ucp_worker_destroy(self.worker) };
+        }
+        for memh in std::mem::take(&mut self.retired) {
+            // SAFETY: a handle of this context, retired once and unmapped once; the worker
+            // is destroyed, so nothing can write the region any more.
+            unsafe { sys::ucp_mem_unmap(self.ctx, memh) };
         }
         if !self.ctx.is_null() {
             // SAFETY: every memory handle of the context was unmapped, the worker is gone.

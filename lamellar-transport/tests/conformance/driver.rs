@@ -127,6 +127,15 @@ fn launchers() -> Vec<(&'static str, Vec<&'static str>)> {
     v
 }
 
+/// `LT_EXPECT_YIELD` for two PEs on a test-bed host: 1 when the host has fewer than two
+/// CPUs of its own (its `lt-hK.cpus`, as taskset takes them).
+fn host_yields(host: &str) -> &'static str {
+    let dir = std::env::var("LT_NETNS_DIR").expect("across_hosts checked it");
+    let list = std::fs::read_to_string(Path::new(&dir).join(format!("{host}.cpus"))).expect("netns-hosts.sh writes the CPUs of each host");
+    let count: usize = list.trim().split(',').map(|r| r.split_once('-').map_or(1, |(a, b)| b.parse::<usize>().unwrap() - a.parse::<usize>().unwrap() + 1)).sum();
+    if count < 2 { "1" } else { "0" }
+}
+
 /// hydra across two hosts made of namespaces (scripts/netns-hosts.sh, named by
 /// `LT_NETNS_DIR`), two PEs on each.
 fn across_hosts() -> Option<Vec<&'static str>> {
@@ -163,6 +172,9 @@ fn runs() -> Vec<Run> {
         if let Some(hydra) = across_hosts().filter(|_| cfg.name != "ucx-shm") {
             let mut c = pe_command(&hydra, &exe, &cfg, 4, if cfg.spans_hosts { "" } else { "init_fails" });
             c.env("LT_EXPECT_NODES", "2").env("ROFI_DOMAIN", "lt0").env("UCX_NET_DEVICES", "lt0");
+            if cfg.spans_hosts {
+                c.env("LT_EXPECT_YIELD", host_yields("lt-h1"));
+            }
             v.push(Run { name: format!("{}/hydra-2-hosts/P=4", cfg.name), cmd: c, check: Box::new(expect_success) });
             // UCX given shared memory and tcp in one list: node-local pairs over the former,
             // the rest over tcp, in one job; the atomics cases then mix both paths on one
@@ -233,6 +245,8 @@ fn runs() -> Vec<Run> {
         let mut c = pe_command(&l, &exe, &cfg, 2, "peer_leaves_mid_ops");
         c.env("LAMELLAR_TIMEOUT", "5");
         v.push(Run { name: format!("{}/peer-leaves-with-ops-in-flight", cfg.name), cmd: c, check: Box::new(expect_success) });
+        let c = pe_command(&l, &exe, &cfg, 2, "drop_while_peer_puts");
+        v.push(Run { name: format!("{}/dropped-allocation-while-peer-puts", cfg.name), cmd: c, check: Box::new(expect_success) });
         let mut c = pe_command(&l, &exe, &cfg, 2, "timeout");
         c.env("LAMELLAR_TIMEOUT", "1");
         v.push(Run { name: format!("{}/silent-peer-is-Timeout", cfg.name), cmd: c, check: Box::new(expect_success) });

@@ -47,6 +47,11 @@ fn pe_main() {
     }
     let t = Transport::init().unwrap_or_else(|e| panic!("init failed: {e}"));
     let me = t.my_pe();
+    // A host of the test bed has CPUs of its own (netns-hosts.sh): its PEs yield exactly
+    // when they outnumber them, though the machine's other hosts run on other CPUs.
+    if let Ok(y) = std::env::var("LT_EXPECT_YIELD") {
+        assert_eq!(t.yields_when_waiting(), y == "1", "PE {me}: waits yield (LT_EXPECT_YIELD={y})");
+    }
     if let Some(n) = std::env::var("LT_EXPECT_NODES").ok().and_then(|n| n.parse::<usize>().ok()) {
         assert_eq!(t.nodes(), n, "nodes seen by PE {me}");
         let mine = t.node_of(me).unwrap();
@@ -151,6 +156,33 @@ fn pe_main() {
             assert!(matches!(e.kind(), ErrorKind::PeerFailed | ErrorKind::Timeout), "after {rounds} rounds: {e}");
             println!("peer_leaves_mid_ops: after {rounds} rounds: {e}");
             std::process::exit(0);
+        }
+        // PE 0 drops an allocation without `free` while PE 1 still puts to it: only PE 0's
+        // own resources go, and nothing PE 1 sends may land in memory PE 0 gave back (UCX
+        // over tcp writes a put where its header says, without a key check: the region must
+        // stay mapped while the worker can still receive). PE 1's puts succeed or fail with
+        // an error; neither PE crashes.
+        "drop_while_peer_puts" => {
+            let a = t.alloc(1 << 20).unwrap();
+            t.barrier().unwrap();
+            if me == 0 {
+                drop(a);
+            } else {
+                let src = vec![7u8; 1 << 20];
+                for _ in 0..8 {
+                    match a.put(0, 0, &src) {
+                        Ok(()) => {}
+                        Err(e) => {
+                            assert!(matches!(e.kind(), ErrorKind::Backend | ErrorKind::PeerFailed), "{e}");
+                            println!("drop_while_peer_puts: put got {e}");
+                            break;
+                        }
+                    }
+                }
+                let _ = t.quiet();
+            }
+            t.barrier().unwrap();
+            t.finalize().unwrap();
         }
         // PE 1 stays alive but never puts the flag nor arrives; PE 0's wait_until and barrier
         // must both end in Timeout.

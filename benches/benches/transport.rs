@@ -86,6 +86,31 @@ fn serve(t: &Transport, ctl: &SymArray<u64>) -> Result<()> {
     }
 }
 
+/// The calls under ours on rofi, on the same words, straight into ROFI: what the Rust layer
+/// adds is ours minus these.
+#[cfg(feature = "rofi")]
+fn bare_rofi(g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>, peer: usize, bytes: &SymAlloc) {
+    use rofi_sys as sys;
+    let dst = bytes.local_ptr().cast::<std::ffi::c_void>();
+    let (pe, mut word, mut old) = (peer as i32, [0u8; 8], 0u64);
+    let one = 1u64;
+    let rc = |r: i32| assert_eq!(r, 0, "ROFI call failed");
+    // SAFETY (all three): `dst` is the local address of a live ROFI allocation of at least
+    // 8 bytes (`bytes`); the local buffers live across each call, which is blocking.
+    g.bench_function("bare/rofi_put+quiet", |b| {
+        b.iter(|| unsafe {
+            rc(sys::rofi_put(dst, word.as_ptr().cast(), 8, pe));
+            rc(sys::rofi_quiet())
+        })
+    });
+    g.bench_function("bare/rofi_get", |b| b.iter(|| unsafe { rc(sys::rofi_get(word.as_mut_ptr().cast(), dst, 8, pe)) }));
+    g.bench_function("bare/rofi_fetch_add", |b| {
+        b.iter(|| unsafe {
+            rc(sys::rofi_atomic(sys::ROFI_ATOMIC_FETCH_ADD, sys::ROFI_UINT64, dst, (&one as *const u64).cast(), std::ptr::null(), (&mut old as *mut u64).cast(), pe))
+        })
+    });
+}
+
 /// Criterion's closures cannot return our errors: the first one stops the run with its text.
 fn ok<T>(r: Result<T>) -> T {
     r.unwrap_or_else(|e| panic!("transport error during the bench: {e}"))
@@ -123,6 +148,10 @@ fn bench(c: &mut Criterion, t: &Transport, ctl: &SymArray<u64>, bytes: &SymAlloc
         });
         g.bench_function("bare/load", |b| b.iter(|| unsafe { p.read_volatile() }));
         g.bench_function("bare/xadd", |b| b.iter(|| unsafe { AtomicU64::from_ptr(p) }.fetch_add(1, Ordering::SeqCst)));
+    }
+    #[cfg(feature = "rofi")]
+    if t.backend_name() == "rofi" {
+        bare_rofi(&mut g, peer, bytes);
     }
     g.finish();
 

@@ -26,6 +26,7 @@ pub fn all() -> Vec<Case> {
         ("team_alloc_and_barrier", team_alloc_and_barrier),
         ("bad_input", bad_input),
         ("typed_view", typed_view),
+        ("single_elements", single_elements),
         ("threads_issue_and_quiet", threads_issue_and_quiet),
     ]
 }
@@ -520,6 +521,44 @@ fn typed_view(t: &Transport) {
     .unwrap();
     t.barrier().unwrap();
     arr.free().unwrap();
+}
+
+/// One element at a time (`put_one`, `get_one`, and 1, 2, 4 and 8-byte byte puts and gets,
+/// the sizes the node-local path moves as one load and store): every PE writes its neighbour,
+/// every value lands whole; bad PE and index are typed errors that move nothing.
+fn single_elements(t: &Transport) {
+    let (me, n) = (t.my_pe(), t.num_pes());
+    let (right, left) = ((me + 1) % n, (me + n - 1) % n);
+    let words: SymArray<u64> = t.alloc_array(n).unwrap();
+    let bytes = t.alloc(16 * n).unwrap();
+    let mark = |pe: usize| 0x0101_0101_0101_0101u64 * (pe as u64 + 1);
+    words.put_one(right, me, mark(me)).unwrap();
+    // At offset 16 * me of the neighbour: 8, 4, 2 and 1 bytes of the mark, packed.
+    let m = mark(me).to_le_bytes();
+    for (at, len) in [(0, 8), (8, 4), (12, 2), (14, 1)] {
+        bytes.put(right, 16 * me + at, &m[..len]).unwrap();
+    }
+    t.barrier().unwrap();
+    assert_eq!(words.get_one(me, left).unwrap(), mark(left));
+    assert_eq!(words.get_one(right, me).unwrap(), mark(me));
+    let want = mark(left).to_le_bytes();
+    for (at, len) in [(0, 8), (8, 4), (12, 2), (14, 1)] {
+        let mut got = [0u8; 8];
+        bytes.get(me, 16 * left + at, &mut got[..len]).unwrap();
+        assert_eq!(&got[..len], &want[..len], "{len} bytes at {at}");
+    }
+    assert_eq!(words.put_one(n, 0, 1).unwrap_err().kind(), ErrorKind::BadPe);
+    assert_eq!(words.put_one(right, n, 1).unwrap_err().kind(), ErrorKind::OutOfBounds);
+    assert_eq!(words.get_one(n, 0).unwrap_err().kind(), ErrorKind::BadPe);
+    assert_eq!(words.get_one(me, n).unwrap_err().kind(), ErrorKind::OutOfBounds);
+    t.barrier().unwrap();
+    // The rejected puts moved nothing: only the left neighbour's element is written here.
+    for i in 0..n {
+        assert_eq!(words.get_one(me, i).unwrap(), if i == left { mark(left) } else { 0 }, "element {i}");
+    }
+    t.barrier().unwrap();
+    bytes.free().unwrap();
+    words.free().unwrap();
 }
 
 /// Four threads per PE share one transport: two issue non-blocking puts and gets (and a

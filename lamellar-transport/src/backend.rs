@@ -41,6 +41,9 @@ pub struct Capabilities {
     pub quiet_pe: bool,
     /// `fence` only orders, without waiting for completion (else it is a `quiet`).
     pub fence_orders_only: bool,
+    /// [`Mailbox`](crate::Mailbox) messages travel as the layer below's own messages (else:
+    /// rings in symmetric memory, written with put-with-signal, on every backend alike).
+    pub messages: bool,
 }
 
 impl OpToken {

@@ -58,6 +58,10 @@ struct State {
     queue: VecDeque<(usize, Vec<u8>)>,
     /// The source the next look starts at (round robin: no source starves the others).
     next_src: usize,
+    /// Per target: why sending to it stopped. A send that fails after some slots of its
+    /// message went out leaves that target a partial message; a later message would be
+    /// taken as its rest, so every later send to that target fails instead.
+    broken: Vec<Option<String>>,
 }
 
 impl Transport {
@@ -90,6 +94,7 @@ impl Transport {
             partial: vec![None; npes],
             queue: VecDeque::new(),
             next_src: 0,
+            broken: vec![None; npes],
         };
         Ok(Mailbox { alloc, slots, slot_bytes, npes, me: self.my_pe(), state: Mutex::new(state) })
     }
@@ -117,28 +122,46 @@ impl Mailbox {
     /// Sends `msg` to `pe` (itself included). Returns when `msg` may be reused; the message
     /// is then in `pe`'s memory. Waits (receiving meanwhile) while `pe`'s ring from this PE
     /// is full, and ends in `Timeout` if `pe` frees no slot within [`Transport::timeout`](crate::Transport::timeout).
+    /// If that happens after part of a message longer than a slot went out, `pe` holds a
+    /// partial message that is never delivered, and every later send to `pe` fails with
+    /// `PeerFailed` (its ring can no longer keep messages whole and in order).
     pub fn send(&self, pe: usize, msg: &[u8]) -> Result<()> {
         if pe >= self.npes {
             return Err(Error::BadPe { pe, why: format!("the job has {} PEs", self.npes) });
         }
         let total = u32::try_from(msg.len()).map_err(|_| Error::InvalidArgument(format!("mailbox: a message of {} bytes (at most 4 GiB - 1)", msg.len())))?;
         let mut st = self.lock();
+        if let Some(why) = &st.broken[pe] {
+            return Err(Error::PeerFailed { pe, why: why.clone() });
+        }
         let p = self.payload();
         let mut slot = Vec::with_capacity(self.slot_bytes);
         // An empty message still takes one slot.
         for i in 0..msg.len().div_ceil(p).max(1) {
             let chunk = &msg[i * p..((i + 1) * p).min(msg.len())];
-            self.wait_for_credit(&mut st, pe)?;
-            slot.clear();
-            slot.extend_from_slice(&(if i == 0 { total } else { 0 }).to_ne_bytes());
-            slot.extend_from_slice(&(chunk.len() as u32).to_ne_bytes());
-            slot.extend_from_slice(chunk);
-            // Header and payload, then the stamp in front of them: for a short message one
-            // cache line carries all three, and the receiver polls that line.
-            let (seq, off) = (st.sent[pe], self.slot_off(self.me, st.sent[pe]));
-            self.alloc.put_signal(pe, off + 8, &slot, off, seq + 1, SignalOp::Set)?;
-            st.sent[pe] = seq + 1;
+            if let Err(e) = self.send_slot(&mut st, pe, &mut slot, if i == 0 { total } else { 0 }, chunk) {
+                if i > 0 {
+                    st.broken[pe] = Some(format!("a send of {} bytes to it stopped after {i} of its slots ({e})", msg.len()));
+                }
+                return Err(e);
+            }
         }
+        Ok(())
+    }
+
+    /// One slot of a message to `pe`, once it has a free one: `total` (the message's length
+    /// in its first slot, else 0) and `chunk`, assembled in `slot`.
+    fn send_slot(&self, st: &mut State, pe: usize, slot: &mut Vec<u8>, total: u32, chunk: &[u8]) -> Result<()> {
+        self.wait_for_credit(st, pe)?;
+        slot.clear();
+        slot.extend_from_slice(&total.to_ne_bytes());
+        slot.extend_from_slice(&(chunk.len() as u32).to_ne_bytes());
+        slot.extend_from_slice(chunk);
+        // Header and payload, then the stamp in front of them: for a short message one
+        // cache line carries all three, and the receiver polls that line.
+        let (seq, off) = (st.sent[pe], self.slot_off(self.me, st.sent[pe]));
+        self.alloc.put_signal(pe, off + 8, slot, off, seq + 1, SignalOp::Set)?;
+        st.sent[pe] = seq + 1;
         Ok(())
     }
 

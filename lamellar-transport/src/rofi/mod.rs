@@ -229,7 +229,7 @@ impl Backend for RofiBackend {
 
     fn capabilities(&self) -> Capabilities {
         // rofi_atomic_nb; ROFI has no per-PE quiet and documents fence as a quiet.
-        Capabilities { put_signal: false, atomic_nb: true, quiet_pe: false, fence_orders_only: false }
+        Capabilities { put_signal: false, atomic_nb: true, quiet_pe: false, fence_orders_only: false, messages: false }
     }
 
     fn path_to(&self, pe: usize) -> PeerPath {

@@ -208,7 +208,7 @@ impl Backend for ShmemBackend {
     fn capabilities(&self) -> Capabilities {
         // Every op completes at issue: nothing is ever outstanding, so a quiet for one PE
         // is exact and a fence is a release fence.
-        Capabilities { put_signal: false, atomic_nb: false, quiet_pe: true, fence_orders_only: true }
+        Capabilities { put_signal: false, atomic_nb: false, quiet_pe: true, fence_orders_only: true, messages: false }
     }
 
     fn path_to(&self, _pe: usize) -> PeerPath {

@@ -172,7 +172,7 @@ impl Backend for UcxBackend {
     fn capabilities(&self) -> Capabilities {
         // ucp_atomic_op_nbx tracked like put_nb (bitwise ones at issue), ucp_ep_flush_nbx for
         // one PE, ucp_worker_fence.
-        Capabilities { put_signal: false, atomic_nb: true, quiet_pe: true, fence_orders_only: true }
+        Capabilities { put_signal: false, atomic_nb: true, quiet_pe: true, fence_orders_only: true, messages: false }
     }
 
     fn quiet_pe(&self, pe: usize) -> Result<()> {

@@ -245,6 +245,9 @@ fn runs() -> Vec<Run> {
         let mut c = pe_command(&l, &exe, &cfg, 2, "peer_leaves_mid_ops");
         c.env("LAMELLAR_TIMEOUT", "5");
         v.push(Run { name: format!("{}/peer-leaves-with-ops-in-flight", cfg.name), cmd: c, check: Box::new(expect_success) });
+        let mut c = pe_command(&l, &exe, &cfg, 2, "mailbox_stalled_receiver");
+        c.env("LAMELLAR_TIMEOUT", "1");
+        v.push(Run { name: format!("{}/mailbox-send-to-a-stalled-receiver", cfg.name), cmd: c, check: Box::new(expect_success) });
         let c = pe_command(&l, &exe, &cfg, 2, "drop_while_peer_puts");
         v.push(Run { name: format!("{}/dropped-allocation-while-peer-puts", cfg.name), cmd: c, check: Box::new(expect_success) });
         let mut c = pe_command(&l, &exe, &cfg, 2, "timeout");

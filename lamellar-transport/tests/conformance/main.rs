@@ -157,6 +157,32 @@ fn pe_main() {
             println!("peer_leaves_mid_ops: after {rounds} rounds: {e}");
             std::process::exit(0);
         }
+        // PE 1 never receives. PE 0's send into its full ring ends in Timeout after the
+        // limit (LAMELLAR_TIMEOUT=1); a message that stopped part-way (its first slot sent)
+        // makes every later send to PE 1 fail at once with PeerFailed, so that no later
+        // message is taken as its rest.
+        "mailbox_stalled_receiver" => {
+            let mb = t.mailbox_with(2, 64).unwrap();
+            t.barrier().unwrap();
+            if me == 1 {
+                std::thread::sleep(t.timeout() * 4);
+                std::process::exit(0);
+            }
+            mb.send(1, b"one slot").unwrap();
+            let start = std::time::Instant::now();
+            let e = mb.send(1, &[7u8; 100]).expect_err("a send of 3 slots into a ring with one free must time out");
+            assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+            assert!(start.elapsed() >= t.timeout().mul_f64(0.9), "Timeout after {:?}", start.elapsed());
+            let start = std::time::Instant::now();
+            let e = mb.send(1, b"short").expect_err("a send after a message stopped part-way must fail");
+            assert_eq!(e.kind(), ErrorKind::PeerFailed, "{e}");
+            assert!(start.elapsed() < t.timeout() / 2, "PeerFailed after {:?}", start.elapsed());
+            // Sending to itself is unaffected.
+            mb.send(0, b"to me").unwrap();
+            assert_eq!(mb.recv().unwrap(), (0, b"to me".to_vec()));
+            println!("mailbox_stalled_receiver: {e}");
+            std::process::exit(0);
+        }
         // PE 0 drops an allocation without `free` while PE 1 still puts to it: only PE 0's
         // own resources go, and nothing PE 1 sends may land in memory PE 0 gave back (UCX
         // over tcp writes a put where its header says, without a key check: the region must

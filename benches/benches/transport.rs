@@ -147,6 +147,9 @@ fn bench(c: &mut Criterion, t: &Transport, ctl: &SymArray<u64>, bytes: &SymAlloc
             })
         });
         g.bench_function("bare/load", |b| b.iter(|| unsafe { p.read_volatile() }));
+        // What a get into a buffer is at the least: the load, and a store into the buffer.
+        let mut sink = [0u64; 1];
+        g.bench_function("bare/load_store", |b| b.iter(|| unsafe { std::ptr::write_volatile(sink.as_mut_ptr(), p.read_volatile()) }));
         g.bench_function("bare/xadd", |b| b.iter(|| unsafe { AtomicU64::from_ptr(p) }.fetch_add(1, Ordering::SeqCst)));
     }
     #[cfg(feature = "rofi")]

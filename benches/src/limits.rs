@@ -74,19 +74,6 @@ pub fn random_xadd(entries: usize, per_thread: usize) -> Option<f64> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn random_xadd_counts_every_add_and_takes_time() {
-        if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
-            assert_eq!(super::random_xadd(1024, 1000), None, "needs two CPUs to pin to");
-            return;
-        }
-        let ns = super::random_xadd(1 << 16, 20_000).expect("measured");
-        assert!(ns > 0.0 && ns.is_finite(), "{ns}");
-    }
-}
-
 /// The hardware under an 8 B operation on `word` (in a mapping shared with the target PE
 /// where the backend gives a view of it): a store and a full fence (what put + quiet is on
 /// shared memory), a load (get) and a `lock xadd` (fetch_add), each without any of our code.
@@ -117,4 +104,18 @@ pub fn bare_word_ops(word: *mut u64, iters: usize) -> Vec<(&'static str, (f64, f
     });
     v.push(("bare_xadd", summarize(xadd.unwrap_or_default())));
     v
+}
+
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn random_xadd_counts_every_add_and_takes_time() {
+        if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
+            assert_eq!(super::random_xadd(1024, 1000), None, "needs two CPUs to pin to");
+            return;
+        }
+        let ns = super::random_xadd(1 << 16, 20_000).expect("measured");
+        assert!(ns > 0.0 && ns.is_finite(), "{ns}");
+    }
 }

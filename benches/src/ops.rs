@@ -116,7 +116,10 @@ impl Bench<'_> {
                     v.into_iter().map(|x| x / w as f64).collect()
                 }
                 // The loop and the timer alone: what every figure above includes besides its op.
-                "overhead" => time_batches(warmup, samples, batch, || Ok::<(), Error>(std::hint::black_box(())))?,
+                "overhead" => time_batches(warmup, samples, batch, || {
+                    std::hint::black_box(());
+                    Ok::<(), Error>(())
+                })?,
                 "fetch_add" => time_batches(warmup, samples, batch, || a.atomic_fetch_add::<u64>(target, 0, 1).map(drop))?,
                 "compare_swap" => time_batches(warmup, samples, batch, || a.atomic_compare_swap::<u64>(target, 0, 0, 0).map(drop))?,
                 "put_pingpong" | "put_signal_pingpong" => return Ok(None), // needs two PEs

@@ -117,7 +117,7 @@ pub fn run(a: &TuneArgs) -> i32 {
     };
     let advice = advise(&rows, &a.sizes.0);
     println!("\n# fastest per size (ns per operation; windowed = {} non-blocking operations, then completion)", a.window);
-    println!("{:>9}  {:<4} {:<34} {:>11}  {}", "bytes", "op", "backend provider", "ns/op", "windowed vs blocking");
+    println!("{:>9}  {:<4} {:<34} {:>11}  windowed vs blocking", "bytes", "op", "backend provider", "ns/op");
     for x in &advice {
         let how = if x.windowed_beats_blocking { "windowed wins" } else { "blocking wins" };
         println!("{:>9}  {:<4} {:<34} {:>11.1}  {how} ({:.2}x the blocking time)", x.bytes, x.op, format!("{} {}", x.backend, x.provider), x.ns, x.windowed_over_blocking);

@@ -158,6 +158,8 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     /// [`SymAlloc::put_signal`] without waiting for the put: the put is issued, ordered
     /// before the signal by the transport's fence, and the signal sent; the handle completes
     /// when `src` may be reused. The signal is at the target when this returns.
+    // The put's four and the signal's three, as OpenSHMEM's shmem_put_signal_nbi takes them.
+    #[allow(clippy::too_many_arguments)]
     pub fn put_signal_nb(
         &'scope self,
         dst: &'scope SymAlloc,

@@ -55,7 +55,8 @@ fn signal_word_and_message_waits_time_out() {
     let t = Transport::builder().backend("shmem").timeout(limit).init().unwrap();
     let a = t.alloc(16).unwrap();
     let mb = t.mailbox().unwrap();
-    let waits: Vec<(&str, Box<dyn Fn() -> lamellar_transport::Result<()> + '_>)> = vec![
+    type Wait<'a> = Box<dyn Fn() -> lamellar_transport::Result<()> + 'a>;
+    let waits: Vec<(&str, Wait<'_>)> = vec![
         ("signal_wait_until", Box::new(|| a.signal_wait_until(0, Cmp::Eq, 1).map(drop))),
         ("wait_until_any", Box::new(|| a.wait_until_any(&[0, 8], Cmp::Gt, 0).map(drop))),
         ("wait_until_all", Box::new(|| a.wait_until_all(&[0, 8], Cmp::Eq, 9))),

@@ -85,6 +85,8 @@ impl Worker<'_> {
     /// # Safety
     /// `reply` is valid for writes of `width` bytes until the request completes, and holds
     /// the new value for a compare-swap. UCX copies the operand at the call.
+    // ucp_atomic_op_nbx's own arguments, one for one.
+    #[allow(clippy::too_many_arguments)]
     pub unsafe fn atomic_raw(&mut self, pe: usize, opcode: sys::ucp_atomic_op_t, width: usize, operand: u64, reply: *mut c_void, remote: u64, rkey: ucp_rkey_h) -> Result<ucs_status_ptr_t> {
         let ep = self.ep(pe)?;
         let mut operand = Word::new(width, operand);

@@ -187,7 +187,9 @@ fn runs() -> Vec<Run> {
             }
         }
         // Bad settings and launchers we cannot serve fail init, naming the culprit.
-        let mut bad: Vec<(&str, Vec<(&str, &str)>, &str)> = vec![
+        // (name, environment, what the error must say)
+        type Bad<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a str);
+        let mut bad: Vec<Bad> = vec![
             ("launcher-without-PMI-connection", vec![("PMI_RANK", "5"), ("PMI_SIZE", "2")], "Bootstrap|PMI_RANK=5"),
             ("srun-step-without-PMI", vec![("SLURM_STEP_NUM_TASKS", "2"), ("SLURM_STEP_ID", "0")], "Bootstrap|--mpi=pmi2"),
             ("openmpi-without-PMIx-server", vec![("OMPI_COMM_WORLD_SIZE", "2")], "Bootstrap|OMPI_COMM_WORLD_SIZE"),

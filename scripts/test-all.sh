@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian/Ubuntu machine lacks, starts what the tests need (as root: a
 # one-node Slurm on localhost, two test hosts made of namespaces; stopped again on exit),
-# then runs every test of the workspace: the Rust tests (conformance suite on every compiled
+# then checks formatting and lints (cargo fmt, clippy -D warnings) and runs every test of the
+# workspace: the Rust tests (conformance suite on every compiled
 # backend under lamellar-run, hydra, Open MPI, srun with PMI-2 and PMIx, across two hosts,
 # and as a singleton; launcher; bench), and ROFI's own C tests (make check).
 set -euo pipefail
@@ -52,6 +53,11 @@ fi
 # Every backend. Not rofi-sys/vendored: rofi-sys's test vendored_libfabric_from_source builds
 # a crate with that feature itself (libfabric from the lamellar-libfabric-src crate's sources).
 FEATURES="lamellar-transport/rofi,lamellar-transport/ucx,lamellar-bench/rofi,lamellar-bench/ucx"
+echo "== cargo fmt --check, cargo clippy -D warnings"
+# Where rustup manages the toolchain, it adds what a minimal profile leaves out.
+if command -v rustup >/dev/null; then rustup component add rustfmt clippy >/dev/null 2>&1 || true; fi
+cargo fmt --all --check
+cargo clippy --workspace --release --all-targets --features "$FEATURES" -- -D warnings 2>&1
 echo "== cargo test (workspace; features $FEATURES)"
 cargo test --workspace --release --features "$FEATURES" 2>&1
 echo "== criterion benches, each once (test mode), on every backend"

@@ -36,7 +36,10 @@ fn main() {
         match lamellar_run::run(&spec) {
             Ok(out) if out.code == 0 => {}
             Ok(out) => {
-                eprintln!("transport bench on {backend}: {}", out.failure.unwrap_or_else(|| format!("exit {}", out.code)));
+                eprintln!(
+                    "transport bench on {backend}: {}",
+                    out.failure.unwrap_or_else(|| format!("exit {}", out.code))
+                );
                 std::process::exit(1);
             }
             Err(e) => {
@@ -54,7 +57,10 @@ fn pe_main() -> Result<()> {
     let words: SymArray<u64> = t.alloc_array(1)?;
     t.barrier()?;
     if t.my_pe() == 0 {
-        let mut c = Criterion::default().configure_from_args().warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2));
+        let mut c = Criterion::default()
+            .configure_from_args()
+            .warm_up_time(Duration::from_millis(500))
+            .measurement_time(Duration::from_secs(2));
         bench(&mut c, &t, &ctl, &bytes, &words)?;
         c.final_summary();
         ctl.set(1, 0, STOP)?;
@@ -89,7 +95,11 @@ fn serve(t: &Transport, ctl: &SymArray<u64>) -> Result<()> {
 /// The calls under ours on rofi, on the same words, straight into ROFI: what the Rust layer
 /// adds is ours minus these.
 #[cfg(feature = "rofi")]
-fn bare_rofi(g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>, peer: usize, bytes: &SymAlloc) {
+fn bare_rofi(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    peer: usize,
+    bytes: &SymAlloc,
+) {
     use rofi_sys as sys;
     let dst = bytes.local_ptr().cast::<std::ffi::c_void>();
     let (pe, mut word, mut old) = (peer as i32, [0u8; 8], 0u64);
@@ -103,10 +113,20 @@ fn bare_rofi(g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallT
             rc(sys::rofi_quiet())
         })
     });
-    g.bench_function("bare/rofi_get", |b| b.iter(|| unsafe { rc(sys::rofi_get(word.as_mut_ptr().cast(), dst, 8, pe)) }));
+    g.bench_function("bare/rofi_get", |b| {
+        b.iter(|| unsafe { rc(sys::rofi_get(word.as_mut_ptr().cast(), dst, 8, pe)) })
+    });
     g.bench_function("bare/rofi_fetch_add", |b| {
         b.iter(|| unsafe {
-            rc(sys::rofi_atomic(sys::ROFI_ATOMIC_FETCH_ADD, sys::ROFI_UINT64, dst, (&one as *const u64).cast(), std::ptr::null(), (&mut old as *mut u64).cast(), pe))
+            rc(sys::rofi_atomic(
+                sys::ROFI_ATOMIC_FETCH_ADD,
+                sys::ROFI_UINT64,
+                dst,
+                (&one as *const u64).cast(),
+                std::ptr::null(),
+                (&mut old as *mut u64).cast(),
+                pe,
+            ))
         })
     });
 }
@@ -116,7 +136,13 @@ fn ok<T>(r: Result<T>) -> T {
     r.unwrap_or_else(|e| panic!("transport error during the bench: {e}"))
 }
 
-fn bench(c: &mut Criterion, t: &Transport, ctl: &SymArray<u64>, bytes: &SymAlloc, words: &SymArray<u64>) -> Result<()> {
+fn bench(
+    c: &mut Criterion,
+    t: &Transport,
+    ctl: &SymArray<u64>,
+    bytes: &SymAlloc,
+    words: &SymArray<u64>,
+) -> Result<()> {
     let name = format!("{}/{}", t.backend_name(), t.provider());
     let peer = 1;
     let mut g = c.benchmark_group(format!("{name}/8B"));
@@ -124,15 +150,25 @@ fn bench(c: &mut Criterion, t: &Transport, ctl: &SymArray<u64>, bytes: &SymAlloc
     let one = [7u64];
     let mut out = [0u64];
     let mut raw = [0u8; 8];
-    g.bench_function("put/bytes", |b| b.iter(|| ok(bytes.put(peer, 0, &raw).and_then(|_| t.quiet()))));
-    g.bench_function("put/typed", |b| b.iter(|| ok(words.put(peer, 0, &one).and_then(|_| t.quiet()))));
+    g.bench_function("put/bytes", |b| {
+        b.iter(|| ok(bytes.put(peer, 0, &raw).and_then(|_| t.quiet())))
+    });
+    g.bench_function("put/typed", |b| {
+        b.iter(|| ok(words.put(peer, 0, &one).and_then(|_| t.quiet())))
+    });
     g.bench_function("get/bytes", |b| b.iter(|| ok(bytes.get(peer, 0, &mut raw))));
     g.bench_function("get/typed", |b| b.iter(|| ok(words.get(peer, 0, &mut out))));
-    g.bench_function("fetch_add/bytes", |b| b.iter(|| ok(bytes.atomic_fetch_add::<u64>(peer, 0, 1))));
+    g.bench_function("fetch_add/bytes", |b| {
+        b.iter(|| ok(bytes.atomic_fetch_add::<u64>(peer, 0, 1)))
+    });
     g.bench_function("fetch_add/typed", |b| b.iter(|| ok(words.fetch_add(peer, 0, 1))));
-    g.bench_function("compare_swap/bytes", |b| b.iter(|| ok(bytes.atomic_compare_swap::<u64>(peer, 0, 0, 0))));
+    g.bench_function("compare_swap/bytes", |b| {
+        b.iter(|| ok(bytes.atomic_compare_swap::<u64>(peer, 0, 0, 0)))
+    });
     g.bench_function("compare_swap/typed", |b| b.iter(|| ok(words.compare_swap(peer, 0, 0, 0))));
-    g.bench_function("put/typed_one", |b| b.iter(|| ok(words.put_one(peer, 0, 7).and_then(|_| t.quiet()))));
+    g.bench_function("put/typed_one", |b| {
+        b.iter(|| ok(words.put_one(peer, 0, 7).and_then(|_| t.quiet())))
+    });
     g.bench_function("get/typed_one", |b| b.iter(|| ok(words.get_one(peer, 0))));
     // The hardware under them, on the same word, where the backend maps it here (shmem).
     if let Some(view) = words.local_view(peer)? {
@@ -149,8 +185,12 @@ fn bench(c: &mut Criterion, t: &Transport, ctl: &SymArray<u64>, bytes: &SymAlloc
         g.bench_function("bare/load", |b| b.iter(|| unsafe { p.read_volatile() }));
         // What a get into a buffer is at the least: the load, and a store into the buffer.
         let mut sink = [0u64; 1];
-        g.bench_function("bare/load_store", |b| b.iter(|| unsafe { std::ptr::write_volatile(sink.as_mut_ptr(), p.read_volatile()) }));
-        g.bench_function("bare/xadd", |b| b.iter(|| unsafe { AtomicU64::from_ptr(p) }.fetch_add(1, Ordering::SeqCst)));
+        g.bench_function("bare/load_store", |b| {
+            b.iter(|| unsafe { std::ptr::write_volatile(sink.as_mut_ptr(), p.read_volatile()) })
+        });
+        g.bench_function("bare/xadd", |b| {
+            b.iter(|| unsafe { AtomicU64::from_ptr(p) }.fetch_add(1, Ordering::SeqCst))
+        });
     }
     #[cfg(feature = "rofi")]
     if t.backend_name() == "rofi" {
@@ -165,7 +205,9 @@ fn bench(c: &mut Criterion, t: &Transport, ctl: &SymArray<u64>, bytes: &SymAlloc
         g.bench_with_input(BenchmarkId::from_parameter(size), &src, |b, src| {
             b.iter(|| {
                 ok(t.scope(|s| -> Result<()> {
-                    let hs = (0..WINDOW).map(|_| s.put_nb(bytes, peer, 0, src)).collect::<Result<Vec<_>>>()?;
+                    let hs = (0..WINDOW)
+                        .map(|_| s.put_nb(bytes, peer, 0, src))
+                        .collect::<Result<Vec<_>>>()?;
                     hs.into_iter().try_for_each(|h| h.wait().map(drop))
                 })
                 .and_then(|r| r)

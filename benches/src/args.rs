@@ -5,7 +5,21 @@
 use clap::Parser;
 use std::time::Duration;
 
-pub const ALL_OPS: [&str; 13] = ["put", "put_pingpong", "put_signal_pingpong", "get", "put_nb", "put_bw", "get_nb", "fetch_add", "compare_swap", "barrier", "msg_latency", "msg_rate", "limits"];
+pub const ALL_OPS: [&str; 13] = [
+    "put",
+    "put_pingpong",
+    "put_signal_pingpong",
+    "get",
+    "put_nb",
+    "put_bw",
+    "get_nb",
+    "fetch_add",
+    "compare_swap",
+    "barrier",
+    "msg_latency",
+    "msg_rate",
+    "limits",
+];
 
 /// Asked for by name only: the harness's own cost per measured op (its loop and timer).
 pub const EXTRA_OPS: [&str; 1] = ["overhead"];
@@ -15,7 +29,13 @@ fn known(op: &str) -> bool {
 }
 
 fn known_list() -> String {
-    ALL_OPS.iter().chain(EXTRA_OPS.iter()).chain(crate::kernels::KERNELS.iter()).copied().collect::<Vec<_>>().join(",")
+    ALL_OPS
+        .iter()
+        .chain(EXTRA_OPS.iter())
+        .chain(crate::kernels::KERNELS.iter())
+        .copied()
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// The largest message a sweep may ask for: each PE allocates one symmetric buffer of the
@@ -69,11 +89,19 @@ impl Fabrics {
     }
     /// The providers given, or shared memory and tcp.
     pub fn providers(&self) -> Vec<String> {
-        if self.provider.is_empty() { vec!["shm".into(), "tcp;ofi_rxm".into()] } else { self.provider.clone() }
+        if self.provider.is_empty() {
+            vec!["shm".into(), "tcp;ofi_rxm".into()]
+        } else {
+            self.provider.clone()
+        }
     }
     /// The transport sets given, or shared memory and tcp.
     pub fn tls_sets(&self) -> Vec<String> {
-        if self.tls.is_empty() { vec!["posix,sysv,cma,self".into(), "tcp,self".into()] } else { self.tls.clone() }
+        if self.tls.is_empty() {
+            vec!["posix,sysv,cma,self".into(), "tcp,self".into()]
+        } else {
+            self.tls.clone()
+        }
     }
 }
 
@@ -163,7 +191,11 @@ impl Args {
 
 fn parse_plot(s: &str) -> Result<String, String> {
     let lower = s.to_ascii_lowercase();
-    if lower.ends_with(".svg") || lower.ends_with(".png") { Ok(s.to_string()) } else { Err("the file must end in .svg or .png".into()) }
+    if lower.ends_with(".svg") || lower.ends_with(".png") {
+        Ok(s.to_string())
+    } else {
+        Err("the file must end in .svg or .png".into())
+    }
 }
 
 pub fn non_empty(s: &str) -> Result<String, String> {
@@ -171,7 +203,8 @@ pub fn non_empty(s: &str) -> Result<String, String> {
 }
 
 fn parse_ops(s: &str) -> Result<Ops, String> {
-    let ops: Vec<String> = s.split(',').map(|o| o.trim().to_string()).filter(|o| !o.is_empty()).collect();
+    let ops: Vec<String> =
+        s.split(',').map(|o| o.trim().to_string()).filter(|o| !o.is_empty()).collect();
     if ops.is_empty() {
         return Err(format!("no operation given; known: {}", known_list()));
     }
@@ -190,7 +223,11 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
         Some((i, 'g' | 'G')) => (&s[..i], 1 << 30),
         _ => (s, 1),
     };
-    let n = num.parse::<usize>().ok().and_then(|n| n.checked_mul(mult)).ok_or_else(|| format!("bad size {s:?}"))?;
+    let n = num
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .ok_or_else(|| format!("bad size {s:?}"))?;
     match n {
         0 => Err("a size must be at least 1 byte".into()),
         n if n > MAX_SIZE => Err(format!("size {s} is above the largest the harness takes (1G)")),
@@ -199,13 +236,18 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
 }
 
 pub fn parse_sizes(s: &str) -> Result<Sizes, String> {
-    let v = s.split(',').filter(|x| !x.trim().is_empty()).map(parse_size).collect::<Result<Vec<_>, _>>()?;
+    let v = s
+        .split(',')
+        .filter(|x| !x.trim().is_empty())
+        .map(parse_size)
+        .collect::<Result<Vec<_>, _>>()?;
     if v.is_empty() { Err("no size given".into()) } else { Ok(Sizes(v)) }
 }
 
 /// The transport's own rule for LAMELLAR_TIMEOUT: a positive, finite number of seconds.
 fn parse_timeout(s: &str) -> Result<Duration, String> {
-    lamellar_transport::config::parse_timeout(s).ok_or_else(|| "must be a positive number of seconds".into())
+    lamellar_transport::config::parse_timeout(s)
+        .ok_or_else(|| "must be a positive number of seconds".into())
 }
 
 #[cfg(test)]
@@ -265,11 +307,41 @@ mod tests {
 
     #[test]
     fn values_parse() {
-        let a = p(&["-n", "3", "--ops", "put, get", "--sizes", "8,1M", "--timeout", "2.5", "--bind-to", "core", "--backend", "ucx"]).unwrap();
-        assert_eq!((a.pes, a.ops(), a.sizes()), (Some(3), &["put".to_string(), "get".to_string()][..], &[8, 1 << 20][..]));
-        assert_eq!((a.timeout, a.bind_cores, a.backend.as_deref()), (Some(Duration::from_millis(2500)), true, Some("ucx")));
+        let a = p(&[
+            "-n",
+            "3",
+            "--ops",
+            "put, get",
+            "--sizes",
+            "8,1M",
+            "--timeout",
+            "2.5",
+            "--bind-to",
+            "core",
+            "--backend",
+            "ucx",
+        ])
+        .unwrap();
+        assert_eq!(
+            (a.pes, a.ops(), a.sizes()),
+            (Some(3), &["put".to_string(), "get".to_string()][..], &[8, 1 << 20][..])
+        );
+        assert_eq!(
+            (a.timeout, a.bind_cores, a.backend.as_deref()),
+            (Some(Duration::from_millis(2500)), true, Some("ucx"))
+        );
         assert!(!a.is_sweep());
-        let a = p(&["--provider", "shm", "--provider", "tcp;ofi_rxm", "--tls", "tcp,self", "--plot", "x.SVG"]).unwrap();
+        let a = p(&[
+            "--provider",
+            "shm",
+            "--provider",
+            "tcp;ofi_rxm",
+            "--tls",
+            "tcp,self",
+            "--plot",
+            "x.SVG",
+        ])
+        .unwrap();
         assert_eq!((a.provider.len(), a.tls.len(), a.is_sweep()), (2, 1, true));
         assert!(p(&["--backend", "all"]).unwrap().is_sweep());
     }

@@ -19,7 +19,8 @@ impl AlignedBuf {
     pub fn new(len: usize, fill: u8) -> AlignedBuf {
         let layout = Self::layout(len);
         // SAFETY: the layout has a non-zero size (at least one page).
-        let ptr = NonNull::new(unsafe { alloc_zeroed(layout) }).unwrap_or_else(|| std::alloc::handle_alloc_error(layout));
+        let ptr = NonNull::new(unsafe { alloc_zeroed(layout) })
+            .unwrap_or_else(|| std::alloc::handle_alloc_error(layout));
         let mut b = AlignedBuf { ptr, len };
         b.fill(fill);
         b

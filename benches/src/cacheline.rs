@@ -64,14 +64,21 @@ fn wait_for(line: &Line, want: u64) -> Result<(), String> {
 /// as every lamellar-bench row is (`stats::time_batches`). With `cpus`, the first thread is
 /// pinned to `cpus[0]` and the answerer to `cpus[1]`; without, both keep the process's
 /// affinity.
-pub fn round_trips(cpus: Option<[usize; 2]>, warmup: usize, samples: usize, batch: usize) -> Result<Vec<f64>, String> {
+pub fn round_trips(
+    cpus: Option<[usize; 2]>,
+    warmup: usize,
+    samples: usize,
+    batch: usize,
+) -> Result<Vec<f64>, String> {
     let (ping, pong) = (Line(AtomicU64::new(0)), Line(AtomicU64::new(0)));
     let total = (warmup + samples * batch.max(1)) as u64;
     let pin_to = |i: usize| cpus.map_or(Ok(()), |c| pin(c[i]));
     std::thread::scope(|s| {
         let answerer = s.spawn(|| -> Result<(), String> {
             let answered = pin_to(1).and_then(|()| {
-                (1..=total).try_for_each(|i| wait_for(&ping, i).map(|()| pong.0.store(i, Ordering::Release)))
+                (1..=total).try_for_each(|i| {
+                    wait_for(&ping, i).map(|()| pong.0.store(i, Ordering::Release))
+                })
             });
             if answered.is_err() {
                 pong.0.store(ABANDONED, Ordering::Release);
@@ -91,7 +98,8 @@ pub fn round_trips(cpus: Option<[usize; 2]>, warmup: usize, samples: usize, batc
         if mine.is_err() {
             ping.0.store(ABANDONED, Ordering::Release);
         }
-        let theirs = answerer.join().unwrap_or_else(|_| Err("the answering thread panicked".into()));
+        let theirs =
+            answerer.join().unwrap_or_else(|_| Err("the answering thread panicked".into()));
         match (mine, theirs) {
             (Ok(v), Ok(())) => Ok(v),
             // The side that failed first says why; the other only saw it give up.
@@ -119,13 +127,25 @@ mod tests {
     #[test]
     fn a_thread_that_cannot_pin_ends_it_with_its_own_error() {
         let last = libc::CPU_SETSIZE as usize - 1;
-        assert!(round_trips(Some([0, last]), 10, 1, 100).unwrap_err().contains(&format!("cannot pin to CPU {last}")));
-        assert!(round_trips(Some([last, 0]), 10, 1, 100).unwrap_err().contains(&format!("cannot pin to CPU {last}")));
+        assert!(
+            round_trips(Some([0, last]), 10, 1, 100)
+                .unwrap_err()
+                .contains(&format!("cannot pin to CPU {last}"))
+        );
+        assert!(
+            round_trips(Some([last, 0]), 10, 1, 100)
+                .unwrap_err()
+                .contains(&format!("cannot pin to CPU {last}"))
+        );
     }
 
     #[test]
     fn pinning_to_a_cpu_that_does_not_exist_is_an_error() {
         assert!(pin(libc::CPU_SETSIZE as usize).unwrap_err().contains("out of range"));
-        std::thread::spawn(|| assert!(pin(libc::CPU_SETSIZE as usize - 1).unwrap_err().contains("cannot pin"))).join().unwrap();
+        std::thread::spawn(|| {
+            assert!(pin(libc::CPU_SETSIZE as usize - 1).unwrap_err().contains("cannot pin"))
+        })
+        .join()
+        .unwrap();
     }
 }

@@ -22,7 +22,8 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use std::time::Instant;
 
-pub const KERNELS: [&str; 5] = ["histo", "histo_agg", "index_gather", "index_gather_agg", "randperm"];
+pub const KERNELS: [&str; 5] =
+    ["histo", "histo_agg", "index_gather", "index_gather_agg", "randperm"];
 /// Table entries per PE for histo and index_gather.
 pub const TABLE_PER_PE: usize = 1 << 20;
 /// Updates or requests per batch in the aggregated kernels.
@@ -94,7 +95,9 @@ fn histo(t: &Transport, n: usize) -> Result<f64> {
 
 fn check_total(t: &Transport, kernel: &str, local: u64, want: u64) -> Result<()> {
     match sum_at_0(t, local)? {
-        Some(got) if got != want => Err(invalid(kernel, format!("counts sum to {got}, expected {want}"))),
+        Some(got) if got != want => {
+            Err(invalid(kernel, format!("counts sum to {got}, expected {want}")))
+        }
         _ => Ok(()),
     }
 }
@@ -102,7 +105,11 @@ fn check_total(t: &Transport, kernel: &str, local: u64, want: u64) -> Result<()>
 fn index_gather(t: &Transport, n: usize) -> Result<f64> {
     let (me, p) = (t.my_pe(), t.num_pes());
     let table: SymArray<u64> = t.alloc_array(TABLE_PER_PE)?;
-    table.put(me, 0, &(0..TABLE_PER_PE as u64).map(|i| (me * TABLE_PER_PE) as u64 + i).collect::<Vec<_>>())?;
+    table.put(
+        me,
+        0,
+        &(0..TABLE_PER_PE as u64).map(|i| (me * TABLE_PER_PE) as u64 + i).collect::<Vec<_>>(),
+    )?;
     let mut r = rng(t);
     let mut wrong = 0u64;
     let secs = timed(t, || {
@@ -143,7 +150,12 @@ fn randperm(t: &Transport, n: usize) -> Result<f64> {
     let total = (n * p) as u64;
     check_total(t, "randperm (items placed)", placed.len() as u64, total)?;
     // Ids 0..total placed once each sum to total(total-1)/2; a lost or doubled id shows.
-    check_total(t, "randperm (sum of ids)", placed.iter().sum(), total * total.saturating_sub(1) / 2)?;
+    check_total(
+        t,
+        "randperm (sum of ids)",
+        placed.iter().sum(),
+        total * total.saturating_sub(1) / 2,
+    )?;
     table.free()?;
     Ok(secs)
 }
@@ -221,7 +233,9 @@ impl<A: FnMut(&[u64], &mut Vec<u64>), C: FnMut(usize, &[u64], &[u64])> Aggregato
                 self.mb.send(t, other, self.mb.reply(me), &self.ans)?;
                 came = true;
             }
-            if self.in_flight[other].is_some() && self.mb.take(t, self.mb.reply(other), &mut self.ans)? {
+            if self.in_flight[other].is_some()
+                && self.mb.take(t, self.mb.reply(other), &mut self.ans)?
+            {
                 let asked = self.in_flight[other].take().expect("checked above");
                 (self.check)(other, &asked, &self.ans);
                 came = true;
@@ -288,7 +302,15 @@ fn aggregated(
     check: impl FnMut(usize, &[u64], &[u64]),
 ) -> Result<f64> {
     let (me, p) = (t.my_pe(), t.num_pes());
-    let mut a = Aggregator { t, mb: Mailboxes::new(t)?, in_flight: vec![None; p], req: Vec::new(), ans: Vec::new(), answer, check };
+    let mut a = Aggregator {
+        t,
+        mb: Mailboxes::new(t)?,
+        in_flight: vec![None; p],
+        req: Vec::new(),
+        ans: Vec::new(),
+        answer,
+        check,
+    };
     let mut r = rng(t);
     let mut pending: Vec<Vec<u64>> = vec![Vec::with_capacity(BATCH); p];
     let secs = timed(t, || {
@@ -351,7 +373,11 @@ fn index_gather_agg(t: &Transport, n: usize) -> Result<f64> {
         |owner, asked, values| {
             answered += values.len() as u64;
             wrong += (asked.len() != values.len()) as u64;
-            wrong += asked.iter().zip(values).filter(|&(&i, &v)| v != (owner * TABLE_PER_PE) as u64 + i).count() as u64;
+            wrong += asked
+                .iter()
+                .zip(values)
+                .filter(|&(&i, &v)| v != (owner * TABLE_PER_PE) as u64 + i)
+                .count() as u64;
         },
     )?;
     check_total(t, "index_gather_agg (wrong values)", wrong, 0)?;

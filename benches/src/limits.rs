@@ -58,7 +58,10 @@ pub fn random_xadd(entries: usize, per_thread: usize) -> Option<f64> {
                 })
             })
             .collect();
-        workers.into_iter().map(|w| w.join().unwrap_or_else(|_| Err("a thread panicked".into()))).collect()
+        workers
+            .into_iter()
+            .map(|w| w.join().unwrap_or_else(|_| Err("a thread panicked".into())))
+            .collect()
     });
     let total: u64 = table.iter().map(|c| c.load(Ordering::Relaxed)).sum();
     match times.into_iter().collect::<Result<Vec<f64>, String>>() {
@@ -105,7 +108,6 @@ pub fn bare_word_ops(word: *mut u64, iters: usize) -> Vec<(&'static str, (f64, f
     v.push(("bare_xadd", summarize(xadd.unwrap_or_default())));
     v
 }
-
 
 #[cfg(test)]
 mod tests {

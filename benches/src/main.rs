@@ -36,9 +36,15 @@ fn main() {
     // Under any launcher (ours, hydra, mpirun, srun) this process is one PE of its job.
     let under_launcher = lamellar_transport::bootstrap::detect::launcher_in_sight();
     if under_launcher && args.is_sweep() {
-        usage_error("a sweep (--backend all, several --provider or --tls) starts its own jobs: run it without a launcher");
+        usage_error(
+            "a sweep (--backend all, several --provider or --tls) starts its own jobs: run it without a launcher",
+        );
     }
-    let code = if under_launcher || (!args.is_sweep() && args.pes.unwrap_or(1) <= 1) { pe(&args) } else { sweep::run(&args) };
+    let code = if under_launcher || (!args.is_sweep() && args.pes.unwrap_or(1) <= 1) {
+        pe(&args)
+    } else {
+        sweep::run(&args)
+    };
     std::process::exit(code);
 }
 
@@ -61,7 +67,11 @@ fn pe(args: &args::Args) -> i32 {
                     "error": e.to_string(),
                 });
                 // Every PE may write it: appends are whole lines, and the reader takes the first.
-                let _ = std::fs::OpenOptions::new().create(true).append(true).open(path).and_then(|mut f| writeln!(f, "{line}"));
+                let _ = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .and_then(|mut f| writeln!(f, "{line}"));
             }
             1
         }
@@ -78,7 +88,11 @@ fn pe_main(args: &args::Args) -> Result<()> {
             unsafe { std::env::set_var("ROFI_LOCAL", "0") };
         }
     }
-    if let Some(tls) = args.tls.first().or(args.provider.first().filter(|_| args.backend.as_deref() == Some("ucx"))) {
+    if let Some(tls) = args
+        .tls
+        .first()
+        .or(args.provider.first().filter(|_| args.backend.as_deref() == Some("ucx")))
+    {
         unsafe { std::env::set_var("UCX_TLS", tls) };
     }
     let mut b = Transport::builder();
@@ -92,14 +106,21 @@ fn pe_main(args: &args::Args) -> Result<()> {
     let me = t.my_pe();
     if let Some(p) = args.pes.filter(|&p| p as usize != t.num_pes()) {
         if me == 0 {
-            eprintln!("lamellar-bench: --pes {p} but the launcher started {} PEs; measuring with {}", t.num_pes(), t.num_pes());
+            eprintln!(
+                "lamellar-bench: --pes {p} but the launcher started {} PEs; measuring with {}",
+                t.num_pes(),
+                t.num_pes()
+            );
         }
     }
     // +8: put_signal_pingpong's signal word goes right after its data.
     let max = args.sizes().iter().copied().max().unwrap_or(8).max(64) + 8;
     let target = match args.target {
         Some(pe) if pe == 0 || pe >= t.num_pes() => {
-            return Err(lamellar_transport::Error::InvalidArgument(format!("--target {pe}: PE 0 measures against another PE, 1..{}", t.num_pes())));
+            return Err(lamellar_transport::Error::InvalidArgument(format!(
+                "--target {pe}: PE 0 measures against another PE, 1..{}",
+                t.num_pes()
+            )));
         }
         Some(pe) => pe,
         None => usize::from(t.num_pes() > 1),
@@ -108,7 +129,12 @@ fn pe_main(args: &args::Args) -> Result<()> {
     let mut results: Vec<Measurement> = Vec::new();
     let osu = args.format == "osu";
     if me == 0 {
-        println!("# lamellar-bench: backend {} provider {} pes {}", t.backend_name(), t.provider(), t.num_pes());
+        println!(
+            "# lamellar-bench: backend {} provider {} pes {}",
+            t.backend_name(),
+            t.provider(),
+            t.num_pes()
+        );
         if !osu {
             println!("{}", report::table_header());
         }
@@ -128,7 +154,9 @@ fn pe_main(args: &args::Args) -> Result<()> {
         progress.set_message(op.clone());
         if me == 0 && osu {
             match report::osu_title(op) {
-                Some(title) if last_title != Some(title) => println!("# {title}\n{}", report::osu_columns(op)),
+                Some(title) if last_title != Some(title) => {
+                    println!("# {title}\n{}", report::osu_columns(op))
+                }
                 Some(_) => {}
                 None => println!("# {op}: no OSU counterpart (see --format table)"),
             }
@@ -150,7 +178,8 @@ fn pe_main(args: &args::Args) -> Result<()> {
             t.barrier()?;
             if me == 0 {
                 let view = word.local_view(bench.target)?;
-                let ptr = view.as_ref().map_or(word.bytes().local_ptr().cast::<u64>(), |v| v.as_ptr());
+                let ptr =
+                    view.as_ref().map_or(word.bytes().local_ptr().cast::<u64>(), |v| v.as_ptr());
                 for m in limits_rows(&t, args, ptr) {
                     progress.suspend(|| emit(m, &mut results));
                 }
@@ -170,12 +199,16 @@ fn pe_main(args: &args::Args) -> Result<()> {
     if me == 0 {
         let env = report::Env::here();
         let lines: Vec<String> = results.iter().map(|m| report::to_json(m, &env)).collect();
-        let io = |what: &str, path: &str, e: String| lamellar_transport::Error::InvalidArgument(format!("{what} {path}: {e}"));
+        let io = |what: &str, path: &str, e: String| {
+            lamellar_transport::Error::InvalidArgument(format!("{what} {path}: {e}"))
+        };
         if let Some(path) = &args.json {
-            std::fs::write(path, lines.iter().map(|l| format!("{l}\n")).collect::<String>()).map_err(|e| io("writing", path, e.to_string()))?;
+            std::fs::write(path, lines.iter().map(|l| format!("{l}\n")).collect::<String>())
+                .map_err(|e| io("writing", path, e.to_string()))?;
         }
         if let Some(path) = &args.plot {
-            let rows: Vec<serde_json::Value> = lines.iter().filter_map(|l| serde_json::from_str(l).ok()).collect();
+            let rows: Vec<serde_json::Value> =
+                lines.iter().filter_map(|l| serde_json::from_str(l).ok()).collect();
             plot::write(path, &rows).map_err(|e| io("plotting to", path, e))?;
         }
     }
@@ -222,7 +255,12 @@ fn progress_bar(me: usize, args: &args::Args) -> indicatif::ProgressBar {
     if me != 0 || !std::io::stderr().is_terminal() {
         return indicatif::ProgressBar::hidden();
     }
-    let total: usize = args.ops().iter().filter(|o| *o != "limits" && !kernels::KERNELS.contains(&o.as_str())).map(|o| sizes_for(o, args).len()).sum();
+    let total: usize = args
+        .ops()
+        .iter()
+        .filter(|o| *o != "limits" && !kernels::KERNELS.contains(&o.as_str()))
+        .map(|o| sizes_for(o, args).len())
+        .sum();
     let bar = indicatif::ProgressBar::new(total as u64);
     if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}") {
         bar.set_style(style);

@@ -25,9 +25,9 @@ use crate::args::Args;
 use crate::buf::AlignedBuf;
 use crate::report::Measurement;
 use crate::stats::{plan, summarize, time_batches};
+use lamellar_transport::{Cmp, Error, NbHandle, Result, SignalOp, SymAlloc, Transport};
 use std::collections::VecDeque;
 use std::time::Instant;
-use lamellar_transport::{Cmp, Error, NbHandle, Result, SignalOp, SymAlloc, Transport};
 
 /// Operations per measurement: the requested count, fewer for large sizes so that one
 /// measurement moves about 256 MiB at most.
@@ -83,9 +83,13 @@ impl Bench<'_> {
         t.barrier()?;
         let v = match (op, me) {
             ("barrier", _) => Some(time_batches(warmup, samples, batch, || t.barrier())?),
-            ("put_pingpong", m) if t.num_pes() >= 2 && (m == 0 || m == target) => self.pingpong(bytes, warmup, samples, batch)?,
+            ("put_pingpong", m) if t.num_pes() >= 2 && (m == 0 || m == target) => {
+                self.pingpong(bytes, warmup, samples, batch)?
+            }
             ("msg_latency" | "msg_rate", _) => self.messages(op, bytes, warmup, samples, batch)?,
-            ("put_signal_pingpong", m) if t.num_pes() >= 2 && (m == 0 || m == target) => self.signal_pingpong(bytes, warmup, samples, batch)?,
+            ("put_signal_pingpong", m) if t.num_pes() >= 2 && (m == 0 || m == target) => {
+                self.signal_pingpong(bytes, warmup, samples, batch)?
+            }
             (_, 0) => Some(match op {
                 "put" => time_batches(warmup, samples, batch, || {
                     a.put(target, 0, &src)?;
@@ -94,25 +98,41 @@ impl Bench<'_> {
                 "get" => time_batches(warmup, samples, batch, || a.get(target, 0, &mut dst))?,
                 "put_nb" => {
                     let w = self.args.window();
-                    let v = time_batches(warmup.div_ceil(w), samples, batch.div_ceil(w).max(1), || {
-                        t.scope(|s| -> Result<()> {
-                            let hs = (0..w).map(|_| s.put_nb(a, target, 0, &src)).collect::<Result<Vec<_>>>()?;
-                            hs.into_iter().try_for_each(|h| h.wait().map(drop))
-                        })??;
-                        t.quiet()
-                    })?;
+                    let v = time_batches(
+                        warmup.div_ceil(w),
+                        samples,
+                        batch.div_ceil(w).max(1),
+                        || {
+                            t.scope(|s| -> Result<()> {
+                                let hs = (0..w)
+                                    .map(|_| s.put_nb(a, target, 0, &src))
+                                    .collect::<Result<Vec<_>>>()?;
+                                hs.into_iter().try_for_each(|h| h.wait().map(drop))
+                            })??;
+                            t.quiet()
+                        },
+                    )?;
                     v.into_iter().map(|x| x / w as f64).collect()
                 }
                 "put_bw" => self.put_stream(iters, warmup, &src)?,
                 "get_nb" => {
                     let w = self.args.window();
-                    let mut dsts: Vec<AlignedBuf> = (0..w).map(|_| AlignedBuf::new(bytes, 0)).collect();
-                    let v = time_batches(warmup.div_ceil(w), samples, batch.div_ceil(w).max(1), || {
-                        t.scope(|s| -> Result<()> {
-                            let hs = dsts.iter_mut().map(|d| s.get_nb(a, target, 0, d)).collect::<Result<Vec<_>>>()?;
-                            hs.into_iter().try_for_each(|h| h.wait().map(drop))
-                        })?
-                    })?;
+                    let mut dsts: Vec<AlignedBuf> =
+                        (0..w).map(|_| AlignedBuf::new(bytes, 0)).collect();
+                    let v = time_batches(
+                        warmup.div_ceil(w),
+                        samples,
+                        batch.div_ceil(w).max(1),
+                        || {
+                            t.scope(|s| -> Result<()> {
+                                let hs = dsts
+                                    .iter_mut()
+                                    .map(|d| s.get_nb(a, target, 0, d))
+                                    .collect::<Result<Vec<_>>>()?;
+                                hs.into_iter().try_for_each(|h| h.wait().map(drop))
+                            })?
+                        },
+                    )?;
                     v.into_iter().map(|x| x / w as f64).collect()
                 }
                 // The loop and the timer alone: what every figure above includes besides its op.
@@ -120,8 +140,12 @@ impl Bench<'_> {
                     std::hint::black_box(());
                     Ok::<(), Error>(())
                 })?,
-                "fetch_add" => time_batches(warmup, samples, batch, || a.atomic_fetch_add::<u64>(target, 0, 1).map(drop))?,
-                "compare_swap" => time_batches(warmup, samples, batch, || a.atomic_compare_swap::<u64>(target, 0, 0, 0).map(drop))?,
+                "fetch_add" => time_batches(warmup, samples, batch, || {
+                    a.atomic_fetch_add::<u64>(target, 0, 1).map(drop)
+                })?,
+                "compare_swap" => time_batches(warmup, samples, batch, || {
+                    a.atomic_compare_swap::<u64>(target, 0, 0, 0).map(drop)
+                })?,
                 "put_pingpong" | "put_signal_pingpong" => return Ok(None), // needs two PEs
                 other => return Err(Error::InvalidArgument(format!("unknown op {other}"))),
             }),
@@ -171,17 +195,38 @@ impl Bench<'_> {
 
     /// The mailbox rows (every PE makes the mailbox; PE 0 and the target use it). PE 0's
     /// samples come back.
-    fn messages(&self, op: &str, bytes: usize, warmup: usize, samples: usize, batch: usize) -> Result<Option<Vec<f64>>> {
+    fn messages(
+        &self,
+        op: &str,
+        bytes: usize,
+        warmup: usize,
+        samples: usize,
+        batch: usize,
+    ) -> Result<Option<Vec<f64>>> {
         let (t, me, target) = (self.t, self.t.my_pe(), self.target);
         let mb = t.mailbox()?;
         let msg = vec![0x5au8; bytes];
-        let expect = |(_, m): (usize, Vec<u8>)| if m.len() == bytes { Ok(()) } else { Err(Error::InvalidArgument(format!("{op}: a message of {} bytes, sent {bytes}", m.len()))) };
+        let expect = |(_, m): (usize, Vec<u8>)| {
+            if m.len() == bytes {
+                Ok(())
+            } else {
+                Err(Error::InvalidArgument(format!(
+                    "{op}: a message of {} bytes, sent {bytes}",
+                    m.len()
+                )))
+            }
+        };
         let v = match (op, me) {
             _ if target == 0 => None, // one PE: nobody to talk to
-            ("msg_latency", 0) => Some(time_batches(warmup, samples, batch, || {
-                mb.send(target, &msg)?;
-                expect(mb.recv()?)
-            })?.into_iter().map(|x| x / 2.0).collect()),
+            ("msg_latency", 0) => Some(
+                time_batches(warmup, samples, batch, || {
+                    mb.send(target, &msg)?;
+                    expect(mb.recv()?)
+                })?
+                .into_iter()
+                .map(|x| x / 2.0)
+                .collect(),
+            ),
             ("msg_latency", m) if m == target => {
                 time_batches(warmup, samples, batch, || {
                     expect(mb.recv()?)?;
@@ -207,7 +252,13 @@ impl Bench<'_> {
     /// the copy does not write: polling a line being copied into slowed a 4 KiB copy
     /// sixfold), which the other side waits
     /// for (`signal_wait_until`) before it answers. Against `put_pingpong` of the same size.
-    fn signal_pingpong(&self, bytes: usize, warmup: usize, samples: usize, batch: usize) -> Result<Option<Vec<f64>>> {
+    fn signal_pingpong(
+        &self,
+        bytes: usize,
+        warmup: usize,
+        samples: usize,
+        batch: usize,
+    ) -> Result<Option<Vec<f64>>> {
         let (a, me) = (&self.buf, self.t.my_pe());
         let peer = if me == 0 { self.target } else { 0 };
         let msg = AlignedBuf::new(bytes, 0x3c);
@@ -230,7 +281,13 @@ impl Bench<'_> {
     /// Half round trip of a put ping-pong between PE 0 and the target (ucx_perftest ucp_put_lat):
     /// the sequence number rides in the last 8 bytes of the payload; each side polls its own
     /// memory for it. Returns the samples on PE 0.
-    fn pingpong(&self, bytes: usize, warmup: usize, samples: usize, batch: usize) -> Result<Option<Vec<f64>>> {
+    fn pingpong(
+        &self,
+        bytes: usize,
+        warmup: usize,
+        samples: usize,
+        batch: usize,
+    ) -> Result<Option<Vec<f64>>> {
         if bytes < 8 || bytes % 8 != 0 {
             return Ok(None);
         }
@@ -255,4 +312,3 @@ impl Bench<'_> {
         Ok((me == 0).then(|| v.into_iter().map(|x| x / 2.0).collect()))
     }
 }
-

@@ -21,7 +21,11 @@ fn series(rows: &[Value]) -> (Series, Series) {
     let (mut lat, mut bw) = (Series::new(), Series::new());
     for r in rows.iter().filter(|r| r.get("error").is_none()) {
         let (Some(op), Some(bytes)) = (r["op"].as_str(), r["bytes"].as_f64()) else { continue };
-        let name = format!("{} {} {op}", r["backend"].as_str().unwrap_or("?"), r["provider"].as_str().unwrap_or("?"));
+        let name = format!(
+            "{} {} {op}",
+            r["backend"].as_str().unwrap_or("?"),
+            r["provider"].as_str().unwrap_or("?")
+        );
         let (panel, value) = match r["kind"].as_str() {
             Some("bandwidth") => (&mut bw, r["mb_per_s"].as_f64()),
             Some("latency") => (&mut lat, r["median_ns"].as_f64().map(|ns| ns / 1e3)),
@@ -40,12 +44,19 @@ fn series(rows: &[Value]) -> (Series, Series) {
 
 fn register_font() -> Result<(), String> {
     let path = FONTS.iter().find(|p| std::path::Path::new(p).exists()).ok_or_else(|| {
-        format!("no font to draw text with (looked for {}): install fonts-dejavu-core", FONTS.join(", "))
+        format!(
+            "no font to draw text with (looked for {}): install fonts-dejavu-core",
+            FONTS.join(", ")
+        )
     })?;
     let bytes = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
     // plotters keeps the font for the life of the program.
-    plotters::style::register_font("sans-serif", FontStyle::Normal, Box::leak(bytes.into_boxed_slice()))
-        .map_err(|_| format!("{path}: not a font plotters can read"))
+    plotters::style::register_font(
+        "sans-serif",
+        FontStyle::Normal,
+        Box::leak(bytes.into_boxed_slice()),
+    )
+    .map_err(|_| format!("{path}: not a font plotters can read"))
 }
 
 pub fn write(path: &str, rows: &[Value]) -> Result<(), String> {
@@ -67,7 +78,11 @@ pub fn write(path: &str, rows: &[Value]) -> Result<(), String> {
     }
 }
 
-fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, plotters::coord::Shift>, lat: &Series, bw: &Series) -> Result<(), String> {
+fn draw<DB: DrawingBackend>(
+    root: &DrawingArea<DB, plotters::coord::Shift>,
+    lat: &Series,
+    bw: &Series,
+) -> Result<(), String> {
     let err = |x: DrawingAreaErrorKind<DB::ErrorType>| x.to_string();
     root.fill(&WHITE).map_err(err)?;
     let panels = root.split_evenly((1, 2));
@@ -75,9 +90,16 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, plotters::coord::Shift>, lat:
     panel(&panels[1], "Bandwidth", "bandwidth (MB/s)", bw).map_err(err)
 }
 
-fn panel<DB: DrawingBackend>(area: &DrawingArea<DB, plotters::coord::Shift>, title: &str, y_label: &str, lines: &Series) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+fn panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    title: &str,
+    y_label: &str,
+    lines: &Series,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     if lines.is_empty() {
-        return area.titled(&format!("{title}: nothing measured at more than one size"), ("sans-serif", 18)).map(drop);
+        return area
+            .titled(&format!("{title}: nothing measured at more than one size"), ("sans-serif", 18))
+            .map(drop);
     }
     let pts = lines.values().flatten();
     let (x0, x1) = pts.clone().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
@@ -100,9 +122,16 @@ fn panel<DB: DrawingBackend>(area: &DrawingArea<DB, plotters::coord::Shift>, tit
         chart
             .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)).point_size(3))?
             .label(name.as_str())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+            });
     }
-    chart.configure_series_labels().border_style(BLACK).background_style(WHITE.mix(0.85)).position(SeriesLabelPosition::UpperLeft).draw()
+    chart
+        .configure_series_labels()
+        .border_style(BLACK)
+        .background_style(WHITE.mix(0.85))
+        .position(SeriesLabelPosition::UpperLeft)
+        .draw()
 }
 
 fn human_bytes(x: f64) -> String {
@@ -143,11 +172,22 @@ mod tests {
     #[test]
     fn writes_svg_and_png_with_axes_in_units() {
         let dir = tempfile::tempdir().unwrap();
-        let rows: Vec<Value> = [8u64, 64, 4096].iter().flat_map(|&b| [row("get", "latency", b, 100.0 + b as f64), row("get_nb", "bandwidth", b, 50.0)]).collect();
+        let rows: Vec<Value> = [8u64, 64, 4096]
+            .iter()
+            .flat_map(|&b| {
+                [row("get", "latency", b, 100.0 + b as f64), row("get_nb", "bandwidth", b, 50.0)]
+            })
+            .collect();
         let svg = dir.path().join("p.svg");
         write(svg.to_str().unwrap(), &rows).unwrap();
         let text = std::fs::read_to_string(&svg).unwrap();
-        for want in ["latency (µs)", "bandwidth (MB/s)", "message size (bytes)", "shmem posix-shm get", "shmem posix-shm get_nb"] {
+        for want in [
+            "latency (µs)",
+            "bandwidth (MB/s)",
+            "message size (bytes)",
+            "shmem posix-shm get",
+            "shmem posix-shm get_nb",
+        ] {
             assert!(text.contains(want), "{want} missing from the SVG");
         }
         let png = dir.path().join("p.png");

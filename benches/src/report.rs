@@ -45,7 +45,9 @@ impl Measurement {
 pub fn kind_of(op: &str) -> &'static str {
     match op {
         "put_nb" | "get_nb" | "put_bw" | "memcpy" => "bandwidth",
-        op if crate::kernels::KERNELS.contains(&op) || op == "random_xadd" || op == "msg_rate" => "rate",
+        op if crate::kernels::KERNELS.contains(&op) || op == "random_xadd" || op == "msg_rate" => {
+            "rate"
+        }
         _ => "latency",
     }
 }
@@ -66,7 +68,8 @@ impl Env {
         let mut host = [0u8; 256];
         // SAFETY: gethostname writes at most host.len() bytes into our buffer.
         let host = if unsafe { libc::gethostname(host.as_mut_ptr().cast(), host.len()) } == 0 {
-            String::from_utf8_lossy(&host[..host.iter().position(|&b| b == 0).unwrap_or(0)]).into_owned()
+            String::from_utf8_lossy(&host[..host.iter().position(|&b| b == 0).unwrap_or(0)])
+                .into_owned()
         } else {
             "unknown".into()
         };
@@ -75,7 +78,11 @@ impl Env {
             cores: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
             rustc: env!("LB_RUSTC_VERSION"),
             git_commit: env!("LB_GIT_COMMIT"),
-            vars: std::env::vars().filter(|(k, _)| ["LAMELLAR_", "ROFI_", "UCX_", "FI_"].iter().any(|p| k.starts_with(p))).collect(),
+            vars: std::env::vars()
+                .filter(|(k, _)| {
+                    ["LAMELLAR_", "ROFI_", "UCX_", "FI_"].iter().any(|p| k.starts_with(p))
+                })
+                .collect(),
         }
     }
 }
@@ -134,7 +141,10 @@ pub fn to_json(m: &Measurement, env: &Env) -> String {
 }
 
 pub fn table_header() -> String {
-    format!("{:<16} {:>9} {:>4} {:>12} {:>12} {:>11} {:>9}", "op", "bytes", "pes", "median(ns)", "p99(ns)", "MB/s", "Mops/s")
+    format!(
+        "{:<16} {:>9} {:>4} {:>12} {:>12} {:>11} {:>9}",
+        "op", "bytes", "pes", "median(ns)", "p99(ns)", "MB/s", "Mops/s"
+    )
 }
 
 pub fn table_row(m: &Measurement) -> String {
@@ -167,7 +177,9 @@ pub fn osu_title(op: &str) -> Option<&'static str> {
 /// The column header under an OSU title.
 pub fn osu_columns(op: &str) -> &'static str {
     match op {
-        "fetch_add" | "compare_swap" => "# Operation                   Million ops/s      Latency (us)",
+        "fetch_add" | "compare_swap" => {
+            "# Operation                   Million ops/s      Latency (us)"
+        }
         "barrier" => "# Size       Avg Latency(us)",
         _ if kind_of(op) == "bandwidth" => "# Size      Bandwidth (MB/s)",
         _ => "# Size          Latency (us)",
@@ -178,8 +190,12 @@ pub fn osu_columns(op: &str) -> &'static str {
 pub fn osu_row(m: &Measurement) -> String {
     let us = m.median_ns / 1e3;
     match m.op.as_str() {
-        "fetch_add" => format!("{:<30}{:>12.2}{:>18.2}", "shmem_uint64_atomic_fetch_add", m.mops(), us),
-        "compare_swap" => format!("{:<30}{:>12.2}{:>18.2}", "shmem_uint64_atomic_compare_swap", m.mops(), us),
+        "fetch_add" => {
+            format!("{:<30}{:>12.2}{:>18.2}", "shmem_uint64_atomic_fetch_add", m.mops(), us)
+        }
+        "compare_swap" => {
+            format!("{:<30}{:>12.2}{:>18.2}", "shmem_uint64_atomic_compare_swap", m.mops(), us)
+        }
         _ if m.kind() == "bandwidth" => format!("{:<10}{:>18.2}", m.bytes, m.mb_per_s()),
         _ => format!("{:<10}{:>18.2}", m.bytes, us),
     }
@@ -210,15 +226,34 @@ mod tests {
 
     #[test]
     fn json_has_contract_fields() {
-        let j: serde_json::Value = serde_json::from_str(&to_json(&m("put", 20.0), &Env::here())).unwrap();
-        for f in ["backend", "provider", "op", "group", "kind", "bytes", "pes", "iters", "median_ns", "p99_ns", "mb_per_s", "mops", "native_library", "env"] {
+        let j: serde_json::Value =
+            serde_json::from_str(&to_json(&m("put", 20.0), &Env::here())).unwrap();
+        for f in [
+            "backend",
+            "provider",
+            "op",
+            "group",
+            "kind",
+            "bytes",
+            "pes",
+            "iters",
+            "median_ns",
+            "p99_ns",
+            "mb_per_s",
+            "mops",
+            "native_library",
+            "env",
+        ] {
             assert!(j.get(f).is_some(), "missing {f} in {j}");
         }
         for f in ["host", "cores", "rustc", "git_commit", "vars"] {
             assert!(j["env"].get(f).is_some(), "missing env.{f} in {j}");
         }
         assert_eq!((j["mb_per_s"].as_f64(), j["mops"].as_f64()), (Some(400.0), Some(50.0)));
-        assert_eq!((j["kind"].as_str(), j["native_library"].as_str()), (Some("latency"), Some("libfabric 1.17")));
+        assert_eq!(
+            (j["kind"].as_str(), j["native_library"].as_str()),
+            (Some("latency"), Some("libfabric 1.17"))
+        );
     }
 
     #[test]
@@ -227,7 +262,8 @@ mod tests {
         assert_eq!(m("get_nb", 1.0).kind(), "bandwidth");
         assert_eq!(m("fetch_add", 1.0).kind(), "latency");
         assert_eq!(m("histo_agg", 1.0).kind(), "rate");
-        let j: serde_json::Value = serde_json::from_str(&to_json(&m("put", f64::NAN), &Env::here())).unwrap();
+        let j: serde_json::Value =
+            serde_json::from_str(&to_json(&m("put", f64::NAN), &Env::here())).unwrap();
         assert!(j["median_ns"].is_null(), "{j}");
     }
 

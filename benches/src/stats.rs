@@ -5,7 +5,12 @@ use std::time::Instant;
 
 /// Times `samples` batches of `batch` calls of `f`, after `warmup` untimed calls.
 /// Returns nanoseconds per call, one value per batch.
-pub fn time_batches<E>(warmup: usize, samples: usize, batch: usize, mut f: impl FnMut() -> Result<(), E>) -> Result<Vec<f64>, E> {
+pub fn time_batches<E>(
+    warmup: usize,
+    samples: usize,
+    batch: usize,
+    mut f: impl FnMut() -> Result<(), E>,
+) -> Result<Vec<f64>, E> {
     let mut out = Vec::with_capacity(samples);
     // Round 0 is the warm-up, untimed. One call site for both, so that the compiler inlines
     // the operation into the loop as it would into a user's loop (with several it called

@@ -29,21 +29,42 @@ impl Combo {
 /// (ucx; `--provider` stands for `--tls` when the one backend is ucx).
 fn combos(args: &Args) -> Vec<Combo> {
     let backends: Vec<Option<String>> = match args.backend.as_deref() {
-        Some("all") => lamellar_transport::compiled_backends().into_iter().map(|b| Some(b.to_string())).collect(),
+        Some("all") => lamellar_transport::compiled_backends()
+            .into_iter()
+            .map(|b| Some(b.to_string()))
+            .collect(),
         other => vec![other.map(str::to_string)],
     };
-    let or_default = |v: &[String]| -> Vec<Option<String>> { if v.is_empty() { vec![None] } else { v.iter().cloned().map(Some).collect() } };
+    let or_default = |v: &[String]| -> Vec<Option<String>> {
+        if v.is_empty() { vec![None] } else { v.iter().cloned().map(Some).collect() }
+    };
     let mut out = Vec::new();
     for backend in backends {
         match backend.as_deref() {
-            Some("rofi") => out.extend(or_default(&args.provider).into_iter().map(|p| Combo { backend: backend.clone(), provider: p, tls: None })),
+            Some("rofi") => out.extend(or_default(&args.provider).into_iter().map(|p| Combo {
+                backend: backend.clone(),
+                provider: p,
+                tls: None,
+            })),
             Some("ucx") => {
-                let sets = if args.tls.is_empty() && args.backend.as_deref() == Some("ucx") { &args.provider } else { &args.tls };
-                out.extend(or_default(sets).into_iter().map(|t| Combo { backend: backend.clone(), provider: None, tls: t }));
+                let sets = if args.tls.is_empty() && args.backend.as_deref() == Some("ucx") {
+                    &args.provider
+                } else {
+                    &args.tls
+                };
+                out.extend(or_default(sets).into_iter().map(|t| Combo {
+                    backend: backend.clone(),
+                    provider: None,
+                    tls: t,
+                }));
             }
             Some(_) => out.push(Combo { backend, provider: None, tls: None }),
             // The backend LAMELLAR_TRANSPORT or the build picks: the flags pass on as given.
-            None => out.push(Combo { backend: None, provider: args.provider.first().cloned(), tls: args.tls.first().cloned() }),
+            None => out.push(Combo {
+                backend: None,
+                provider: args.provider.first().cloned(),
+                tls: args.tls.first().cloned(),
+            }),
         }
     }
     out
@@ -71,7 +92,8 @@ fn pe_args(args: &Args, c: &Combo, json: &std::path::Path) -> Vec<std::ffi::OsSt
     if let Some(pe) = args.target {
         v.extend(["--target".into(), pe.to_string()]);
     }
-    for (flag, value) in [("--backend", &c.backend), ("--provider", &c.provider), ("--tls", &c.tls)] {
+    for (flag, value) in [("--backend", &c.backend), ("--provider", &c.provider), ("--tls", &c.tls)]
+    {
         if let Some(x) = value {
             v.extend([flag.to_string(), x.clone()]);
         }
@@ -120,7 +142,11 @@ pub fn collect(args: &Args) -> Result<Vec<Value>, String> {
         spec.args = pe_args(args, c, &json);
         spec.bind_cores = args.bind_cores;
         let outcome = run_job(&spec);
-        let lines: Vec<Value> = std::fs::read_to_string(&json).unwrap_or_default().lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+        let lines: Vec<Value> = std::fs::read_to_string(&json)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
         let failed = match &outcome {
             Ok(o) if o.code == 0 => None,
             Ok(o) => Some(o.failure.clone().unwrap_or_else(|| format!("exit {}", o.code))),
@@ -130,7 +156,10 @@ pub fn collect(args: &Args) -> Result<Vec<Value>, String> {
             None => rows.extend(lines),
             Some(why) => {
                 // The PE's own error if it wrote one, else the launcher's account.
-                let why = lines.iter().find_map(|l| l["error"].as_str().map(str::to_string)).unwrap_or(why);
+                let why = lines
+                    .iter()
+                    .find_map(|l| l["error"].as_str().map(str::to_string))
+                    .unwrap_or(why);
                 println!("# {}: not measured: {why}", c.label());
                 rows.push(serde_json::json!({
                     "backend": c.backend, "provider": c.tls.as_ref().or(c.provider.as_ref()), "error": why,
@@ -152,7 +181,16 @@ mod tests {
 
     #[test]
     fn every_backend_with_its_own_lists() {
-        let c = combos(&args(&["--backend", "all", "--provider", "shm", "--provider", "tcp;ofi_rxm", "--tls", "tcp,self"]));
+        let c = combos(&args(&[
+            "--backend",
+            "all",
+            "--provider",
+            "shm",
+            "--provider",
+            "tcp;ofi_rxm",
+            "--tls",
+            "tcp,self",
+        ]));
         let labels: Vec<String> = c.iter().map(Combo::label).collect();
         let compiled = lamellar_transport::compiled_backends();
         let mut want = Vec::new();
@@ -168,8 +206,18 @@ mod tests {
 
     #[test]
     fn provider_is_the_transport_set_when_the_backend_is_ucx() {
-        let c = combos(&args(&["--backend", "ucx", "--provider", "tcp,self", "--provider", "posix,self"]));
-        assert_eq!(c.iter().map(|c| c.tls.clone().unwrap()).collect::<Vec<_>>(), ["tcp,self", "posix,self"]);
+        let c = combos(&args(&[
+            "--backend",
+            "ucx",
+            "--provider",
+            "tcp,self",
+            "--provider",
+            "posix,self",
+        ]));
+        assert_eq!(
+            c.iter().map(|c| c.tls.clone().unwrap()).collect::<Vec<_>>(),
+            ["tcp,self", "posix,self"]
+        );
         assert!(c.iter().all(|c| c.provider.is_none()));
     }
 
@@ -177,10 +225,19 @@ mod tests {
     fn a_pe_gets_one_combination_and_its_own_file() {
         let a = args(&["--backend", "all", "--ops", "put", "--sizes", "8,1K", "--timeout", "5"]);
         let c = Combo { backend: Some("rofi".into()), provider: Some("shm".into()), tls: None };
-        let v: Vec<String> = pe_args(&a, &c, std::path::Path::new("/tmp/x.json")).into_iter().map(|s| s.into_string().unwrap()).collect();
+        let v: Vec<String> = pe_args(&a, &c, std::path::Path::new("/tmp/x.json"))
+            .into_iter()
+            .map(|s| s.into_string().unwrap())
+            .collect();
         let reparsed = args(&v.iter().map(String::as_str).collect::<Vec<_>>());
         assert!(!reparsed.is_sweep());
-        assert_eq!((reparsed.backend.as_deref(), reparsed.provider.clone(), reparsed.sizes()), (Some("rofi"), vec!["shm".to_string()], &[8, 1024][..]));
-        assert_eq!((reparsed.json.as_deref(), reparsed.timeout), (Some("/tmp/x.json"), Some(std::time::Duration::from_secs(5))));
+        assert_eq!(
+            (reparsed.backend.as_deref(), reparsed.provider.clone(), reparsed.sizes()),
+            (Some("rofi"), vec!["shm".to_string()], &[8, 1024][..])
+        );
+        assert_eq!(
+            (reparsed.json.as_deref(), reparsed.timeout),
+            (Some("/tmp/x.json"), Some(std::time::Duration::from_secs(5)))
+        );
     }
 }

@@ -29,10 +29,27 @@ pub struct TuneArgs {
 /// The sweep behind the advice: put, put_nb, get, get_nb at every size, two PEs pinned.
 fn sweep_args(a: &TuneArgs) -> Result<Args, clap::Error> {
     let sizes: Vec<String> = a.sizes.0.iter().map(usize::to_string).collect();
-    let mut v: Vec<String> = ["lamellar-bench", "--pes", "2", "--bind-to", "core", "--backend", &a.fabrics.backend, "--ops", "put,put_nb,get,get_nb"]
-        .map(String::from)
-        .to_vec();
-    v.extend(["--sizes".into(), sizes.join(","), "--iters".into(), a.iters.to_string(), "--window".into(), a.window.to_string()]);
+    let mut v: Vec<String> = [
+        "lamellar-bench",
+        "--pes",
+        "2",
+        "--bind-to",
+        "core",
+        "--backend",
+        &a.fabrics.backend,
+        "--ops",
+        "put,put_nb,get,get_nb",
+    ]
+    .map(String::from)
+    .to_vec();
+    v.extend([
+        "--sizes".into(),
+        sizes.join(","),
+        "--iters".into(),
+        a.iters.to_string(),
+        "--window".into(),
+        a.window.to_string(),
+    ]);
     if a.fabrics.wants("rofi") {
         a.fabrics.providers().into_iter().for_each(|p| v.extend(["--provider".into(), p]));
     }
@@ -62,7 +79,15 @@ fn advise(rows: &[Value], sizes: &[usize]) -> Vec<Advice> {
     // (backend, provider) -> (op, bytes) -> ns per op
     let mut t: BTreeMap<Combo, BTreeMap<(String, usize), f64>> = BTreeMap::new();
     for r in rows.iter().filter(|r| r.get("error").is_none()) {
-        let (Some(b), Some(p), Some(op), Some(bytes), Some(ns)) = (r["backend"].as_str(), r["provider"].as_str(), r["op"].as_str(), r["bytes"].as_u64(), r["median_ns"].as_f64()) else { continue };
+        let (Some(b), Some(p), Some(op), Some(bytes), Some(ns)) = (
+            r["backend"].as_str(),
+            r["provider"].as_str(),
+            r["op"].as_str(),
+            r["bytes"].as_u64(),
+            r["median_ns"].as_f64(),
+        ) else {
+            continue;
+        };
         t.entry((b.into(), p.into())).or_default().insert((op.into(), bytes as usize), ns);
     }
     let mut out = Vec::new();
@@ -70,7 +95,9 @@ fn advise(rows: &[Value], sizes: &[usize]) -> Vec<Advice> {
         for (op, nb) in [("put", "put_nb"), ("get", "get_nb")] {
             let best = t
                 .iter()
-                .filter_map(|(c, m)| Some((c, *m.get(&(op.to_string(), bytes))?, *m.get(&(nb.to_string(), bytes))?)))
+                .filter_map(|(c, m)| {
+                    Some((c, *m.get(&(op.to_string(), bytes))?, *m.get(&(nb.to_string(), bytes))?))
+                })
                 .min_by(|x, y| x.1.min(x.2).total_cmp(&y.1.min(y.2)));
             if let Some(((backend, provider), blocking, windowed)) = best {
                 out.push(Advice {
@@ -116,14 +143,32 @@ pub fn run(a: &TuneArgs) -> i32 {
         }
     };
     let advice = advise(&rows, &a.sizes.0);
-    println!("\n# fastest per size (ns per operation; windowed = {} non-blocking operations, then completion)", a.window);
-    println!("{:>9}  {:<4} {:<34} {:>11}  windowed vs blocking", "bytes", "op", "backend provider", "ns/op");
+    println!(
+        "\n# fastest per size (ns per operation; windowed = {} non-blocking operations, then completion)",
+        a.window
+    );
+    println!(
+        "{:>9}  {:<4} {:<34} {:>11}  windowed vs blocking",
+        "bytes", "op", "backend provider", "ns/op"
+    );
     for x in &advice {
         let how = if x.windowed_beats_blocking { "windowed wins" } else { "blocking wins" };
-        println!("{:>9}  {:<4} {:<34} {:>11.1}  {how} ({:.2}x the blocking time)", x.bytes, x.op, format!("{} {}", x.backend, x.provider), x.ns, x.windowed_over_blocking);
+        println!(
+            "{:>9}  {:<4} {:<34} {:>11.1}  {how} ({:.2}x the blocking time)",
+            x.bytes,
+            x.op,
+            format!("{} {}", x.backend, x.provider),
+            x.ns,
+            x.windowed_over_blocking
+        );
     }
     for r in rows.iter().filter_map(|r| r["error"].as_str().map(|e| (r, e))) {
-        println!("# not measured: {} {}: {}", r.0["backend"].as_str().unwrap_or("?"), r.0["provider"].as_str().unwrap_or(""), r.1);
+        println!(
+            "# not measured: {} {}: {}",
+            r.0["backend"].as_str().unwrap_or("?"),
+            r.0["provider"].as_str().unwrap_or(""),
+            r.1
+        );
     }
     let Some(export) = export_line(&advice) else {
         eprintln!("lamellar-bench tune: nothing could be measured here");
@@ -131,7 +176,10 @@ pub fn run(a: &TuneArgs) -> i32 {
     };
     println!("{export}");
     if let Some(path) = &a.json {
-        let mut text: String = advice.iter().map(|x| format!("{}\n", serde_json::to_string(x).expect("advice serializes"))).collect();
+        let mut text: String = advice
+            .iter()
+            .map(|x| format!("{}\n", serde_json::to_string(x).expect("advice serializes")))
+            .collect();
         text.push_str(&format!("{}\n", serde_json::json!({ "export": export })));
         if let Err(e) = std::fs::write(path, text) {
             eprintln!("lamellar-bench tune: writing {path}: {e}");
@@ -164,8 +212,14 @@ mod tests {
         ];
         let a = advise(&rows, &[8, 1024]);
         assert_eq!(a.len(), 2, "no get rows: no get advice");
-        assert_eq!((a[0].backend.as_str(), a[0].provider.as_str(), a[0].ns, a[0].windowed_beats_blocking), ("rofi", "shm", 200.0, true));
-        assert_eq!((a[1].backend.as_str(), a[1].ns, a[1].windowed_beats_blocking), ("ucx", 800.0, false));
+        assert_eq!(
+            (a[0].backend.as_str(), a[0].provider.as_str(), a[0].ns, a[0].windowed_beats_blocking),
+            ("rofi", "shm", 200.0, true)
+        );
+        assert_eq!(
+            (a[1].backend.as_str(), a[1].ns, a[1].windowed_beats_blocking),
+            ("ucx", 800.0, false)
+        );
         assert!((a[1].windowed_over_blocking - 1.5).abs() < 1e-9);
         // One win each: the first in order.
         assert_eq!(export_line(&a).unwrap(), "export LAMELLAR_TRANSPORT=rofi ROFI_PROVIDER='shm'");
@@ -178,7 +232,10 @@ mod tests {
         let a = TuneArgs { fabrics, sizes: Sizes(vec![8]), iters: 10, window: 4, json: None };
         let s = sweep_args(&a).unwrap();
         assert_eq!((s.provider.len(), s.tls.len(), s.is_sweep(), s.bind_cores), (2, 2, true, true));
-        let a = TuneArgs { fabrics: crate::args::Fabrics { backend: "shmem".into(), ..a.fabrics }, ..a };
+        let a = TuneArgs {
+            fabrics: crate::args::Fabrics { backend: "shmem".into(), ..a.fabrics },
+            ..a
+        };
         assert!(sweep_args(&a).unwrap().provider.is_empty());
     }
 }

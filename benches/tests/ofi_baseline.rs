@@ -14,7 +14,10 @@ fn ops_of(group: &str) -> Vec<String> {
 fn run(group: &str, env: &[(&str, &str)]) -> Vec<String> {
     let run = std::path::Path::new(BASELINE).with_file_name("lamellar-run");
     if !run.exists() {
-        Command::new(env!("CARGO")).args(["build", "-p", "lamellar-transport", "--bin", "lamellar-run"]).status().unwrap();
+        Command::new(env!("CARGO"))
+            .args(["build", "-p", "lamellar-transport", "--bin", "lamellar-run"])
+            .status()
+            .unwrap();
     }
     let out = Command::new(run)
         .args(["-n", "2", "--timeout", "120", BASELINE])
@@ -32,7 +35,11 @@ fn run(group: &str, env: &[(&str, &str)]) -> Vec<String> {
 }
 
 fn field<'a>(line: &'a str, name: &str) -> &'a str {
-    let rest = &line[line.find(&format!("\"{name}\":")).unwrap_or_else(|| panic!("{name} missing in {line}")) + name.len() + 3..];
+    let rest = &line[line
+        .find(&format!("\"{name}\":"))
+        .unwrap_or_else(|| panic!("{name} missing in {line}"))
+        + name.len()
+        + 3..];
     rest[..rest.find([',', '}']).unwrap()].trim_matches('"')
 }
 
@@ -47,12 +54,17 @@ fn an_unknown_group_fails_at_once_naming_the_choices() {
     let out = Command::new(BASELINE).env("OFI_BASELINE_OPS", "latncy").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("OFI_BASELINE_OPS=latncy") && err.contains("latency or bandwidth"), "{err}");
+    assert!(
+        err.contains("OFI_BASELINE_OPS=latncy") && err.contains("latency or bandwidth"),
+        "{err}"
+    );
 }
 
 #[test]
 fn idle_thread_runs_as_a_second_thread() {
-    let threads = |env: &[(&str, &str)]| -> Vec<String> { run("latency", env).iter().map(|l| field(l, "threads").to_string()).collect() };
+    let threads = |env: &[(&str, &str)]| -> Vec<String> {
+        run("latency", env).iter().map(|l| field(l, "threads").to_string()).collect()
+    };
     assert_eq!(threads(&[]), ["1", "1", "1"]);
     assert_eq!(threads(&[("OFI_BASELINE_IDLE_THREAD", "1")]), ["2", "2", "2"]);
     assert_eq!(threads(&[("OFI_BASELINE_IDLE_THREAD", "0")]), ["1", "1", "1"]);

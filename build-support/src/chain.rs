@@ -18,10 +18,7 @@ pub struct Attempt {
 }
 
 fn attempt(probe: impl Into<String>, result: impl Into<String>) -> Attempt {
-    Attempt {
-        probe: probe.into(),
-        result: result.into(),
-    }
+    Attempt { probe: probe.into(), result: result.into() }
 }
 
 /// Runs the chain against `env` (never the process environment).

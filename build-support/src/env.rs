@@ -47,10 +47,7 @@ impl Env {
 
     /// The value, treating an empty variable as unset (as `FOO_DIR=` usually means).
     pub fn get(&self, name: &str) -> Option<&OsStr> {
-        self.vars
-            .get(name)
-            .map(OsString::as_os_str)
-            .filter(|v| !v.is_empty())
+        self.vars.get(name).map(OsString::as_os_str).filter(|v| !v.is_empty())
     }
 
     pub fn path(&self, name: &str) -> Option<PathBuf> {
@@ -65,13 +62,11 @@ impl Env {
     /// `TARGET`, falling back to the triple this crate was compiled for when
     /// run outside a build script (unit tests).
     pub fn target(&self) -> String {
-        self.display("TARGET")
-            .unwrap_or_else(|| env!("BUILD_SUPPORT_TARGET").to_string())
+        self.display("TARGET").unwrap_or_else(|| env!("BUILD_SUPPORT_TARGET").to_string())
     }
 
     pub fn host(&self) -> String {
-        self.display("HOST")
-            .unwrap_or_else(|| env!("BUILD_SUPPORT_TARGET").to_string())
+        self.display("HOST").unwrap_or_else(|| env!("BUILD_SUPPORT_TARGET").to_string())
     }
 
     /// Where probes may write scratch files.

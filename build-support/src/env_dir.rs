@@ -29,15 +29,10 @@ pub fn probe_prefix(
     let mut lib_dirs: Vec<PathBuf> = Vec::new();
     let mut libs = Vec::new();
     for name in lib.libs {
-        let Some((dir, kind)) = candidates
-            .iter()
-            .find_map(|d| lib_kind(d, name).map(|k| (d, k)))
+        let Some((dir, kind)) = candidates.iter().find_map(|d| lib_kind(d, name).map(|k| (d, k)))
         else {
             let list: Vec<String> = candidates.iter().map(|d| d.display().to_string()).collect();
-            return Err(format!(
-                "no lib{name}.so or lib{name}.a in {}",
-                list.join(", ")
-            ));
+            return Err(format!("no lib{name}.so or lib{name}.a in {}", list.join(", ")));
         };
         if !lib_dirs.contains(dir) {
             lib_dirs.push(dir.clone());
@@ -48,11 +43,7 @@ pub fn probe_prefix(
     let header = include.join(lib.header);
     if !header.is_file() {
         let first = lib_dirs[0].join(format!("lib{}", lib.libs[0]));
-        return Err(format!(
-            "found {}.* but no {}",
-            first.display(),
-            header.display()
-        ));
+        return Err(format!("found {}.* but no {}", first.display(), header.display()));
     }
     let version = header::probe_version(lib, std::slice::from_ref(&include), env)?;
     if version < lib.min_version {
@@ -145,15 +136,8 @@ mod tests {
     #[test]
     fn static_only_links_static() {
         let p = FakePrefix::new("lib", 1, 2);
-        std::fs::rename(
-            p.prefix().join("lib/libfoo.so"),
-            p.prefix().join("lib/libfoo.a"),
-        )
-        .unwrap();
-        assert_eq!(
-            probe_with(&p, &p.prefix()).unwrap().unwrap().libs,
-            ["static=foo"]
-        );
+        std::fs::rename(p.prefix().join("lib/libfoo.so"), p.prefix().join("lib/libfoo.a")).unwrap();
+        assert_eq!(probe_with(&p, &p.prefix()).unwrap().unwrap().libs, ["static=foo"]);
     }
 
     #[test]
@@ -184,11 +168,7 @@ mod tests {
         let x = p.prefix();
         assert_eq!(
             err,
-            format!(
-                "found {}/lib64/libfoo.* but no {}/include/foo.h",
-                x.display(),
-                x.display()
-            )
+            format!("found {}/lib64/libfoo.* but no {}/include/foo.h", x.display(), x.display())
         );
     }
 
@@ -196,29 +176,14 @@ mod tests {
     fn too_old() {
         let p = FakePrefix::new("lib", 1, 1);
         let err = probe_with(&p, &p.prefix()).unwrap().unwrap_err();
-        assert_eq!(
-            err,
-            format!(
-                "found 1.1 (in {}/foo.h), need >= 1.2",
-                p.include().display()
-            )
-        );
+        assert_eq!(err, format!("found 1.1 (in {}/foo.h), need >= 1.2", p.include().display()));
     }
 
     #[test]
     fn multiarch_names() {
-        assert_eq!(
-            multiarch("x86_64-unknown-linux-gnu").as_deref(),
-            Some("x86_64-linux-gnu")
-        );
-        assert_eq!(
-            multiarch("aarch64-unknown-linux-gnu").as_deref(),
-            Some("aarch64-linux-gnu")
-        );
-        assert_eq!(
-            multiarch("i686-unknown-linux-gnu").as_deref(),
-            Some("i386-linux-gnu")
-        );
+        assert_eq!(multiarch("x86_64-unknown-linux-gnu").as_deref(), Some("x86_64-linux-gnu"));
+        assert_eq!(multiarch("aarch64-unknown-linux-gnu").as_deref(), Some("aarch64-linux-gnu"));
+        assert_eq!(multiarch("i686-unknown-linux-gnu").as_deref(), Some("i386-linux-gnu"));
         assert_eq!(
             multiarch("armv7-unknown-linux-gnueabihf").as_deref(),
             Some("arm-linux-gnueabihf")

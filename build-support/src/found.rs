@@ -53,10 +53,7 @@ impl Found {
         // Dependents read these as DEP_<LINKS>_ROOT / _LIB / _INCLUDE / _VERSION.
         lines.push(format!("cargo::metadata={k}root={}", self.root.display()));
         lines.push(format!("cargo::metadata={k}lib={}", joined(&self.lib_dirs)));
-        lines.push(format!(
-            "cargo::metadata={k}include={}",
-            joined(&self.include_dirs)
-        ));
+        lines.push(format!("cargo::metadata={k}include={}", joined(&self.include_dirs)));
         lines.push(format!("cargo::metadata={k}version={}", self.version));
         // Reaches only this crate's own tests/examples; dependents call
         // `rpath_from_deps` in their build scripts.
@@ -70,9 +67,7 @@ impl Found {
 
 /// `PATH`-style list, so several directories survive the trip through one variable.
 fn joined(dirs: &[PathBuf]) -> String {
-    join_paths(dirs)
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default()
+    join_paths(dirs).map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -26,34 +26,19 @@ pub fn probe_version(
     for dir in include_dirs {
         cmd.arg("-I").arg(dir);
     }
-    let out = cmd
-        .arg(&file)
-        .output()
-        .map_err(|e| format!("cannot run the C compiler: {e}"))?;
+    let out = cmd.arg(&file).output().map_err(|e| format!("cannot run the C compiler: {e}"))?;
     let _ = std::fs::remove_file(&file);
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
-        let first = stderr
-            .lines()
-            .find(|l| l.contains("error"))
-            .unwrap_or("")
-            .trim();
+        let first = stderr.lines().find(|l| l.contains("error")).unwrap_or("").trim();
         return Err(format!("{} does not preprocess: {first}", lib.header));
     }
     let text = String::from_utf8_lossy(&out.stdout);
-    let line = text
-        .lines()
-        .rev()
-        .find(|l| l.trim_start().starts_with(MARKER))
-        .unwrap_or("");
+    let line = text.lines().rev().find(|l| l.trim_start().starts_with(MARKER)).unwrap_or("");
     let mut words = line.split_whitespace().skip(1);
     let number = |w: Option<&str>, name: &str| -> Result<u32, String> {
-        let w = w
-            .unwrap_or("")
-            .trim_matches(|c| c == '(' || c == ')')
-            .trim_end_matches(['U', 'u']);
-        w.parse()
-            .map_err(|_| format!("{} does not define {name} as a number", lib.header))
+        let w = w.unwrap_or("").trim_matches(|c| c == '(' || c == ')').trim_end_matches(['U', 'u']);
+        w.parse().map_err(|_| format!("{} does not define {name} as a number", lib.header))
     };
     let major = number(words.next(), major)?;
     let minor = number(words.next(), minor)?;
@@ -93,10 +78,7 @@ mod tests {
     #[test]
     fn reads_macros_from_the_found_header() {
         let p = FakePrefix::new("lib", 2, 7);
-        assert_eq!(
-            probe_version(&FAKE, &[p.include()], &p.env()),
-            Ok(Version::new(2, 7, 0))
-        );
+        assert_eq!(probe_version(&FAKE, &[p.include()], &p.env()), Ok(Version::new(2, 7, 0)));
     }
 
     #[test]

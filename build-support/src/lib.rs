@@ -88,9 +88,5 @@ pub fn capture_env(lib: &Library) -> Env {
     for name in &user {
         println!("cargo::rerun-if-env-changed={name}");
     }
-    Env::from_process(
-        user.iter()
-            .map(String::as_str)
-            .chain(env::CARGO_VARS.iter().copied()),
-    )
+    Env::from_process(user.iter().map(String::as_str).chain(env::CARGO_VARS.iter().copied()))
 }

@@ -13,11 +13,7 @@ pub struct Version {
 
 impl Version {
     pub const fn new(major: u32, minor: u32, patch: u32) -> Self {
-        Version {
-            major,
-            minor,
-            patch,
-        }
+        Version { major, minor, patch }
     }
 
     /// Parses `1.13.1`, `1.17` or `1.2.3rc1` (trailing non-digits ignored).

@@ -55,11 +55,7 @@ impl fmt::Display for Failure {
         writeln!(f)?;
         writeln!(f, "To fix, do one of:")?;
         writeln!(f, "  - install the development package:")?;
-        writeln!(
-            f,
-            "      Debian/Ubuntu:  apt-get install {}",
-            lib.packages.debian
-        )?;
+        writeln!(f, "      Debian/Ubuntu:  apt-get install {}", lib.packages.debian)?;
         writeln!(f, "      RHEL/Fedora:    dnf install {}", lib.packages.rhel)?;
         let (dir, first) = (lib.dir_var(), lib.libs[0]);
         write!(
@@ -72,11 +68,7 @@ impl fmt::Display for Failure {
             write!(f, ", or unset {dir} so the other probes run")?;
         }
         writeln!(f)?;
-        writeln!(
-            f,
-            "  - add the directory holding {}.pc to PKG_CONFIG_PATH",
-            lib.pkg_config
-        )?;
+        writeln!(f, "  - add the directory holding {}.pc to PKG_CONFIG_PATH", lib.pkg_config)?;
         if let Some(hint) = &self.source_hint {
             writeln!(f, "  - {hint}")?;
         }
@@ -88,10 +80,7 @@ impl fmt::Display for Failure {
             )?;
         }
         writeln!(f)?;
-        writeln!(
-            f,
-            "If none of that helps, report a bug with this message and:"
-        )?;
+        writeln!(f, "If none of that helps, report a bug with this message and:")?;
         writeln!(f, "  crate:   {krate}")?;
         writeln!(f, "  host:    {}", self.host)?;
         write!(f, "  target:  {}", self.target)

@@ -10,23 +10,15 @@ use std::path::PathBuf;
 use std::process::Command;
 
 /// Variables that steer pkg-config; all are read, so all trigger a re-run.
-pub const VARS: &[&str] = &[
-    "PKG_CONFIG",
-    "PKG_CONFIG_PATH",
-    "PKG_CONFIG_LIBDIR",
-    "PKG_CONFIG_SYSROOT_DIR",
-];
+pub const VARS: &[&str] =
+    &["PKG_CONFIG", "PKG_CONFIG_PATH", "PKG_CONFIG_LIBDIR", "PKG_CONFIG_SYSROOT_DIR"];
 
 pub fn probe(lib: &Library, env: &Env) -> Result<Found, String> {
     let module = lib.pkg_config;
     let text = query(env, &["--modversion", module]).map_err(|e| e.describe(env))?;
     let pc_version = Version::parse(&text).ok_or_else(|| format!("unparsable version {text:?}"))?;
     if pc_version < lib.min_version {
-        return Err(format!(
-            "found {}, need >= {}",
-            text.trim(),
-            lib.min_version
-        ));
+        return Err(format!("found {}, need >= {}", text.trim(), lib.min_version));
     }
     let flags = |args: &[&str]| query(env, args).map_err(|e| e.describe(env));
     let var =
@@ -44,11 +36,7 @@ pub fn probe(lib: &Library, env: &Env) -> Result<Found, String> {
     push_unique(&mut lib_dirs, var("libdir")?);
     let root = match var("prefix")? {
         p if !p.is_empty() => PathBuf::from(p),
-        _ => include_dirs
-            .first()
-            .and_then(|d| d.parent())
-            .map(PathBuf::from)
-            .unwrap_or_default(),
+        _ => include_dirs.first().and_then(|d| d.parent()).map(PathBuf::from).unwrap_or_default(),
     };
 
     let version = header::probe_version(lib, &include_dirs, env)
@@ -96,17 +84,11 @@ pub fn search_path(env: &Env) -> String {
         .iter()
         .filter_map(|v| env.display(v).map(|value| format!("{v}={value}")))
         .collect();
-    if shown.is_empty() {
-        "PKG_CONFIG_PATH unset".to_string()
-    } else {
-        shown.join(", ")
-    }
+    if shown.is_empty() { "PKG_CONFIG_PATH unset".to_string() } else { shown.join(", ") }
 }
 
 fn query(env: &Env, args: &[&str]) -> Result<String, QueryError> {
-    let program = env
-        .display("PKG_CONFIG")
-        .unwrap_or_else(|| "pkg-config".to_string());
+    let program = env.display("PKG_CONFIG").unwrap_or_else(|| "pkg-config".to_string());
     let mut cmd = Command::new(&program);
     for var in &VARS[1..] {
         match env.get(var) {
@@ -114,10 +96,7 @@ fn query(env: &Env, args: &[&str]) -> Result<String, QueryError> {
             None => cmd.env_remove(var),
         };
     }
-    let out = cmd
-        .args(args)
-        .output()
-        .map_err(|_| QueryError::NoProgram(program.clone()))?;
+    let out = cmd.args(args).output().map_err(|_| QueryError::NoProgram(program.clone()))?;
     if out.status.success() {
         return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
     }
@@ -132,11 +111,7 @@ fn query(env: &Env, args: &[&str]) -> Result<String, QueryError> {
 
 /// `-I/a -I/b` -> [/a, /b].
 fn stripped(flags: &str, prefix: &str) -> Vec<PathBuf> {
-    flags
-        .split_whitespace()
-        .filter_map(|f| f.strip_prefix(prefix))
-        .map(PathBuf::from)
-        .collect()
+    flags.split_whitespace().filter_map(|f| f.strip_prefix(prefix)).map(PathBuf::from).collect()
 }
 
 fn push_unique(dirs: &mut Vec<PathBuf>, dir: String) {
@@ -175,10 +150,7 @@ mod tests {
         let pc = p.write_pc("1.3");
         let empty = p.tmp.path().join("empty");
         std::fs::create_dir(&empty).unwrap();
-        let env = p
-            .env()
-            .with("PKG_CONFIG_LIBDIR", &empty)
-            .with("PKG_CONFIG_PATH", &pc);
+        let env = p.env().with("PKG_CONFIG_LIBDIR", &empty).with("PKG_CONFIG_PATH", &pc);
         assert!(probe(&FAKE, &env).is_ok());
     }
 
@@ -188,20 +160,14 @@ mod tests {
         let empty = p.tmp.path().join("empty");
         std::fs::create_dir(&empty).unwrap();
         let err = probe(&FAKE, &env_for(&p, &empty)).unwrap_err();
-        assert_eq!(
-            err,
-            format!("not found (PKG_CONFIG_LIBDIR={})", empty.display())
-        );
+        assert_eq!(err, format!("not found (PKG_CONFIG_LIBDIR={})", empty.display()));
     }
 
     #[test]
     fn too_old_pc_version() {
         let p = FakePrefix::new("lib", 1, 3);
         let pc = p.write_pc("1.1.0");
-        assert_eq!(
-            probe(&FAKE, &env_for(&p, &pc)).unwrap_err(),
-            "found 1.1.0, need >= 1.2"
-        );
+        assert_eq!(probe(&FAKE, &env_for(&p, &pc)).unwrap_err(), "found 1.1.0, need >= 1.2");
     }
 
     #[test]
@@ -227,12 +193,7 @@ mod tests {
     #[test]
     fn search_path_text() {
         assert_eq!(search_path(&Env::new()), "PKG_CONFIG_PATH unset");
-        let env = Env::new()
-            .with("PKG_CONFIG_PATH", "/a:/b")
-            .with("PKG_CONFIG_SYSROOT_DIR", "/s");
-        assert_eq!(
-            search_path(&env),
-            "PKG_CONFIG_PATH=/a:/b, PKG_CONFIG_SYSROOT_DIR=/s"
-        );
+        let env = Env::new().with("PKG_CONFIG_PATH", "/a:/b").with("PKG_CONFIG_SYSROOT_DIR", "/s");
+        assert_eq!(search_path(&env), "PKG_CONFIG_PATH=/a:/b, PKG_CONFIG_SYSROOT_DIR=/s");
     }
 }

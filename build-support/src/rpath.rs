@@ -73,10 +73,8 @@ pub fn dep_lib_var(links: &str) -> String {
 /// The dynamic loader's built-in search directories (adding them to rpath
 /// would override LD_LIBRARY_PATH for every library there).
 pub fn is_system_lib_dir(dir: &Path, target: &str) -> bool {
-    let mut system: Vec<PathBuf> = ["/lib", "/lib64", "/usr/lib", "/usr/lib64"]
-        .iter()
-        .map(PathBuf::from)
-        .collect();
+    let mut system: Vec<PathBuf> =
+        ["/lib", "/lib64", "/usr/lib", "/usr/lib64"].iter().map(PathBuf::from).collect();
     if let Some(triple) = multiarch(target) {
         system.push(Path::new("/lib").join(&triple));
         system.push(Path::new("/usr/lib").join(&triple));
@@ -109,22 +107,21 @@ mod tests {
 
     #[test]
     fn reexport_joins_the_lib_dirs_of_every_dependency_once() {
-        let env = Env::new().with("DEP_ROFI_LIB", "/out/lib:/opt/ofi/lib").with("DEP_UCX_LIB", "/opt/ofi/lib:/opt/ucx/lib");
-        assert_eq!(reexport_line(&env, &["rofi", "ucx", "missing"]), "cargo::metadata=lib=/out/lib:/opt/ofi/lib:/opt/ucx/lib");
+        let env = Env::new()
+            .with("DEP_ROFI_LIB", "/out/lib:/opt/ofi/lib")
+            .with("DEP_UCX_LIB", "/opt/ofi/lib:/opt/ucx/lib");
+        assert_eq!(
+            reexport_line(&env, &["rofi", "ucx", "missing"]),
+            "cargo::metadata=lib=/out/lib:/opt/ofi/lib:/opt/ucx/lib"
+        );
         assert_eq!(reexport_line(&Env::new(), &[]), "cargo::metadata=lib=");
     }
 
     #[test]
     fn system_dirs() {
-        assert!(is_system_lib_dir(
-            Path::new("/usr/lib/x86_64-linux-gnu/"),
-            T
-        ));
+        assert!(is_system_lib_dir(Path::new("/usr/lib/x86_64-linux-gnu/"), T));
         assert!(is_system_lib_dir(Path::new("/lib64"), T));
         assert!(!is_system_lib_dir(Path::new("/usr/local/lib"), T));
-        assert!(!is_system_lib_dir(
-            Path::new("/usr/lib/aarch64-linux-gnu"),
-            T
-        ));
+        assert!(!is_system_lib_dir(Path::new("/usr/lib/aarch64-linux-gnu"), T));
     }
 }

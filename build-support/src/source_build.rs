@@ -69,17 +69,12 @@ pub fn locate(lib: &Library, env: &Env, vendor_dir: &Path, stem: &str) -> Result
         .filter(|p| {
             let name = p.file_name().unwrap_or_default().to_string_lossy();
             name.starts_with(&format!("{stem}-"))
-                && [".tar.gz", ".tgz", ".tar.bz2", ".tar.xz"]
-                    .iter()
-                    .any(|x| name.ends_with(x))
+                && [".tar.gz", ".tgz", ".tar.bz2", ".tar.xz"].iter().any(|x| name.ends_with(x))
         })
         .collect();
     tarballs.sort();
     tarballs.pop().map(Source::Tarball).ok_or_else(|| {
-        format!(
-            "{var} unset and no {stem}-*.tar.{{gz,bz2,xz}} in {}",
-            vendor_dir.display()
-        )
+        format!("{var} unset and no {stem}-*.tar.{{gz,bz2,xz}} in {}", vendor_dir.display())
     })
 }
 
@@ -104,64 +99,35 @@ pub fn autotools(
             copy_tree(dir, &src, work).map_err(|e| format!("copying {}: {e}", dir.display()))?
         }
         Source::Tarball(t) => run(
-            Command::new("tar")
-                .arg("-xf")
-                .arg(t)
-                .arg("-C")
-                .arg(&src)
-                .arg("--strip-components=1"),
+            Command::new("tar").arg("-xf").arg(t).arg("-C").arg(&src).arg("--strip-components=1"),
             &log,
             "tar",
         )?,
     }
     if !src.join("configure").is_file() {
         if !src.join("configure.ac").is_file() {
-            return Err(format!(
-                "no configure or configure.ac in {}",
-                source.path().display()
-            ));
+            return Err(format!("no configure or configure.ac in {}", source.path().display()));
         }
-        run(
-            Command::new("autoreconf").arg("-fi").current_dir(&src),
-            &log,
-            "autoreconf -fi",
-        )?;
+        run(Command::new("autoreconf").arg("-fi").current_dir(&src), &log, "autoreconf -fi")?;
     }
     if src.join("config.status").is_file() {
         // The source had been configured in place; out-of-tree configure refuses that.
-        run(
-            Command::new(make(env)).arg("distclean").current_dir(&src),
-            &log,
-            "make distclean",
-        )?;
+        run(Command::new(make(env)).arg("distclean").current_dir(&src), &log, "make distclean")?;
     }
     let mut cflags = String::from("-fPIC -O2 -g");
     if let Some(user) = env.display("CFLAGS") {
         cflags = format!("{cflags} {user}"); // the user's flags come last, so they win
     }
     let mut configure = Command::new(src.join("configure"));
-    configure
-        .arg(format!("--prefix={}", install.display()))
-        .args(configure_args);
+    configure.arg(format!("--prefix={}", install.display())).args(configure_args);
     configure.env("CFLAGS", cflags).current_dir(&build);
     if let Some(cc) = env.get("CC") {
         configure.env("CC", cc);
     }
     run(&mut configure, &log, "configure")?;
-    let jobs = format!(
-        "-j{}",
-        env.display("NUM_JOBS").unwrap_or_else(|| "1".into())
-    );
-    run(
-        Command::new(make(env)).arg(jobs).current_dir(&build),
-        &log,
-        "make",
-    )?;
-    run(
-        Command::new(make(env)).arg("install").current_dir(&build),
-        &log,
-        "make install",
-    )?;
+    let jobs = format!("-j{}", env.display("NUM_JOBS").unwrap_or_else(|| "1".into()));
+    run(Command::new(make(env)).arg(jobs).current_dir(&build), &log, "make")?;
+    run(Command::new(make(env)).arg("install").current_dir(&build), &log, "make install")?;
     Ok(install)
 }
 
@@ -188,10 +154,7 @@ fn run(cmd: &mut Command, log: &Path, what: &str) -> Result<(), String> {
     let text = fs::read_to_string(log).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
     let tail = lines[lines.len().saturating_sub(15)..].join("\n      ");
-    Err(format!(
-        "{what} failed ({status}); end of {}:\n      {tail}",
-        log.display()
-    ))
+    Err(format!("{what} failed ({status}); end of {}:\n      {tail}", log.display()))
 }
 
 /// Recursive copy that keeps symlinks and modification times, skips VCS data and never descends into
@@ -215,9 +178,8 @@ fn copy_tree(from: &Path, to: &Path, skip: &Path) -> std::io::Result<()> {
             // older than its `configure.ac` / `Makefile.am` makes `make` re-run
             // autoconf / automake (and fail where they are not installed).
             let meta = entry.metadata()?;
-            let times = fs::FileTimes::new()
-                .set_accessed(meta.accessed()?)
-                .set_modified(meta.modified()?);
+            let times =
+                fs::FileTimes::new().set_accessed(meta.accessed()?).set_modified(meta.modified()?);
             File::open(&dest)?.set_times(times)?;
         }
     }

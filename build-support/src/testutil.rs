@@ -13,10 +13,7 @@ pub const FAKE: Library = Library {
     libs: &["foo"],
     header: "foo.h",
     version_macros: ("FOO_MAJOR", "FOO_MINOR"),
-    packages: Packages {
-        debian: "libfoo-dev",
-        rhel: "foo-devel",
-    },
+    packages: Packages { debian: "libfoo-dev", rhel: "foo-devel" },
     vendored_feature: Some("vendored"),
 };
 

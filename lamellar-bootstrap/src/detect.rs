@@ -35,10 +35,13 @@ pub fn detect_in(env: &[(String, String)]) -> Result<Launcher> {
     if get("PMI_FD").is_some() || get("PMI_PORT").is_some() {
         return Ok(Launcher::Pmi);
     }
-    if get("PMIX_NAMESPACE").is_some() || env.iter().any(|(k, _)| k.starts_with("PMIX_SERVER_URI")) {
+    if get("PMIX_NAMESPACE").is_some() || env.iter().any(|(k, _)| k.starts_with("PMIX_SERVER_URI"))
+    {
         return Ok(Launcher::Pmix);
     }
-    let seen = |keys: &[&str]| -> Vec<String> { keys.iter().filter_map(|k| get(k).map(|v| format!("{k}={v}"))).collect() };
+    let seen = |keys: &[&str]| -> Vec<String> {
+        keys.iter().filter_map(|k| get(k).map(|v| format!("{k}={v}"))).collect()
+    };
     let pmi = seen(&["PMI_RANK", "PMI_SIZE", "PMI_ID"]);
     if !pmi.is_empty() {
         return Err(launcher(format!(
@@ -77,19 +80,34 @@ mod tests {
     #[test]
     fn served_launchers_are_recognised() {
         assert_eq!(detect_in(&env(&[("PMI_FD", "5"), ("PMI_RANK", "1")])), Ok(Launcher::Pmi));
-        assert_eq!(detect_in(&env(&[("PMI_PORT", "h:1"), ("PMIX_NAMESPACE", "x")])), Ok(Launcher::Pmi));
-        assert_eq!(detect_in(&env(&[("PMIX_NAMESPACE", "prterun-h-1@1"), ("OMPI_COMM_WORLD_SIZE", "2")])), Ok(Launcher::Pmix));
+        assert_eq!(
+            detect_in(&env(&[("PMI_PORT", "h:1"), ("PMIX_NAMESPACE", "x")])),
+            Ok(Launcher::Pmi)
+        );
+        assert_eq!(
+            detect_in(&env(&[("PMIX_NAMESPACE", "prterun-h-1@1"), ("OMPI_COMM_WORLD_SIZE", "2")])),
+            Ok(Launcher::Pmix)
+        );
         assert_eq!(detect_in(&env(&[("PMIX_SERVER_URI41", "x")])), Ok(Launcher::Pmix));
-        assert_eq!(detect_in(&env(&[("HOME", "/root"), ("SLURM_STEP_NUM_TASKS", "1")])), Ok(Launcher::None));
+        assert_eq!(
+            detect_in(&env(&[("HOME", "/root"), ("SLURM_STEP_NUM_TASKS", "1")])),
+            Ok(Launcher::None)
+        );
         assert_eq!(detect_in(&[]), Ok(Launcher::None));
     }
 
     #[test]
     fn a_launcher_we_cannot_serve_is_an_error_naming_it() {
         for (vars, names) in [
-            (&[("PMI_RANK", "5"), ("PMI_SIZE", "2")][..], &["PMI_RANK=5", "PMI_SIZE=2", "PMI_FD"][..]),
+            (
+                &[("PMI_RANK", "5"), ("PMI_SIZE", "2")][..],
+                &["PMI_RANK=5", "PMI_SIZE=2", "PMI_FD"][..],
+            ),
             (&[("OMPI_COMM_WORLD_SIZE", "2")][..], &["OMPI_COMM_WORLD_SIZE=2", "PMIx"][..]),
-            (&[("SLURM_STEP_NUM_TASKS", "4"), ("SLURM_STEP_ID", "0")][..], &["4 tasks", "--mpi=pmi2"][..]),
+            (
+                &[("SLURM_STEP_NUM_TASKS", "4"), ("SLURM_STEP_ID", "0")][..],
+                &["4 tasks", "--mpi=pmi2"][..],
+            ),
         ] {
             let e = detect_in(&env(vars)).unwrap_err().to_string();
             for n in names {

@@ -20,7 +20,9 @@ pub fn hostname() -> String {
 pub fn host_identity() -> String {
     use std::os::unix::fs::MetadataExt;
     let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default();
-    let shm = std::fs::metadata("/dev/shm").map(|m| format!("{}:{}", m.dev(), m.ino())).unwrap_or_default();
+    let shm = std::fs::metadata("/dev/shm")
+        .map(|m| format!("{}:{}", m.dev(), m.ino()))
+        .unwrap_or_default();
     format!("{}/{}/{shm}", hostname(), boot.trim())
 }
 

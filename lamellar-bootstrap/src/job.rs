@@ -20,14 +20,20 @@ impl PeCard {
     /// `<host identity>\n<mask words in hex, lowest first, comma-separated>`.
     pub fn encode(&self) -> Vec<u8> {
         let last = self.cpus.iter().rposition(|&w| w != 0).unwrap_or(0);
-        let words: Vec<String> = self.cpus.iter().take(last + 1).map(|w| format!("{w:x}")).collect();
+        let words: Vec<String> =
+            self.cpus.iter().take(last + 1).map(|w| format!("{w:x}")).collect();
         format!("{}\n{}", self.host, words.join(",")).into_bytes()
     }
 
     pub fn decode(b: &[u8]) -> Option<PeCard> {
         let (host, mask) = std::str::from_utf8(b).ok()?.split_once('\n')?;
         // Hex digits only: from_str_radix would also take a sign.
-        let word = |w: &str| w.bytes().all(|b| b.is_ascii_hexdigit()).then(|| u64::from_str_radix(w, 16).ok()).flatten();
+        let word = |w: &str| {
+            w.bytes()
+                .all(|b| b.is_ascii_hexdigit())
+                .then(|| u64::from_str_radix(w, 16).ok())
+                .flatten()
+        };
         let cpus = mask.split(',').map(word).collect::<Option<Vec<u64>>>()?;
         (!host.is_empty()).then(|| PeCard { host: host.into(), cpus })
     }
@@ -69,7 +75,14 @@ impl Job {
         job.cards = cards
             .iter()
             .enumerate()
-            .map(|(pe, c)| PeCard::decode(c).ok_or_else(|| Error::Launcher(format!("PE {pe} published a malformed node card {:?}", String::from_utf8_lossy(c)))))
+            .map(|(pe, c)| {
+                PeCard::decode(c).ok_or_else(|| {
+                    Error::Launcher(format!(
+                        "PE {pe} published a malformed node card {:?}",
+                        String::from_utf8_lossy(c)
+                    ))
+                })
+            })
             .collect::<Result<_>>()?;
         let mut hosts: Vec<&str> = Vec::new();
         for c in &job.cards {
@@ -190,7 +203,10 @@ mod tests {
             Ok(())
         }
         fn get(&mut self, rank: usize, key: &str) -> Result<Vec<u8>> {
-            self.kv.get(&(rank, key.into())).cloned().ok_or_else(|| Error::Launcher(format!("no {key} from {rank}")))
+            self.kv
+                .get(&(rank, key.into()))
+                .cloned()
+                .ok_or_else(|| Error::Launcher(format!("no {key} from {rank}")))
         }
         fn abort(&mut self, _: i32, _: &str) -> Result<()> {
             Ok(())
@@ -201,7 +217,10 @@ mod tests {
     }
 
     fn job(rank: usize, peers: &[(usize, &str)]) -> Result<Job> {
-        let kv = peers.iter().map(|&(pe, card)| ((pe, "lt-card".to_string()), card.as_bytes().to_vec())).collect();
+        let kv = peers
+            .iter()
+            .map(|&(pe, card)| ((pe, "lt-card".to_string()), card.as_bytes().to_vec()))
+            .collect();
         Job::over(Box::new(Seeded { rank, size: peers.len() + 1, kv }))
     }
 
@@ -209,9 +228,13 @@ mod tests {
     fn nodes_are_host_identities_numbered_by_lowest_pe() {
         let me = String::from_utf8(PeCard::own().encode()).unwrap();
         // Same host name and boot id but another /dev/shm: another node.
-        let j = job(1, &[(0, "h/b/1:1\n3"), (2, &me), (3, "h/b/1:2\n3"), (4, "h/b/1:1\n1")]).unwrap();
+        let j =
+            job(1, &[(0, "h/b/1:1\n3"), (2, &me), (3, "h/b/1:2\n3"), (4, "h/b/1:1\n1")]).unwrap();
         assert_eq!((0..5).map(|p| j.node_of(p)).collect::<Vec<_>>(), vec![0, 1, 1, 2, 0]);
-        assert_eq!((j.nodes(), j.local_pes(), j.local_rank(), j.local_size()), (3, vec![1, 2], 0, 2));
+        assert_eq!(
+            (j.nodes(), j.local_pes(), j.local_rank(), j.local_size()),
+            (3, vec![1, 2], 0, 2)
+        );
         assert_eq!(j.card(0).hostname(), "h");
         assert_eq!(j.card(0).kernel(), "b");
     }
@@ -226,8 +249,22 @@ mod tests {
     fn card_text_round_trips_and_rejects_garbage() {
         let c = PeCard { host: "h/3f2a-11/5:7".into(), cpus: vec![0x21, 0x8000000000000001, 0] };
         assert_eq!(c.encode(), b"h/3f2a-11/5:7\n21,8000000000000001");
-        assert_eq!(PeCard::decode(&c.encode()).map(|d| d.cpus), Some(vec![0x21, 0x8000000000000001]));
-        for bad in ["no-newline", "\n1", "x\n", "x\nzz", "x\n1,,2", "x\n1,", "x\n+1", "x\n-1", "x\n 1", "x\n10000000000000000"] {
+        assert_eq!(
+            PeCard::decode(&c.encode()).map(|d| d.cpus),
+            Some(vec![0x21, 0x8000000000000001])
+        );
+        for bad in [
+            "no-newline",
+            "\n1",
+            "x\n",
+            "x\nzz",
+            "x\n1,,2",
+            "x\n1,",
+            "x\n+1",
+            "x\n-1",
+            "x\n 1",
+            "x\n10000000000000000",
+        ] {
             assert_eq!(PeCard::decode(bad.as_bytes()), None, "{bad:?}");
         }
     }

@@ -59,7 +59,11 @@ pub struct PmiClient {
 
 fn env_usize(name: &str) -> Result<Option<usize>> {
     match std::env::var(name) {
-        Ok(v) => v.trim().parse().map(Some).map_err(|_| boot_err(format!("{name}={v:?} is not a number"))),
+        Ok(v) => v
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| boot_err(format!("{name}={v:?} is not a number"))),
         Err(_) => Ok(None),
     }
 }
@@ -68,7 +72,10 @@ impl PmiClient {
     /// Connects using the PMI_* environment, then runs init, get_maxes and get_my_kvsname.
     pub fn connect_from_env(timeout: Duration) -> Result<PmiClient> {
         let conn = if let Ok(fd) = std::env::var("PMI_FD") {
-            let fd: i32 = fd.trim().parse().map_err(|_| boot_err(format!("PMI_FD={fd:?} is not a file descriptor")))?;
+            let fd: i32 = fd
+                .trim()
+                .parse()
+                .map_err(|_| boot_err(format!("PMI_FD={fd:?} is not a file descriptor")))?;
             // SAFETY: fcntl(F_GETFD) only inspects the descriptor; we take ownership below only
             // if it is open. PMI_FD is inherited from the launcher for exactly this use.
             if fd < 0 || unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
@@ -79,7 +86,8 @@ impl PmiClient {
             let owned = unsafe { OwnedFd::from_raw_fd(fd) };
             Conn::Unix(UnixStream::from(owned))
         } else if let Ok(port) = std::env::var("PMI_PORT") {
-            let s = TcpStream::connect(port.trim()).map_err(|e| boot_err(format!("connect to PMI_PORT={port}: {e}")))?;
+            let s = TcpStream::connect(port.trim())
+                .map_err(|e| boot_err(format!("connect to PMI_PORT={port}: {e}")))?;
             let _ = s.set_nodelay(true);
             Conn::Tcp(s)
         } else {
@@ -89,12 +97,23 @@ impl PmiClient {
     }
 
     /// Runs the handshake over an already connected PMI_FD-style socket.
-    pub fn over_socket(sock: UnixStream, rank: usize, size: usize, timeout: Duration) -> Result<PmiClient> {
+    pub fn over_socket(
+        sock: UnixStream,
+        rank: usize,
+        size: usize,
+        timeout: Duration,
+    ) -> Result<PmiClient> {
         Self::over(Conn::Unix(sock), Some(rank), Some(size), timeout)
     }
 
-    fn over(conn: Conn, rank: Option<usize>, size: Option<usize>, timeout: Duration) -> Result<PmiClient> {
-        conn.set_timeout(timeout).map_err(|e| boot_err(format!("cannot set PMI read timeout: {e}")))?;
+    fn over(
+        conn: Conn,
+        rank: Option<usize>,
+        size: Option<usize>,
+        timeout: Duration,
+    ) -> Result<PmiClient> {
+        conn.set_timeout(timeout)
+            .map_err(|e| boot_err(format!("cannot set PMI read timeout: {e}")))?;
         let mut c = PmiClient {
             conn,
             pending: Vec::new(),
@@ -126,26 +145,40 @@ impl PmiClient {
                 }
             }
         }
-        let r = self.call(Message::new("init").arg("pmi_version", 1).arg("pmi_subversion", 1), "response_to_init")?;
+        let r = self.call(
+            Message::new("init").arg("pmi_version", 1).arg("pmi_subversion", 1),
+            "response_to_init",
+        )?;
         if r.get("pmi_version").is_some_and(|v| v != "1") {
-            return Err(boot_err(format!("server speaks PMI version {:?}, need 1", r.get("pmi_version"))));
+            return Err(boot_err(format!(
+                "server speaks PMI version {:?}, need 1",
+                r.get("pmi_version")
+            )));
         }
         let maxes = self.call(Message::new("get_maxes"), "maxes")?;
         if let Some(v) = maxes.get("vallen_max").and_then(|v| v.parse().ok()) {
             self.vallen_max = v;
         }
         let kvs = self.call(Message::new("get_my_kvsname"), "my_kvsname")?;
-        self.kvsname = kvs.get("kvsname").ok_or_else(|| boot_err("my_kvsname reply without kvsname"))?.to_string();
+        self.kvsname = kvs
+            .get("kvsname")
+            .ok_or_else(|| boot_err("my_kvsname reply without kvsname"))?
+            .to_string();
         self.rank = rank.ok_or_else(|| boot_err("PMI_RANK is not set"))?;
         self.size = size.ok_or_else(|| boot_err("PMI_SIZE is not set"))?;
         if self.size == 0 || self.rank >= self.size {
-            return Err(boot_err(format!("PMI_RANK={} is not below PMI_SIZE={}", self.rank, self.size)));
+            return Err(boot_err(format!(
+                "PMI_RANK={} is not below PMI_SIZE={}",
+                self.rank, self.size
+            )));
         }
         Ok(())
     }
 
     fn send(&mut self, m: &Message) -> Result<()> {
-        self.conn.write_all(m.to_line().as_bytes()).map_err(|e| boot_err(format!("PMI write ({}): {e}", m.cmd)))
+        self.conn
+            .write_all(m.to_line().as_bytes())
+            .map_err(|e| boot_err(format!("PMI write ({}): {e}", m.cmd)))
     }
 
     fn read_line(&mut self) -> Result<String> {
@@ -162,8 +195,15 @@ impl PmiClient {
                 Ok(0) => return Err(boot_err("PMI server closed the connection")),
                 Ok(n) => self.pending.extend_from_slice(&buf[..n]),
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
-                    return Err(boot_err("no reply from the PMI server before the timeout (is a PE missing?)"));
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return Err(boot_err(
+                        "no reply from the PMI server before the timeout (is a PE missing?)",
+                    ));
                 }
                 Err(e) => return Err(boot_err(format!("PMI read: {e}"))),
             }
@@ -174,7 +214,10 @@ impl PmiClient {
         let line = self.read_line()?;
         let m = Message::parse(&line).map_err(boot_err)?;
         if m.cmd != cmd {
-            return Err(boot_err(format!("expected PMI reply cmd={cmd}, got {:?}", line.trim_end())));
+            return Err(boot_err(format!(
+                "expected PMI reply cmd={cmd}, got {:?}",
+                line.trim_end()
+            )));
         }
         if let Some(rc) = m.get("rc") {
             if rc != "0" {
@@ -192,11 +235,16 @@ impl PmiClient {
 
     /// Stores `key=value` in the job's key-value space (visible to others after [`barrier`](Self::barrier)).
     pub fn put_str(&mut self, key: &str, value: &str) -> Result<()> {
-        if !wire::is_legal_token(key, wire::KEYLEN_MAX) || !wire::is_legal_token(value, self.vallen_max) {
+        if !wire::is_legal_token(key, wire::KEYLEN_MAX)
+            || !wire::is_legal_token(value, self.vallen_max)
+        {
             return Err(Error::InvalidArgument(format!("PMI key/value not encodable: {key:?}")));
         }
         let kvs = self.kvsname.clone();
-        self.call(Message::new("put").arg("kvsname", kvs).arg("key", key).arg("value", value), "put_result")?;
+        self.call(
+            Message::new("put").arg("kvsname", kvs).arg("key", key).arg("value", value),
+            "put_result",
+        )?;
         Ok(())
     }
 
@@ -204,14 +252,15 @@ impl PmiClient {
     pub fn get_str(&mut self, key: &str) -> Result<String> {
         let kvs = self.kvsname.clone();
         let r = self.call(Message::new("get").arg("kvsname", kvs).arg("key", key), "get_result")?;
-        r.get("value").map(str::to_string).ok_or_else(|| boot_err(format!("PMI get {key}: reply without value")))
+        r.get("value")
+            .map(str::to_string)
+            .ok_or_else(|| boot_err(format!("PMI get {key}: reply without value")))
     }
 
     /// Waits for every PE to enter the barrier (and makes earlier puts visible).
     pub fn barrier(&mut self) -> Result<()> {
         self.call(Message::new("barrier_in"), "barrier_out").map(|_| ())
     }
-
 }
 
 impl Bootstrap for PmiClient {
@@ -252,7 +301,11 @@ impl Bootstrap for PmiClient {
     fn get(&mut self, rank: usize, key: &str) -> Result<Vec<u8>> {
         let key = format!("{key}-{rank}");
         let bad = |why: &str| boot_err(format!("value of {key}: {why}"));
-        let n: usize = self.get_str(&format!("{key}-n"))?.trim().parse().map_err(|_| bad("chunk count is not a number"))?;
+        let n: usize = self
+            .get_str(&format!("{key}-n"))?
+            .trim()
+            .parse()
+            .map_err(|_| bad("chunk count is not a number"))?;
         let mut hex = String::new();
         for i in 0..n {
             hex.push_str(&self.get_str(&format!("{key}-{i}"))?);
@@ -262,15 +315,22 @@ impl Bootstrap for PmiClient {
         }
         (0..hex.len())
             .step_by(2)
-            .map(|i| hex.get(i..i + 2).and_then(|d| u8::from_str_radix(d, 16).ok()).ok_or_else(|| bad("not hex")))
+            .map(|i| {
+                hex.get(i..i + 2)
+                    .and_then(|d| u8::from_str_radix(d, 16).ok())
+                    .ok_or_else(|| bad("not hex"))
+            })
             .collect()
     }
 
     fn abort(&mut self, code: i32, why: &str) -> Result<()> {
         // PMI-1's abort message is one line of free text (spaces included) after msg=.
-        let msg: String = why.chars().map(|c| if c == '\n' { ' ' } else { c }).take(wire::MAX_LINE / 2).collect();
+        let msg: String =
+            why.chars().map(|c| if c == '\n' { ' ' } else { c }).take(wire::MAX_LINE / 2).collect();
         let line = format!("cmd=abort exitcode={code} msg={msg}\n");
-        self.conn.write_all(line.as_bytes()).map_err(|e| boot_err(format!("PMI write (abort): {e}")))?;
+        self.conn
+            .write_all(line.as_bytes())
+            .map_err(|e| boot_err(format!("PMI write (abort): {e}")))?;
         self.finalized = true; // the launcher takes the job down; no finalize after an abort
         Ok(())
     }
@@ -388,11 +448,19 @@ mod tests {
                 let m = Message::parse(&line.unwrap()).unwrap();
                 let reply = match m.cmd.as_str() {
                     "init" => INIT.to_string(),
-                    "get_maxes" => format!("cmd=maxes kvsname_max=256 keylen_max=64 vallen_max={vallen_max} rc=0\n"),
+                    "get_maxes" => format!(
+                        "cmd=maxes kvsname_max=256 keylen_max=64 vallen_max={vallen_max} rc=0\n"
+                    ),
                     "get_my_kvsname" => KVS.to_string(),
                     "put" => {
-                        assert!(m.get("value").unwrap().len() <= vallen_max, "value longer than vallen_max");
-                        kv.insert(m.get("key").unwrap().to_string(), m.get("value").unwrap().to_string());
+                        assert!(
+                            m.get("value").unwrap().len() <= vallen_max,
+                            "value longer than vallen_max"
+                        );
+                        kv.insert(
+                            m.get("key").unwrap().to_string(),
+                            m.get("value").unwrap().to_string(),
+                        );
                         "cmd=put_result rc=0\n".to_string()
                     }
                     "get" => match kv.get(m.get("key").unwrap()) {

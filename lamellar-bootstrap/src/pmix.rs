@@ -47,7 +47,8 @@ struct Info {
 }
 
 // The sizes of OpenPMIx's structs (4.2, and every release since v2).
-const _: () = assert!(size_of::<Proc>() == 260 && size_of::<Value>() == 32 && size_of::<Info>() == 552);
+const _: () =
+    assert!(size_of::<Proc>() == 260 && size_of::<Value>() == 32 && size_of::<Info>() == 552);
 
 impl Value {
     fn bytes(ptr: *const u8, len: usize) -> Value {
@@ -77,7 +78,8 @@ type AbortFn = unsafe extern "C" fn(c_int, *const c_char, *const Proc, usize) ->
 type PutFn = unsafe extern "C" fn(u8, *const c_char, *mut Value) -> c_int;
 type CommitFn = unsafe extern "C" fn() -> c_int;
 type FenceFn = unsafe extern "C" fn(*const Proc, usize, *const Info, usize) -> c_int;
-type GetFn = unsafe extern "C" fn(*const Proc, *const c_char, *const Info, usize, *mut *mut Value) -> c_int;
+type GetFn =
+    unsafe extern "C" fn(*const Proc, *const c_char, *const Info, usize, *mut *mut Value) -> c_int;
 type ErrorStringFn = unsafe extern "C" fn(c_int) -> *const c_char;
 type DestructFn = unsafe extern "C" fn(*mut Value);
 
@@ -99,7 +101,8 @@ struct Api {
 fn candidates() -> Vec<String> {
     let mut dirs: Vec<String> = std::env::var("PMIX_DIR").ok().into_iter().collect();
     dirs.extend(option_env!("LAMELLAR_PMIX_DIR_AT_BUILD").map(str::to_string));
-    let mut v: Vec<String> = dirs.iter().flat_map(|d| ["lib", "lib64"].map(|l| format!("{d}/{l}/{SONAME}"))).collect();
+    let mut v: Vec<String> =
+        dirs.iter().flat_map(|d| ["lib", "lib64"].map(|l| format!("{d}/{l}/{SONAME}"))).collect();
     v.push(SONAME.to_string());
     v
 }
@@ -109,7 +112,11 @@ fn dlerror() -> String {
     // next dl* call on this thread; we copy it at once.
     unsafe {
         let e = libc::dlerror();
-        if e.is_null() { "unknown error".into() } else { CStr::from_ptr(e).to_string_lossy().into_owned() }
+        if e.is_null() {
+            "unknown error".into()
+        } else {
+            CStr::from_ptr(e).to_string_lossy().into_owned()
+        }
     }
 }
 
@@ -118,7 +125,8 @@ impl Api {
         let mut tried = Vec::new();
         let mut handle = std::ptr::null_mut();
         for path in candidates() {
-            let c = CString::new(path.clone()).map_err(|_| Error::Launcher(format!("PMIx: bad library path {path:?}")))?;
+            let c = CString::new(path.clone())
+                .map_err(|_| Error::Launcher(format!("PMIx: bad library path {path:?}")))?;
             // SAFETY: dlopen with a NUL-terminated path. RTLD_GLOBAL: libpmix loads its own
             // plugins, which resolve libpmix's symbols through the global namespace.
             handle = unsafe { libc::dlopen(c.as_ptr(), libc::RTLD_NOW | libc::RTLD_GLOBAL) };
@@ -137,7 +145,11 @@ impl Api {
         let sym = |name: &CStr| -> Result<*mut c_void> {
             // SAFETY: handle is a live dlopen handle; name is NUL-terminated.
             let p = unsafe { libc::dlsym(handle, name.as_ptr()) };
-            if p.is_null() { Err(Error::Launcher(format!("PMIx: {SONAME} has no {name:?}: {}", dlerror()))) } else { Ok(p) }
+            if p.is_null() {
+                Err(Error::Launcher(format!("PMIx: {SONAME} has no {name:?}: {}", dlerror())))
+            } else {
+                Ok(p)
+            }
         };
         // SAFETY: each symbol is the OpenPMIx function of that name, whose C signature the
         // type it is cast to spells out (pmix.h); a function pointer has the size of *mut c_void.
@@ -150,8 +162,12 @@ impl Api {
                 commit: std::mem::transmute::<*mut c_void, CommitFn>(sym(c"PMIx_Commit")?),
                 fence: std::mem::transmute::<*mut c_void, FenceFn>(sym(c"PMIx_Fence")?),
                 get: std::mem::transmute::<*mut c_void, GetFn>(sym(c"PMIx_Get")?),
-                error_string: std::mem::transmute::<*mut c_void, ErrorStringFn>(sym(c"PMIx_Error_string")?),
-                value_destruct: std::mem::transmute::<*mut c_void, DestructFn>(sym(c"PMIx_Value_destruct")?),
+                error_string: std::mem::transmute::<*mut c_void, ErrorStringFn>(sym(
+                    c"PMIx_Error_string",
+                )?),
+                value_destruct: std::mem::transmute::<*mut c_void, DestructFn>(sym(
+                    c"PMIx_Value_destruct",
+                )?),
             })
         }
     }
@@ -179,7 +195,14 @@ impl Pmix {
         // SAFETY: `me` is a writable pmix_proc_t; no info array.
         let rc = unsafe { (api.init)(&mut me, std::ptr::null_mut(), 0) };
         let timeout_s = timeout.as_secs_f64().ceil().clamp(1.0, i32::MAX as f64) as i32;
-        let mut p = Pmix { api, me, size: 0, job_id: String::new(), timeout_s, finalized: rc != PMIX_SUCCESS };
+        let mut p = Pmix {
+            api,
+            me,
+            size: 0,
+            job_id: String::new(),
+            timeout_s,
+            finalized: rc != PMIX_SUCCESS,
+        };
         p.check(rc, "PMIx_Init")?;
         let wildcard = Proc { rank: PMIX_RANK_WILDCARD, ..p.me };
         let v = p.get_value(&wildcard, PMIX_JOB_SIZE)?;
@@ -190,17 +213,23 @@ impl Pmix {
             p.release(v);
             size
         };
-        p.size = size.ok_or_else(|| Error::Launcher("PMIx: pmix.job.size is not a uint32".into()))? as usize;
+        p.size = size
+            .ok_or_else(|| Error::Launcher("PMIx: pmix.job.size is not a uint32".into()))?
+            as usize;
         let nspace = p.nspace();
         p.job_id = crate::sanitize(&nspace);
         if p.size == 0 || p.me.rank as usize >= p.size {
-            return Err(Error::Launcher(format!("PMIx: rank {} is not below job size {} (namespace {nspace})", p.me.rank, p.size)));
+            return Err(Error::Launcher(format!(
+                "PMIx: rank {} is not below job size {} (namespace {nspace})",
+                p.me.rank, p.size
+            )));
         }
         Ok(p)
     }
 
     fn nspace(&self) -> String {
-        let bytes: Vec<u8> = self.me.nspace.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
+        let bytes: Vec<u8> =
+            self.me.nspace.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
         String::from_utf8_lossy(&bytes).into_owned()
     }
 
@@ -209,7 +238,8 @@ impl Pmix {
             return Ok(());
         }
         // SAFETY: PMIx_Error_string returns a static string for any status.
-        let s = unsafe { CStr::from_ptr((self.api.error_string)(rc)) }.to_string_lossy().into_owned();
+        let s =
+            unsafe { CStr::from_ptr((self.api.error_string)(rc)) }.to_string_lossy().into_owned();
         Err(Error::Launcher(format!("PMIx: {what} failed: {s} ({rc})")))
     }
 
@@ -218,7 +248,8 @@ impl Pmix {
         let mut out: *mut Value = std::ptr::null_mut();
         // SAFETY: valid proc and NUL-terminated key; one info; PMIx writes a value it
         // allocated into `out` on success.
-        let rc = unsafe { (self.api.get)(proc_, key.as_ptr(), info.as_ptr(), info.len(), &mut out) };
+        let rc =
+            unsafe { (self.api.get)(proc_, key.as_ptr(), info.as_ptr(), info.len(), &mut out) };
         self.check(rc, &format!("PMIx_Get {key:?} of rank {}", proc_.rank))?;
         if out.is_null() {
             return Err(Error::Launcher(format!("PMIx: PMIx_Get {key:?} returned no value")));
@@ -239,9 +270,12 @@ impl Pmix {
 
     fn key(key: &str) -> Result<CString> {
         if key.len() > PMIX_MAX_KEYLEN {
-            return Err(Error::InvalidArgument(format!("PMIx key {key:?} is longer than {PMIX_MAX_KEYLEN}")));
+            return Err(Error::InvalidArgument(format!(
+                "PMIx key {key:?} is longer than {PMIX_MAX_KEYLEN}"
+            )));
         }
-        CString::new(key).map_err(|_| Error::InvalidArgument(format!("PMIx key {key:?} holds a NUL")))
+        CString::new(key)
+            .map_err(|_| Error::InvalidArgument(format!("PMIx key {key:?} holds a NUL")))
     }
 }
 
@@ -274,7 +308,10 @@ impl Bootstrap for Pmix {
     }
 
     fn fence(&mut self) -> Result<()> {
-        let info = [Info::new(PMIX_COLLECT_DATA, Value::flag(true)), Info::new(PMIX_TIMEOUT, Value::int(self.timeout_s))];
+        let info = [
+            Info::new(PMIX_COLLECT_DATA, Value::flag(true)),
+            Info::new(PMIX_TIMEOUT, Value::int(self.timeout_s)),
+        ];
         // SAFETY: NULL procs = every process of our namespace; two valid infos.
         let rc = unsafe { (self.api.fence)(std::ptr::null(), 0, info.as_ptr(), info.len()) };
         self.check(rc, "PMIx_Fence")
@@ -289,10 +326,16 @@ impl Bootstrap for Pmix {
         unsafe {
             let out = ((*v).ty == PMIX_BYTE_OBJECT).then(|| {
                 let (ptr, len) = ((*v).data[0] as *const u8, (*v).data[1] as usize);
-                if ptr.is_null() || len == 0 { Vec::new() } else { std::slice::from_raw_parts(ptr, len).to_vec() }
+                if ptr.is_null() || len == 0 {
+                    Vec::new()
+                } else {
+                    std::slice::from_raw_parts(ptr, len).to_vec()
+                }
             });
             self.release(v);
-            out.ok_or_else(|| Error::Launcher(format!("PMIx: {key} of rank {rank} is not a byte object")))
+            out.ok_or_else(|| {
+                Error::Launcher(format!("PMIx: {key} of rank {rank} is not a byte object"))
+            })
         }
     }
 
@@ -329,7 +372,10 @@ mod tests {
         let base = &i as *const Info as usize;
         assert_eq!(&i.flags as *const u32 as usize - base, 512);
         assert_eq!(&i.value as *const Value as usize - base, 520);
-        assert_eq!(&i.value.data as *const [u64; 3] as usize - &i.value as *const Value as usize, 8);
+        assert_eq!(
+            &i.value.data as *const [u64; 3] as usize - &i.value as *const Value as usize,
+            8
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! A job of one PE, started without a launcher: the key-value store is this process's own.
 
-use crate::error::{Result, launcher};
 use crate::Bootstrap;
+use crate::error::{Result, launcher};
 use std::collections::HashMap;
 
 pub struct Singleton {
@@ -11,7 +11,10 @@ pub struct Singleton {
 
 impl Singleton {
     pub fn new() -> Singleton {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
         Singleton { job_id: format!("s{}_{nanos:x}", std::process::id()), kvs: HashMap::new() }
     }
 }

@@ -39,7 +39,9 @@ impl Message {
         let mut cmd = None;
         let mut args = Vec::new();
         for word in line.split(' ').filter(|w| !w.is_empty()) {
-            let (k, v) = word.split_once('=').ok_or_else(|| format!("malformed PMI word {word:?} in {line:?}"))?;
+            let (k, v) = word
+                .split_once('=')
+                .ok_or_else(|| format!("malformed PMI word {word:?} in {line:?}"))?;
             if k == "cmd" || k == "mcmd" {
                 cmd = Some(v.to_string());
             } else {
@@ -63,7 +65,9 @@ impl Message {
 
 /// A key or value is legal on the wire if it has no space, `=` or newline and fits the limit.
 pub fn is_legal_token(s: &str, max: usize) -> bool {
-    !s.is_empty() && s.len() <= max && !s.bytes().any(|b| b == b' ' || b == b'=' || b == b'\n' || b == b'\r')
+    !s.is_empty()
+        && s.len() <= max
+        && !s.bytes().any(|b| b == b' ' || b == b'=' || b == b'\n' || b == b'\r')
 }
 
 #[cfg(test)]

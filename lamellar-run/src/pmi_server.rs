@@ -79,13 +79,21 @@ fn serve(rank: usize, size: usize, kvsname: &str, conn: UnixStream, state: &Mute
             "get_appnum" => Some(ok("appnum").arg("appnum", 0)),
             "put" => match (req.get("key"), req.get("value")) {
                 (Some(k), Some(v)) => {
-                    state.lock().unwrap_or_else(|p| p.into_inner()).kvs.insert(k.to_string(), v.to_string());
+                    state
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .kvs
+                        .insert(k.to_string(), v.to_string());
                     Some(ok("put_result").arg("msg", "success"))
                 }
-                _ => Some(Message::new("put_result").arg("rc", -1).arg("msg", "missing_key_or_value")),
+                _ => Some(
+                    Message::new("put_result").arg("rc", -1).arg("msg", "missing_key_or_value"),
+                ),
             },
             "get" => {
-                let v = req.get("key").and_then(|k| state.lock().unwrap_or_else(|p| p.into_inner()).kvs.get(k).cloned());
+                let v = req.get("key").and_then(|k| {
+                    state.lock().unwrap_or_else(|p| p.into_inner()).kvs.get(k).cloned()
+                });
                 Some(match v {
                     Some(v) => ok("get_result").arg("msg", "success").arg("value", v),
                     None => Message::new("get_result").arg("rc", -1).arg("msg", "key_not_found"),
@@ -104,7 +112,11 @@ fn serve(rank: usize, size: usize, kvsname: &str, conn: UnixStream, state: &Mute
                 None
             }
             "finalize" => Some(ok("finalize_ack")),
-            other => Some(Message::new(&format!("{other}_result")).arg("rc", -1).arg("msg", "unsupported_command")),
+            other => Some(
+                Message::new(&format!("{other}_result"))
+                    .arg("rc", -1)
+                    .arg("msg", "unsupported_command"),
+            ),
         };
         if let Some(a) = answer {
             reply(state, rank, &a);

@@ -111,15 +111,26 @@ fn describe(status: ExitStatus) -> (i32, String) {
 }
 
 fn job_name() -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
     format!("lr{}x{nanos:x}", std::process::id())
 }
 
-fn relay(pe: usize, from: impl std::io::Read + Send + 'static, to_stderr: bool) -> std::thread::JoinHandle<()> {
+fn relay(
+    pe: usize,
+    from: impl std::io::Read + Send + 'static,
+    to_stderr: bool,
+) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         for line in BufReader::new(from).split(b'\n') {
             let Ok(line) = line else { return };
-            let mut out: Box<dyn Write> = if to_stderr { Box::new(std::io::stderr().lock()) } else { Box::new(std::io::stdout().lock()) };
+            let mut out: Box<dyn Write> = if to_stderr {
+                Box::new(std::io::stderr().lock())
+            } else {
+                Box::new(std::io::stdout().lock())
+            };
             let _ = write!(out, "[pe {pe}] ");
             let _ = out.write_all(&line);
             let _ = out.write_all(b"\n");
@@ -164,7 +175,10 @@ impl Reaper {
     fn start(kvsname: &str, pids: &[u32]) -> std::io::Result<Reaper> {
         let mut cmd = Command::new("/bin/sh");
         cmd.arg("-c").arg(REAPER).arg("lamellar-run-reaper").arg(shm_prefix(kvsname));
-        cmd.args(pids.iter().map(u32::to_string)).stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null());
+        cmd.args(pids.iter().map(u32::to_string))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
         // SAFETY: setsid is async-signal-safe; it takes the reaper out of the launcher's
         // process group and terminal, so a signal to either spares it.
         unsafe {
@@ -173,7 +187,9 @@ impl Reaper {
                 Ok(())
             });
         }
-        let child = cmd.spawn().map_err(|e| std::io::Error::new(e.kind(), format!("cannot start the reaper (/bin/sh): {e}")))?;
+        let child = cmd.spawn().map_err(|e| {
+            std::io::Error::new(e.kind(), format!("cannot start the reaper (/bin/sh): {e}"))
+        })?;
         Ok(Reaper { child })
     }
 
@@ -238,7 +254,8 @@ pub fn run(spec: &JobSpec) -> std::io::Result<JobOutcome> {
                 libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
                 libc::setpgid(0, 0);
                 if let Some(set) = cpu.map(one_cpu) {
-                    if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+                    if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0
+                    {
                         return Err(std::io::Error::last_os_error());
                     }
                 }
@@ -252,7 +269,10 @@ pub fn run(spec: &JobSpec) -> std::io::Result<JobOutcome> {
                 for (_, c, _) in children.iter_mut() {
                     let _ = c.wait();
                 }
-                return Err(std::io::Error::new(e.kind(), format!("cannot start {:?}: {e}", spec.program)));
+                return Err(std::io::Error::new(
+                    e.kind(),
+                    format!("cannot start {:?}: {e}", spec.program),
+                ));
             }
         };
         drop(client);
@@ -292,11 +312,17 @@ pub fn run(spec: &JobSpec) -> std::io::Result<JobOutcome> {
             let sig = SIGNALLED.load(Ordering::SeqCst);
             let timed_out = spec.timeout.is_some_and(|t| start.elapsed() >= t);
             if failure.is_none() && sig != 0 {
-                failure = Some((128 + sig, format!("interrupted by signal {sig}; terminating {running} running PE(s)")));
+                failure = Some((
+                    128 + sig,
+                    format!("interrupted by signal {sig}; terminating {running} running PE(s)"),
+                ));
             }
             if failure.is_none() && timed_out {
                 let secs = spec.timeout.unwrap_or_default().as_secs_f64();
-                failure = Some((TIMEOUT_CODE, format!("job timed out after {secs} s; terminating {running} running PE(s)")));
+                failure = Some((
+                    TIMEOUT_CODE,
+                    format!("job timed out after {secs} s; terminating {running} running PE(s)"),
+                ));
             }
             if failure.is_some() {
                 signal_all(&mut children, libc::SIGTERM);

@@ -18,14 +18,16 @@ fn stderr(o: &Output) -> String {
 fn success_is_exit_zero_and_every_pe_gets_rank_and_size() {
     let (o, _) = lamellar_run(&["-n", "3", "--", "sh", "-c", "echo $PMI_RANK/$PMI_SIZE"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let mut lines: Vec<String> = String::from_utf8_lossy(&o.stdout).lines().map(str::to_string).collect();
+    let mut lines: Vec<String> =
+        String::from_utf8_lossy(&o.stdout).lines().map(str::to_string).collect();
     lines.sort();
     assert_eq!(lines, ["0/3", "1/3", "2/3"]);
 }
 
 #[test]
 fn first_failing_pe_sets_status_and_is_named_and_others_are_stopped() {
-    let (o, took) = lamellar_run(&["-n", "3", "sh", "-c", "if [ $PMI_RANK = 1 ]; then exit 7; fi; sleep 60"]);
+    let (o, took) =
+        lamellar_run(&["-n", "3", "sh", "-c", "if [ $PMI_RANK = 1 ]; then exit 7; fi; sleep 60"]);
     assert_eq!(o.status.code(), Some(7));
     assert!(stderr(&o).contains("PE 1 (pid"), "{}", stderr(&o));
     assert!(stderr(&o).contains("exited with status 7"), "{}", stderr(&o));
@@ -34,7 +36,13 @@ fn first_failing_pe_sets_status_and_is_named_and_others_are_stopped() {
 
 #[test]
 fn killed_pe_is_reported_with_its_signal() {
-    let (o, took) = lamellar_run(&["-n", "2", "sh", "-c", "if [ $PMI_RANK = 0 ]; then kill -9 $$; fi; sleep 60"]);
+    let (o, took) = lamellar_run(&[
+        "-n",
+        "2",
+        "sh",
+        "-c",
+        "if [ $PMI_RANK = 0 ]; then kill -9 $$; fi; sleep 60",
+    ]);
     assert_eq!(o.status.code(), Some(128 + 9));
     assert!(stderr(&o).contains("PE 0") && stderr(&o).contains("signal 9"), "{}", stderr(&o));
     assert!(took < Duration::from_secs(20));
@@ -42,7 +50,8 @@ fn killed_pe_is_reported_with_its_signal() {
 
 #[test]
 fn pe_ignoring_term_is_killed_after_the_grace_period() {
-    let script = "trap '' TERM; if [ $PMI_RANK = 1 ]; then exit 3; fi; while true; do sleep 1; done";
+    let script =
+        "trap '' TERM; if [ $PMI_RANK = 1 ]; then exit 3; fi; while true; do sleep 1; done";
     let (o, took) = lamellar_run(&["-n", "2", "sh", "-c", script]);
     assert_eq!(o.status.code(), Some(3));
     assert!(took < Duration::from_secs(20), "took {took:?}");
@@ -67,7 +76,11 @@ fn label_prefixes_every_line() {
 }
 
 fn dev_shm() -> std::collections::BTreeSet<String> {
-    std::fs::read_dir("/dev/shm").unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect()
+    std::fs::read_dir("/dev/shm")
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
 }
 
 #[test]
@@ -82,7 +95,8 @@ fn leftovers_of_this_job_are_removed_from_dev_shm_and_nothing_else() {
         pids.display()
     );
     let (o, _) = lamellar_run(&["-n", "2", "sh", "-c", &script]);
-    let pids: Vec<String> = std::fs::read_to_string(&pids).unwrap().lines().map(|p| format!("{p}:0:0")).collect();
+    let pids: Vec<String> =
+        std::fs::read_to_string(&pids).unwrap().lines().map(|p| format!("{p}:0:0")).collect();
     assert_eq!(pids.len(), 2);
     let still_there = std::path::Path::new(&other).exists();
     let _ = std::fs::remove_file(&other);
@@ -105,7 +119,12 @@ fn malformed_pmi_from_a_pe_does_not_bring_down_the_launcher() {
 
 /// The CPUs this test may use, as the kernel lists them for a process.
 fn allowed_cpus(status: &str) -> Vec<usize> {
-    let list = status.lines().find_map(|l| l.strip_prefix("Cpus_allowed_list:")).unwrap().trim().to_string();
+    let list = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .unwrap()
+        .trim()
+        .to_string();
     list.split(',')
         .flat_map(|r| {
             let (a, b) = r.split_once('-').unwrap_or((r, r));
@@ -118,7 +137,15 @@ fn allowed_cpus(status: &str) -> Vec<usize> {
 fn bind_to_core_pins_each_pe_to_one_allowed_cpu_round_robin() {
     let mine = allowed_cpus(&std::fs::read_to_string("/proc/self/status").unwrap());
     let n = mine.len() + 1; // one more PE than CPUs: the last wraps around
-    let (o, _) = lamellar_run(&["-n", &n.to_string(), "--bind-to", "core", "sh", "-c", "echo $PMI_RANK $(grep Cpus_allowed_list /proc/self/status)"]);
+    let (o, _) = lamellar_run(&[
+        "-n",
+        &n.to_string(),
+        "--bind-to",
+        "core",
+        "sh",
+        "-c",
+        "echo $PMI_RANK $(grep Cpus_allowed_list /proc/self/status)",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let mut got: Vec<(usize, Vec<usize>)> = String::from_utf8_lossy(&o.stdout)
         .lines()
@@ -128,7 +155,8 @@ fn bind_to_core_pins_each_pe_to_one_allowed_cpu_round_robin() {
         })
         .collect();
     got.sort();
-    let want: Vec<(usize, Vec<usize>)> = (0..n).map(|pe| (pe, vec![mine[pe % mine.len()]])).collect();
+    let want: Vec<(usize, Vec<usize>)> =
+        (0..n).map(|pe| (pe, vec![mine[pe % mine.len()]])).collect();
     assert_eq!(got, want);
 
     // Without the flag a PE keeps the launcher's whole set.
@@ -138,7 +166,14 @@ fn bind_to_core_pins_each_pe_to_one_allowed_cpu_round_robin() {
 
 #[test]
 fn usage_errors_exit_2() {
-    for args in [&[][..], &["-n", "0", "true"], &["--bogus", "true"], &["-n", "2"], &["-n", "2", "--timeout", "-1", "true"], &["-n", "2", "--bind-to", "socket", "true"]] {
+    for args in [
+        &[][..],
+        &["-n", "0", "true"],
+        &["--bogus", "true"],
+        &["-n", "2"],
+        &["-n", "2", "--timeout", "-1", "true"],
+        &["-n", "2", "--bind-to", "socket", "true"],
+    ] {
         let (o, _) = lamellar_run(args);
         assert_eq!(o.status.code(), Some(2), "args {args:?}: {}", stderr(&o));
         assert!(stderr(&o).contains("usage"), "{}", stderr(&o));
@@ -156,7 +191,9 @@ fn missing_program_is_an_error_not_a_hang() {
 /// Whether process `pid` still exists (a zombie counts as gone).
 fn alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| s.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X'])))
+        .map(|s| {
+            s.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X']))
+        })
         .unwrap_or(false)
 }
 
@@ -175,7 +212,11 @@ fn a_killed_launcher_takes_its_pes_and_their_dev_shm_files_with_it() {
             .unwrap();
         let t0 = Instant::now();
         let pids: Vec<u32> = loop {
-            let p: Vec<u32> = (0..2).filter_map(|r| std::fs::read_to_string(dir.join(r.to_string())).ok()?.trim().parse().ok()).collect();
+            let p: Vec<u32> = (0..2)
+                .filter_map(|r| {
+                    std::fs::read_to_string(dir.join(r.to_string())).ok()?.trim().parse().ok()
+                })
+                .collect();
             if p.len() == 2 {
                 break p;
             }
@@ -187,11 +228,19 @@ fn a_killed_launcher_takes_its_pes_and_their_dev_shm_files_with_it() {
         let _ = launcher.wait();
         let t0 = Instant::now();
         let files = |p: &u32| std::path::Path::new(&format!("/dev/shm/{p}:0:lrtest")).exists();
-        while (pids.iter().any(|&p| alive(p)) || pids.iter().any(files)) && t0.elapsed() < Duration::from_secs(5) {
+        while (pids.iter().any(|&p| alive(p)) || pids.iter().any(files))
+            && t0.elapsed() < Duration::from_secs(5)
+        {
             std::thread::sleep(Duration::from_millis(20));
         }
-        assert!(!pids.iter().any(|&p| alive(p)), "signal {sig}: PEs {pids:?} outlived their launcher");
-        assert!(!pids.iter().any(files), "signal {sig}: /dev/shm files of PEs {pids:?} left behind");
+        assert!(
+            !pids.iter().any(|&p| alive(p)),
+            "signal {sig}: PEs {pids:?} outlived their launcher"
+        );
+        assert!(
+            !pids.iter().any(files),
+            "signal {sig}: /dev/shm files of PEs {pids:?} left behind"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
@@ -207,7 +256,8 @@ fn stdout_to_collects_every_pe_output_in_a_file() {
     spec.stdout_to = Some(file.clone());
     let outcome = lamellar_run::run(&spec).unwrap();
     assert_eq!(outcome.code, 0, "{:?}", outcome.failure);
-    let mut lines: Vec<String> = std::fs::read_to_string(&file).unwrap().lines().map(str::to_string).collect();
+    let mut lines: Vec<String> =
+        std::fs::read_to_string(&file).unwrap().lines().map(str::to_string).collect();
     lines.sort();
     assert_eq!(lines, ["line from 0", "line from 1", "line from 2"]);
 }

@@ -69,7 +69,14 @@ impl Future for AmFuture {
 
 impl<'t> Runtime<'t> {
     fn new(t: &'t Transport, handlers: Vec<Handler>) -> Result<Runtime<'t>> {
-        Ok(Runtime { t, mb: t.mailbox()?, handlers, pending: RefCell::default(), next_id: RefCell::new(0), done_from: RefCell::new(0) })
+        Ok(Runtime {
+            t,
+            mb: t.mailbox()?,
+            handlers,
+            pending: RefCell::default(),
+            next_id: RefCell::new(0),
+            done_from: RefCell::new(0),
+        })
     }
 
     /// Runs `handler` on `pe` with `args`; the future resolves to its reply.
@@ -141,7 +148,10 @@ impl<'t> Runtime<'t> {
     fn idle(&self, start: Instant, what: &str) -> Result<()> {
         if !self.progress()? {
             if start.elapsed() > self.t.timeout() {
-                return Err(Error::Timeout { what: format!("{what} on PE {}", self.t.my_pe()), after: self.t.timeout() });
+                return Err(Error::Timeout {
+                    what: format!("{what} on PE {}", self.t.my_pe()),
+                    after: self.t.timeout(),
+                });
             }
             std::thread::yield_now();
         }
@@ -169,7 +179,10 @@ const HISTO: u16 = 0;
 const SUM: u16 = 1;
 
 fn main() -> Result<()> {
-    let updates: usize = std::env::args().nth(1).map(|s| s.parse().expect("updates per PE: a number")).unwrap_or(100_000);
+    let updates: usize = std::env::args()
+        .nth(1)
+        .map(|s| s.parse().expect("updates per PE: a number"))
+        .unwrap_or(100_000);
     let t = Transport::init()?;
     let (me, n) = (t.my_pe(), t.num_pes());
     let per_pe = TABLE.div_ceil(n);
@@ -196,16 +209,17 @@ fn main() -> Result<()> {
     let mut batches: Vec<Vec<u8>> = vec![Vec::with_capacity(4 * BATCH); n];
     let mut in_flight: Vec<Option<AmFuture>> = (0..n).map(|_| None).collect();
     let mut applied = 0u64;
-    let mut flush = |owner: usize, batch: &mut Vec<u8>, slot: &mut Option<AmFuture>| -> Result<()> {
-        if let Some(f) = slot.take() {
-            applied += u64::from_le_bytes(rt.block_on(f)?.try_into().expect("8 bytes"));
-        }
-        if !batch.is_empty() {
-            *slot = Some(rt.exec_am(owner, HISTO, batch)?);
-            batch.clear();
-        }
-        Ok(())
-    };
+    let mut flush =
+        |owner: usize, batch: &mut Vec<u8>, slot: &mut Option<AmFuture>| -> Result<()> {
+            if let Some(f) = slot.take() {
+                applied += u64::from_le_bytes(rt.block_on(f)?.try_into().expect("8 bytes"));
+            }
+            if !batch.is_empty() {
+                *slot = Some(rt.exec_am(owner, HISTO, batch)?);
+                batch.clear();
+            }
+            Ok(())
+        };
     for _ in 0..updates {
         rng ^= rng << 13;
         rng ^= rng >> 7;

@@ -8,6 +8,13 @@ fn main() -> Result<(), lamellar_transport::Error> {
     t.barrier()?;
     let me = t.my_pe();
     let waits = if t.yields_when_waiting() { "yield" } else { "spin" };
-    println!("PE {me} of {} on {} (node {} of {}), backend {}, waits {waits}", t.num_pes(), t.host_of(me)?, t.node_of(me)?, t.nodes(), t.backend_name());
+    println!(
+        "PE {me} of {} on {} (node {} of {}), backend {}, waits {waits}",
+        t.num_pes(),
+        t.host_of(me)?,
+        t.node_of(me)?,
+        t.nodes(),
+        t.backend_name()
+    );
     t.finalize()
 }

@@ -50,8 +50,14 @@ pub enum AtomicType {
 }
 
 impl AtomicType {
-    pub const ALL: [AtomicType; 6] =
-        [AtomicType::U32, AtomicType::I32, AtomicType::U64, AtomicType::I64, AtomicType::Usize, AtomicType::Isize];
+    pub const ALL: [AtomicType; 6] = [
+        AtomicType::U32,
+        AtomicType::I32,
+        AtomicType::U64,
+        AtomicType::I64,
+        AtomicType::Usize,
+        AtomicType::Isize,
+    ];
 
     /// Width in bytes (also the required alignment).
     #[inline]
@@ -145,6 +151,9 @@ mod tests {
     #[test]
     fn all_lists_variants_in_discriminant_order() {
         AtomicOp::ALL.iter().enumerate().for_each(|(i, &op)| assert_eq!(op as usize, i, "{op:?}"));
-        AtomicType::ALL.iter().enumerate().for_each(|(i, &ty)| assert_eq!(ty as usize, i, "{ty:?}"));
+        AtomicType::ALL
+            .iter()
+            .enumerate()
+            .for_each(|(i, &ty)| assert_eq!(ty as usize, i, "{ty:?}"));
     }
 }

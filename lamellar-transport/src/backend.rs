@@ -9,7 +9,7 @@
 //! virtual calls used to cost more than the store itself. A new backend implements these traits and
 //! adds a variant to each enum.
 
-use crate::atomic::{AtomicRequest, AtomicSupport, AtomicType, AtomicOp};
+use crate::atomic::{AtomicOp, AtomicRequest, AtomicSupport, AtomicType};
 use crate::error::Result;
 use crate::team::Team;
 
@@ -140,7 +140,13 @@ pub trait Segment: Send + Sync {
     unsafe fn get(&self, pe: usize, offset: usize, dst: *mut u8, len: usize) -> Result<()>;
     /// # Safety
     /// `src` stays valid (and unwritten) until the returned token completes.
-    unsafe fn put_nb(&self, pe: usize, offset: usize, src: *const u8, len: usize) -> Result<OpToken>;
+    unsafe fn put_nb(
+        &self,
+        pe: usize,
+        offset: usize,
+        src: *const u8,
+        len: usize,
+    ) -> Result<OpToken>;
     /// # Safety
     /// `dst` stays valid (and otherwise unaccessed) until the returned token completes.
     unsafe fn get_nb(&self, pe: usize, offset: usize, dst: *mut u8, len: usize) -> Result<OpToken>;
@@ -155,7 +161,13 @@ pub trait Segment: Send + Sync {
     ///
     /// # Safety
     /// `result` is valid for writes of 8 bytes until the token completes.
-    unsafe fn atomic_nb(&self, pe: usize, offset: usize, req: AtomicRequest, result: *mut u64) -> Result<OpToken> {
+    unsafe fn atomic_nb(
+        &self,
+        pe: usize,
+        offset: usize,
+        req: AtomicRequest,
+        result: *mut u64,
+    ) -> Result<OpToken> {
         // SAFETY: forwarded contract.
         unsafe { atomic_at_once(self, pe, offset, req, result) }
     }
@@ -172,7 +184,13 @@ pub trait Segment: Send + Sync {
 ///
 /// # Safety
 /// `result` is valid for writes of 8 bytes.
-pub(crate) unsafe fn atomic_at_once<S: Segment + ?Sized>(seg: &S, pe: usize, offset: usize, req: AtomicRequest, result: *mut u64) -> Result<OpToken> {
+pub(crate) unsafe fn atomic_at_once<S: Segment + ?Sized>(
+    seg: &S,
+    pe: usize,
+    offset: usize,
+    req: AtomicRequest,
+    result: *mut u64,
+) -> Result<OpToken> {
     let old = seg.atomic(pe, offset, req)?;
     // SAFETY: the caller's promise.
     unsafe { write_in_width(result, req.ty.width(), old) };
@@ -186,11 +204,5 @@ pub(crate) unsafe fn atomic_at_once<S: Segment + ?Sized>(seg: &S, pe: usize, off
 /// `slot` is valid for writes of 8 bytes.
 pub(crate) unsafe fn write_in_width(slot: *mut u64, width: usize, value: u64) {
     // SAFETY: the caller's promise covers both widths.
-    unsafe {
-        if width == 4 {
-            slot.cast::<u32>().write(value as u32)
-        } else {
-            slot.write(value)
-        }
-    }
+    unsafe { if width == 4 { slot.cast::<u32>().write(value as u32) } else { slot.write(value) } }
 }

@@ -121,7 +121,9 @@ fn wait_paced(
         if waited >= next_check || waited >= timeout {
             let failure = match check() {
                 Err(e) => Some(e),
-                Ok(()) => (waited >= timeout).then(|| Error::Timeout { what: what(), after: timeout }),
+                Ok(()) => {
+                    (waited >= timeout).then(|| Error::Timeout { what: what(), after: timeout })
+                }
             };
             if let Some(e) = failure {
                 // A peer may have done what we wait for and then left (the shmem backend's
@@ -149,14 +151,34 @@ mod tests {
             tries += 1;
             tries == 3
         };
-        assert!(wait_until(Duration::ZERO, Tries::Look, || "never".into(), idle, done, || panic!("no check before the first clock read")).is_ok());
+        assert!(
+            wait_until(
+                Duration::ZERO,
+                Tries::Look,
+                || "never".into(),
+                idle,
+                done,
+                || panic!("no check before the first clock read")
+            )
+            .is_ok()
+        );
         assert_eq!(tries, 3);
         let mut tries = 0;
         let done = || {
             tries += 1;
             tries == HOT_TRIES
         };
-        assert!(wait_until(Duration::ZERO, Tries::Look, || "never".into(), idle, done, || panic!("no check while hot")).is_ok());
+        assert!(
+            wait_until(
+                Duration::ZERO,
+                Tries::Look,
+                || "never".into(),
+                idle,
+                done,
+                || panic!("no check while hot")
+            )
+            .is_ok()
+        );
     }
 
     #[test]
@@ -172,7 +194,17 @@ mod tests {
             looked.set(looked.get() + 1);
             looked.get() == 300 // past the hot tries too
         };
-        assert!(wait_until(Duration::from_secs(60), Tries::Progress, || "x".into(), progress, done, || Ok(())).is_ok());
+        assert!(
+            wait_until(
+                Duration::from_secs(60),
+                Tries::Progress,
+                || "x".into(),
+                progress,
+                done,
+                || Ok(())
+            )
+            .is_ok()
+        );
         assert_eq!((looked.get(), progressed.get()), (300, 300));
     }
 
@@ -181,9 +213,20 @@ mod tests {
         let mut calls = 0;
         let progress = || {
             calls += 1;
-            if calls == 5 { Err(Error::PeerFailed { pe: 2, why: "endpoint closed".into() }) } else { Ok(()) }
+            if calls == 5 {
+                Err(Error::PeerFailed { pe: 2, why: "endpoint closed".into() })
+            } else {
+                Ok(())
+            }
         };
-        let r = wait_until(Duration::from_secs(60), Tries::Progress, || "x".into(), progress, || false, || Ok(()));
+        let r = wait_until(
+            Duration::from_secs(60),
+            Tries::Progress,
+            || "x".into(),
+            progress,
+            || false,
+            || Ok(()),
+        );
         assert!(matches!(r, Err(Error::PeerFailed { pe: 2, .. })), "{r:?}");
         assert_eq!(calls, 5);
     }
@@ -195,10 +238,19 @@ mod tests {
             checks += 1;
             Ok(())
         };
-        let r = wait_until(Duration::from_millis(30), Tries::Look, || "the flag".into(), idle, || false, check);
+        let r = wait_until(
+            Duration::from_millis(30),
+            Tries::Look,
+            || "the flag".into(),
+            idle,
+            || false,
+            check,
+        );
         assert!(t0.elapsed() >= Duration::from_millis(30));
         match r {
-            Err(Error::Timeout { what, after }) => assert_eq!((what.as_str(), after), ("the flag", Duration::from_millis(30))),
+            Err(Error::Timeout { what, after }) => {
+                assert_eq!((what.as_str(), after), ("the flag", Duration::from_millis(30)))
+            }
             other => panic!("expected Timeout, got {other:?}"),
         }
         // Periodically (once per CHECK_EVERY), not only at the timeout.
@@ -213,12 +265,29 @@ mod tests {
             finished.set(true);
             Err(Error::PeerFailed { pe: 1, why: "exited".into() })
         };
-        assert!(wait_until(Duration::from_secs(60), Tries::Look, || "x".into(), idle, || finished.get(), check).is_ok());
+        assert!(
+            wait_until(
+                Duration::from_secs(60),
+                Tries::Look,
+                || "x".into(),
+                idle,
+                || finished.get(),
+                check
+            )
+            .is_ok()
+        );
     }
 
     #[test]
     fn a_failed_check_ends_the_wait_with_its_error() {
-        let r = wait_until(Duration::from_secs(60), Tries::Look, || "x".into(), idle, || false, || Err(Error::PeerFailed { pe: 3, why: "gone".into() }));
+        let r = wait_until(
+            Duration::from_secs(60),
+            Tries::Look,
+            || "x".into(),
+            idle,
+            || false,
+            || Err(Error::PeerFailed { pe: 3, why: "gone".into() }),
+        );
         assert!(matches!(r, Err(Error::PeerFailed { pe: 3, .. })), "{r:?}");
     }
 }

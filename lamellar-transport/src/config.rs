@@ -33,7 +33,11 @@ pub fn backend_from_env() -> Result<Option<String>> {
     for k in ["LAMELLAR_TRANSPORT", "LAMELLAR_BACKEND"] {
         if let Some(v) = var(k) {
             let name = v.trim().to_ascii_lowercase();
-            return if name.is_empty() { Err(bad(k, &v, "shmem, rofi or ucx")) } else { Ok(Some(name)) };
+            return if name.is_empty() {
+                Err(bad(k, &v, "shmem, rofi or ucx"))
+            } else {
+                Ok(Some(name))
+            };
         }
     }
     Ok(None)

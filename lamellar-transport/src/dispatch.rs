@@ -136,7 +136,13 @@ impl Segment for AnySegment {
         each!(self, AnySegment, s => unsafe { s.get(pe, offset, dst, len) })
     }
     #[inline]
-    unsafe fn put_nb(&self, pe: usize, offset: usize, src: *const u8, len: usize) -> Result<OpToken> {
+    unsafe fn put_nb(
+        &self,
+        pe: usize,
+        offset: usize,
+        src: *const u8,
+        len: usize,
+    ) -> Result<OpToken> {
         // SAFETY: forwarded contract.
         each!(self, AnySegment, s => unsafe { s.put_nb(pe, offset, src, len) })
     }
@@ -150,7 +156,13 @@ impl Segment for AnySegment {
         each!(self, AnySegment, s => s.atomic(pe, offset, req))
     }
     #[inline]
-    unsafe fn atomic_nb(&self, pe: usize, offset: usize, req: AtomicRequest, result: *mut u64) -> Result<OpToken> {
+    unsafe fn atomic_nb(
+        &self,
+        pe: usize,
+        offset: usize,
+        req: AtomicRequest,
+        result: *mut u64,
+    ) -> Result<OpToken> {
         // SAFETY: forwarded contract.
         each!(self, AnySegment, s => unsafe { s.atomic_nb(pe, offset, req, result) })
     }

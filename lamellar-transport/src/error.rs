@@ -77,7 +77,11 @@ impl Error {
     #[cfg(feature = "shmem")]
     pub(crate) fn os(backend: &'static str, what: &str) -> Error {
         let e = std::io::Error::last_os_error();
-        Error::Backend { backend, code: e.raw_os_error().unwrap_or(0) as i64, message: format!("{what}: {e}") }
+        Error::Backend {
+            backend,
+            code: e.raw_os_error().unwrap_or(0) as i64,
+            message: format!("{what}: {e}"),
+        }
     }
 }
 

@@ -85,7 +85,11 @@ impl Transport {
             .checked_mul(slot_bytes)
             .and_then(|ring| ring.checked_add(8))
             .and_then(|per_pe| per_pe.checked_mul(npes))
-            .ok_or_else(|| Error::InvalidArgument(format!("mailbox: {slots} x {slot_bytes} bytes x {npes} PEs overflows")))?;
+            .ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "mailbox: {slots} x {slot_bytes} bytes x {npes} PEs overflows"
+                ))
+            })?;
         let alloc = self.alloc(len)?;
         let state = State {
             sent: vec![0; npes],
@@ -129,7 +133,12 @@ impl Mailbox {
         if pe >= self.npes {
             return Err(Error::BadPe { pe, why: format!("the job has {} PEs", self.npes) });
         }
-        let total = u32::try_from(msg.len()).map_err(|_| Error::InvalidArgument(format!("mailbox: a message of {} bytes (at most 4 GiB - 1)", msg.len())))?;
+        let total = u32::try_from(msg.len()).map_err(|_| {
+            Error::InvalidArgument(format!(
+                "mailbox: a message of {} bytes (at most 4 GiB - 1)",
+                msg.len()
+            ))
+        })?;
         let mut st = self.lock();
         if let Some(why) = &st.broken[pe] {
             return Err(Error::PeerFailed { pe, why: why.clone() });
@@ -139,9 +148,14 @@ impl Mailbox {
         // An empty message still takes one slot.
         for i in 0..msg.len().div_ceil(p).max(1) {
             let chunk = &msg[i * p..((i + 1) * p).min(msg.len())];
-            if let Err(e) = self.send_slot(&mut st, pe, &mut slot, if i == 0 { total } else { 0 }, chunk) {
+            if let Err(e) =
+                self.send_slot(&mut st, pe, &mut slot, if i == 0 { total } else { 0 }, chunk)
+            {
                 if i > 0 {
-                    st.broken[pe] = Some(format!("a send of {} bytes to it stopped after {i} of its slots ({e})", msg.len()));
+                    st.broken[pe] = Some(format!(
+                        "a send of {} bytes to it stopped after {i} of its slots ({e})",
+                        msg.len()
+                    ));
                 }
                 return Err(e);
             }
@@ -151,7 +165,14 @@ impl Mailbox {
 
     /// One slot of a message to `pe`, once it has a free one: `total` (the message's length
     /// in its first slot, else 0) and `chunk`, assembled in `slot`.
-    fn send_slot(&self, st: &mut State, pe: usize, slot: &mut Vec<u8>, total: u32, chunk: &[u8]) -> Result<()> {
+    fn send_slot(
+        &self,
+        st: &mut State,
+        pe: usize,
+        slot: &mut Vec<u8>,
+        total: u32,
+        chunk: &[u8],
+    ) -> Result<()> {
         self.wait_for_credit(st, pe)?;
         slot.clear();
         slot.extend_from_slice(&total.to_ne_bytes());
@@ -168,7 +189,11 @@ impl Mailbox {
     /// Waits until `pe` has a free slot for us, receiving whatever arrives meanwhile (into
     /// the queue) and handing those slots back, so that a peer waiting on us moves too.
     fn wait_for_credit(&self, st: &mut State, pe: usize) -> Result<()> {
-        let has_credit = |st: &State| self.alloc.signal_fetch(self.freed_off(pe)).map(|freed| st.sent[pe] - freed < self.slots as u64);
+        let has_credit = |st: &State| {
+            self.alloc
+                .signal_fetch(self.freed_off(pe))
+                .map(|freed| st.sent[pe] - freed < self.slots as u64)
+        };
         if has_credit(st)? {
             return Ok(());
         }
@@ -223,11 +248,18 @@ impl Mailbox {
             let taken = self.lock().taken.clone();
             let arrived = || (0..self.npes).any(|s| self.is_full(s, taken[s]));
             let left = t.timeout().saturating_sub(start.elapsed());
-            crate::backoff::wait_until(left, crate::backoff::Tries::Progress, || format!("a message for PE {}", self.me), || t.progress(), arrived, || Ok(()))
-                .map_err(|e| match e {
-                    Error::Timeout { what, .. } => Error::Timeout { what, after: t.timeout() },
-                    e => e,
-                })?;
+            crate::backoff::wait_until(
+                left,
+                crate::backoff::Tries::Progress,
+                || format!("a message for PE {}", self.me),
+                || t.progress(),
+                arrived,
+                || Ok(()),
+            )
+            .map_err(|e| match e {
+                Error::Timeout { what, .. } => Error::Timeout { what, after: t.timeout() },
+                e => e,
+            })?;
         }
     }
 
@@ -267,11 +299,16 @@ impl Mailbox {
         // creation), which stays mapped while `self.alloc` lives; its sender writes it again
         // only after we hand it back (return_credit), so nothing writes it while we copy, and
         // the acquire load of its stamp that showed it full ordered its data before this.
-        let slot = unsafe { std::slice::from_raw_parts(self.alloc.local_ptr().add(off), self.slot_bytes) };
+        let slot =
+            unsafe { std::slice::from_raw_parts(self.alloc.local_ptr().add(off), self.slot_bytes) };
         let total = u32::from_ne_bytes(slot[8..12].try_into().expect("4 bytes")) as usize;
         let len = u32::from_ne_bytes(slot[12..16].try_into().expect("4 bytes")) as usize;
         if len > self.payload() {
-            return Err(Error::Backend { backend: "mailbox", code: 0, message: format!("slot {seq} from PE {src} claims {len} bytes") });
+            return Err(Error::Backend {
+                backend: "mailbox",
+                code: 0,
+                message: format!("slot {seq} from PE {src} claims {len} bytes"),
+            });
         }
         Ok((total, slot[HEADER..HEADER + len].to_vec()))
     }

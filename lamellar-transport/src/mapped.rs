@@ -58,7 +58,12 @@ pub unsafe fn atomic(word: *mut u8, req: AtomicRequest) -> u64 {
     // SAFETY: the caller's promise is from_ptr's (valid, aligned, only atomic access).
     unsafe {
         if req.ty.width() == 4 {
-            apply32(AtomicU32::from_ptr(word.cast()), req.op, req.operand as u32, req.compare as u32) as u64
+            apply32(
+                AtomicU32::from_ptr(word.cast()),
+                req.op,
+                req.operand as u32,
+                req.compare as u32,
+            ) as u64
         } else {
             apply64(AtomicU64::from_ptr(word.cast()), req.op, req.operand, req.compare)
         }

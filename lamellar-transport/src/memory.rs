@@ -6,8 +6,8 @@
 
 use crate::atomic::{AtomicOp, AtomicRequest, AtomicSupport, AtomicType, RemoteAtomic};
 use crate::backend::{Backend, Segment};
-use crate::dispatch::AnySegment;
 use crate::backoff::Tries;
+use crate::dispatch::AnySegment;
 use crate::error::{Error, Result};
 use crate::team::Team;
 use crate::transport::Transport;
@@ -50,7 +50,15 @@ impl SymAlloc {
             team.pes().iter().for_each(|&p| m[p] = true);
             m
         });
-        SymAlloc { base_addr: seg.local_base() as usize, seg, len, team, members, npes: n, transport }
+        SymAlloc {
+            base_addr: seg.local_base() as usize,
+            seg,
+            len,
+            team,
+            members,
+            npes: n,
+            transport,
+        }
     }
 
     #[inline(always)]
@@ -94,7 +102,11 @@ impl SymAlloc {
     #[inline(never)]
     fn bad_pe(&self, pe: usize) -> Error {
         let n = self.transport.num_pes();
-        let why = if pe >= n { format!("num_pes = {n}") } else { format!("not a member of the allocation's team {:?}", self.team.pes()) };
+        let why = if pe >= n {
+            format!("num_pes = {n}")
+        } else {
+            format!("not a member of the allocation's team {:?}", self.team.pes())
+        };
         Error::BadPe { pe, why }
     }
 
@@ -107,7 +119,13 @@ impl SymAlloc {
     }
 
     #[inline]
-    pub(crate) fn check_atomic(&self, pe: usize, offset: usize, op: AtomicOp, ty: AtomicType) -> Result<()> {
+    pub(crate) fn check_atomic(
+        &self,
+        pe: usize,
+        offset: usize,
+        op: AtomicOp,
+        ty: AtomicType,
+    ) -> Result<()> {
         self.check_pe(pe)?;
         self.check_word(offset, ty.width())?;
         if self.transport.atomic_support(op, ty) == AtomicSupport::Unsupported {
@@ -119,7 +137,10 @@ impl SymAlloc {
     #[cold]
     #[inline(never)]
     fn unsupported(&self, op: AtomicOp, ty: AtomicType) -> Error {
-        Error::Unsupported { backend: self.transport.backend_name(), what: format!("atomic {op:?} on {ty:?}") }
+        Error::Unsupported {
+            backend: self.transport.backend_name(),
+            what: format!("atomic {op:?} on {ty:?}"),
+        }
     }
 
     /// Copies `src` to `offset` on `pe`. Returns when `src` may be reused; the data is
@@ -161,7 +182,14 @@ impl SymAlloc {
     /// of a compare-swap), `compare` the expected value of a compare-swap. Returns the old
     /// value for fetching ops, zero otherwise. Blocking: complete at the target on return.
     #[inline(always)]
-    pub fn atomic<T: RemoteAtomic>(&self, pe: usize, offset: usize, op: AtomicOp, operand: T, compare: T) -> Result<T> {
+    pub fn atomic<T: RemoteAtomic>(
+        &self,
+        pe: usize,
+        offset: usize,
+        op: AtomicOp,
+        operand: T,
+        compare: T,
+    ) -> Result<T> {
         self.check_pe(pe)?;
         self.check_word(offset, T::TYPE.width())?;
         self.atomic_checked(pe, offset, op, operand, compare)
@@ -170,17 +198,36 @@ impl SymAlloc {
     /// `atomic` for a caller that checked the word (in range and aligned: the typed views,
     /// whose elements are their own width on an aligned base).
     #[inline(always)]
-    pub(crate) fn atomic_on_word<T: RemoteAtomic>(&self, pe: usize, offset: usize, op: AtomicOp, operand: T, compare: T) -> Result<T> {
+    pub(crate) fn atomic_on_word<T: RemoteAtomic>(
+        &self,
+        pe: usize,
+        offset: usize,
+        op: AtomicOp,
+        operand: T,
+        compare: T,
+    ) -> Result<T> {
         self.check_pe(pe)?;
         self.atomic_checked(pe, offset, op, operand, compare)
     }
 
     #[inline(always)]
-    fn atomic_checked<T: RemoteAtomic>(&self, pe: usize, offset: usize, op: AtomicOp, operand: T, compare: T) -> Result<T> {
+    fn atomic_checked<T: RemoteAtomic>(
+        &self,
+        pe: usize,
+        offset: usize,
+        op: AtomicOp,
+        operand: T,
+        compare: T,
+    ) -> Result<T> {
         if self.transport.atomic_support(op, T::TYPE) == AtomicSupport::Unsupported {
             return Err(self.unsupported(op, T::TYPE));
         }
-        let req = AtomicRequest { op, ty: T::TYPE, operand: operand.to_bits(), compare: compare.to_bits() };
+        let req = AtomicRequest {
+            op,
+            ty: T::TYPE,
+            operand: operand.to_bits(),
+            compare: compare.to_bits(),
+        };
         self.seg().atomic(pe, offset, req).map(T::from_bits)
     }
 
@@ -195,22 +242,48 @@ impl SymAlloc {
     }
     /// Writes `new` if the word equals `current`; returns the old value (equal to `current`
     /// exactly when the swap happened).
-    pub fn atomic_compare_swap<T: RemoteAtomic>(&self, pe: usize, offset: usize, current: T, new: T) -> Result<T> {
+    pub fn atomic_compare_swap<T: RemoteAtomic>(
+        &self,
+        pe: usize,
+        offset: usize,
+        current: T,
+        new: T,
+    ) -> Result<T> {
         self.atomic(pe, offset, AtomicOp::CompareSwap, new, current)
     }
-    pub fn atomic_fetch_add<T: RemoteAtomic>(&self, pe: usize, offset: usize, value: T) -> Result<T> {
+    pub fn atomic_fetch_add<T: RemoteAtomic>(
+        &self,
+        pe: usize,
+        offset: usize,
+        value: T,
+    ) -> Result<T> {
         self.atomic(pe, offset, AtomicOp::FetchAdd, value, T::zeroed())
     }
     pub fn atomic_add<T: RemoteAtomic>(&self, pe: usize, offset: usize, value: T) -> Result<()> {
         self.atomic(pe, offset, AtomicOp::Add, value, T::zeroed()).map(drop)
     }
-    pub fn atomic_fetch_and<T: RemoteAtomic>(&self, pe: usize, offset: usize, value: T) -> Result<T> {
+    pub fn atomic_fetch_and<T: RemoteAtomic>(
+        &self,
+        pe: usize,
+        offset: usize,
+        value: T,
+    ) -> Result<T> {
         self.atomic(pe, offset, AtomicOp::FetchAnd, value, T::zeroed())
     }
-    pub fn atomic_fetch_or<T: RemoteAtomic>(&self, pe: usize, offset: usize, value: T) -> Result<T> {
+    pub fn atomic_fetch_or<T: RemoteAtomic>(
+        &self,
+        pe: usize,
+        offset: usize,
+        value: T,
+    ) -> Result<T> {
         self.atomic(pe, offset, AtomicOp::FetchOr, value, T::zeroed())
     }
-    pub fn atomic_fetch_xor<T: RemoteAtomic>(&self, pe: usize, offset: usize, value: T) -> Result<T> {
+    pub fn atomic_fetch_xor<T: RemoteAtomic>(
+        &self,
+        pe: usize,
+        offset: usize,
+        value: T,
+    ) -> Result<T> {
         self.atomic(pe, offset, AtomicOp::FetchXor, value, T::zeroed())
     }
     pub fn atomic_and<T: RemoteAtomic>(&self, pe: usize, offset: usize, value: T) -> Result<()> {
@@ -239,14 +312,23 @@ impl SymAlloc {
     ///
     /// As with any put, a flag seen here says nothing about other data the peer put unless
     /// the peer ordered them (quiet or fence between the data and the flag).
-    pub fn wait_until<T: RemoteAtomic>(&self, offset: usize, mut pred: impl FnMut(T) -> bool) -> Result<T> {
+    pub fn wait_until<T: RemoteAtomic>(
+        &self,
+        offset: usize,
+        mut pred: impl FnMut(T) -> bool,
+    ) -> Result<T> {
         let word = self.local_word::<T>(offset)?;
         // SAFETY (every load below): local_word checked the word; self outlives this call.
         let mut seen = unsafe { load_word::<T>(word) };
         if pred(seen) {
             return Ok(seen);
         }
-        let what = || format!("word at offset {offset} of PE {} to satisfy a wait_until", self.transport.my_pe());
+        let what = || {
+            format!(
+                "word at offset {offset} of PE {} to satisfy a wait_until",
+                self.transport.my_pe()
+            )
+        };
         let backend = self.transport.backend();
         let kind = if backend.has_progress() { Tries::Progress } else { Tries::Look };
         crate::backoff::wait_until(

@@ -96,7 +96,13 @@ impl<'scope, 'env> Scope<'scope, 'env> {
 
     /// Starts copying `src` to `offset` on `pe`. `src` stays borrowed until the scope ends;
     /// the handle completes when `src` may be reused (remote visibility: `quiet`/`barrier`).
-    pub fn put_nb(&'scope self, dst: &'scope SymAlloc, pe: usize, offset: usize, src: &'scope [u8]) -> Result<NbHandle<'scope, 'env, &'scope [u8]>> {
+    pub fn put_nb(
+        &'scope self,
+        dst: &'scope SymAlloc,
+        pe: usize,
+        offset: usize,
+        src: &'scope [u8],
+    ) -> Result<NbHandle<'scope, 'env, &'scope [u8]>> {
         dst.check_pe(pe)?;
         dst.check_range(offset, src.len())?;
         // SAFETY: `src` is borrowed for 'scope, and the scope completes the operation before
@@ -108,7 +114,13 @@ impl<'scope, 'env> Scope<'scope, 'env> {
 
     /// Starts copying `dst.len()` bytes from `offset` on `pe` into `dst`. The handle hands
     /// `dst` back, filled, when the operation completes.
-    pub fn get_nb(&'scope self, src: &'scope SymAlloc, pe: usize, offset: usize, dst: &'scope mut [u8]) -> Result<NbHandle<'scope, 'env, &'scope mut [u8]>> {
+    pub fn get_nb(
+        &'scope self,
+        src: &'scope SymAlloc,
+        pe: usize,
+        offset: usize,
+        dst: &'scope mut [u8],
+    ) -> Result<NbHandle<'scope, 'env, &'scope mut [u8]>> {
         src.check_pe(pe)?;
         src.check_range(offset, dst.len())?;
         // SAFETY: `dst` is exclusively borrowed for 'scope and moved into the handle, so no
@@ -119,13 +131,25 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     }
 
     /// Typed [`Scope::put_nb`]: elements of `src` to element `index` on `pe`.
-    pub fn put_nb_array<T: Pod>(&'scope self, dst: &'scope SymArray<T>, pe: usize, index: usize, src: &'scope [T]) -> Result<NbHandle<'scope, 'env, &'scope [T]>> {
+    pub fn put_nb_array<T: Pod>(
+        &'scope self,
+        dst: &'scope SymArray<T>,
+        pe: usize,
+        index: usize,
+        src: &'scope [T],
+    ) -> Result<NbHandle<'scope, 'env, &'scope [T]>> {
         let off = dst.byte_offset(index, src.len())?;
         Ok(self.put_nb(dst.bytes(), pe, off, bytemuck::cast_slice(src))?.map_buf(|_| src))
     }
 
     /// Typed [`Scope::get_nb`]: elements from element `index` on `pe` into `dst`.
-    pub fn get_nb_array<T: Pod>(&'scope self, src: &'scope SymArray<T>, pe: usize, index: usize, dst: &'scope mut [T]) -> Result<NbHandle<'scope, 'env, &'scope mut [T]>> {
+    pub fn get_nb_array<T: Pod>(
+        &'scope self,
+        src: &'scope SymArray<T>,
+        pe: usize,
+        index: usize,
+        dst: &'scope mut [T],
+    ) -> Result<NbHandle<'scope, 'env, &'scope mut [T]>> {
         let off = src.byte_offset(index, dst.len())?;
         let h = self.get_nb(src.bytes(), pe, off, bytemuck::cast_slice_mut(dst))?;
         // The bytes came from a `[T]` (non-zero-sized, see `alloc_array`), so casting back

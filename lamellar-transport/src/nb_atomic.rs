@@ -20,9 +20,22 @@ use std::task::{Context, Poll};
 impl<'scope, 'env> Scope<'scope, 'env> {
     /// Issues `op` on the `T` at `offset` of `pe` without waiting (operands as for
     /// [`SymAlloc::atomic`]); the handle's value is the old value (zero for non-fetching ops).
-    pub fn atomic_nb<T: RemoteAtomic>(&'scope self, a: &'scope SymAlloc, pe: usize, offset: usize, op: AtomicOp, operand: T, compare: T) -> Result<AtomicHandle<'scope, 'env, T>> {
+    pub fn atomic_nb<T: RemoteAtomic>(
+        &'scope self,
+        a: &'scope SymAlloc,
+        pe: usize,
+        offset: usize,
+        op: AtomicOp,
+        operand: T,
+        compare: T,
+    ) -> Result<AtomicHandle<'scope, 'env, T>> {
         a.check_atomic(pe, offset, op, T::TYPE)?;
-        let req = AtomicRequest { op, ty: T::TYPE, operand: operand.to_bits(), compare: compare.to_bits() };
+        let req = AtomicRequest {
+            op,
+            ty: T::TYPE,
+            operand: operand.to_bits(),
+            compare: compare.to_bits(),
+        };
         let result = Box::new(0u64);
         let slot = Box::into_raw(result);
         // SAFETY: `slot` stays allocated until the token completes: the handle frees it only
@@ -41,7 +54,13 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     }
 
     /// [`Scope::atomic_nb`] with `FetchAdd`.
-    pub fn fetch_add_nb<T: RemoteAtomic>(&'scope self, a: &'scope SymAlloc, pe: usize, offset: usize, value: T) -> Result<AtomicHandle<'scope, 'env, T>> {
+    pub fn fetch_add_nb<T: RemoteAtomic>(
+        &'scope self,
+        a: &'scope SymAlloc,
+        pe: usize,
+        offset: usize,
+        value: T,
+    ) -> Result<AtomicHandle<'scope, 'env, T>> {
         self.atomic_nb(a, pe, offset, AtomicOp::FetchAdd, value, T::zeroed())
     }
 }
@@ -89,7 +108,13 @@ impl<T: RemoteAtomic> AtomicHandle<'_, '_, T> {
     fn value(&self) -> T {
         // SAFETY: the slot is ours (complete: nobody writes it any more) and was written in
         // the type's width at its start (Segment::atomic_nb).
-        let bits = unsafe { if T::TYPE.width() == 4 { self.slot.cast::<u32>().read() as u64 } else { self.slot.read() } };
+        let bits = unsafe {
+            if T::TYPE.width() == 4 {
+                self.slot.cast::<u32>().read() as u64
+            } else {
+                self.slot.read()
+            }
+        };
         T::from_bits(bits)
     }
 }

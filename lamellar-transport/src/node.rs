@@ -13,9 +13,15 @@ use lamellar_bootstrap::{Job, PeCard};
 
 /// Oversubscribed: more PEs on `mine`'s kernel (itself included) than CPUs in their masks.
 fn oversubscribed(mine: &PeCard, others: &[&PeCard]) -> bool {
-    let local: Vec<&PeCard> = std::iter::once(mine).chain(others.iter().copied().filter(|c| c.kernel() == mine.kernel())).collect();
+    let local: Vec<&PeCard> = std::iter::once(mine)
+        .chain(others.iter().copied().filter(|c| c.kernel() == mine.kernel()))
+        .collect();
     let words = local.iter().map(|c| c.cpus.len()).max().unwrap_or(0);
-    let cpus: u32 = (0..words).map(|w| local.iter().fold(0u64, |u, c| u | c.cpus.get(w).copied().unwrap_or(0)).count_ones()).sum();
+    let cpus: u32 = (0..words)
+        .map(|w| {
+            local.iter().fold(0u64, |u, c| u | c.cpus.get(w).copied().unwrap_or(0)).count_ones()
+        })
+        .sum();
     local.len() > cpus as usize
 }
 
@@ -54,7 +60,8 @@ mod tests {
     #[test]
     fn hosts_on_one_kernel_share_its_cpus() {
         // Two network-namespace hosts of one machine, two PEs each, on its 2 CPUs.
-        let on = |name: &str| PeCard { host: format!("{name}/the-boot-id/{name}:7"), cpus: vec![0b11] };
+        let on =
+            |name: &str| PeCard { host: format!("{name}/the-boot-id/{name}:7"), cpus: vec![0b11] };
         let (h1, h2) = (on("h1"), on("h2"));
         assert!(oversubscribed(&h1, &[&on("h1"), &h2, &on("h2")]));
         assert!(!oversubscribed(&h1, &[&h2]));

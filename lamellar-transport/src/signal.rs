@@ -57,7 +57,15 @@ impl SymAlloc {
     /// Copies `src` to `offset` on `pe`, then updates the `u64` signal word at `sig_offset` on
     /// `pe` by `op` with `value`. A target that sees the signal's new value also sees the
     /// data. Returns when `src` may be reused; the signal is then set at the target.
-    pub fn put_signal(&self, pe: usize, offset: usize, src: &[u8], sig_offset: usize, value: u64, op: SignalOp) -> Result<()> {
+    pub fn put_signal(
+        &self,
+        pe: usize,
+        offset: usize,
+        src: &[u8],
+        sig_offset: usize,
+        value: u64,
+        op: SignalOp,
+    ) -> Result<()> {
         self.check_signal(sig_offset)?;
         self.put(pe, offset, src)?;
         self.signal(pe, sig_offset, value, op)
@@ -119,11 +127,17 @@ impl SymAlloc {
 
     /// The wait behind the `wait_until_*` calls: every word checked first, then looked at
     /// together once per progress of the transport until `done` says so.
-    fn wait_on_words(&self, offsets: &[usize], kind: &str, mut done: impl FnMut(&[u64]) -> bool) -> Result<()> {
+    fn wait_on_words(
+        &self,
+        offsets: &[usize],
+        kind: &str,
+        mut done: impl FnMut(&[u64]) -> bool,
+    ) -> Result<()> {
         if offsets.is_empty() {
             return Err(Error::InvalidArgument(format!("wait_until_{kind}: no words to wait on")));
         }
-        let words = offsets.iter().map(|&o| self.local_word::<u64>(o)).collect::<Result<Vec<_>>>()?;
+        let words =
+            offsets.iter().map(|&o| self.local_word::<u64>(o)).collect::<Result<Vec<_>>>()?;
         let mut seen = vec![0u64; words.len()];
         let look = |seen: &mut Vec<u64>| {
             for (s, &w) in seen.iter_mut().zip(&words) {
@@ -139,7 +153,9 @@ impl SymAlloc {
         let t = self.transport();
         let backend = t.backend();
         let tries = if backend.has_progress() { Tries::Progress } else { Tries::Look };
-        let what = || format!("{} words of PE {} to satisfy a wait_until_{kind}", offsets.len(), t.my_pe());
+        let what = || {
+            format!("{} words of PE {} to satisfy a wait_until_{kind}", offsets.len(), t.my_pe())
+        };
         wait_until(
             t.timeout(),
             tries,

@@ -25,7 +25,10 @@ impl Team {
         }
         for (i, &pe) in pes.iter().enumerate() {
             if pe >= num_pes {
-                return Err(Error::BadPe { pe, why: format!("team member must be below num_pes = {num_pes}") });
+                return Err(Error::BadPe {
+                    pe,
+                    why: format!("team member must be below num_pes = {num_pes}"),
+                });
             }
             if pes[..i].contains(&pe) {
                 return Err(Error::InvalidArgument(format!("PE {pe} appears twice in the team")));
@@ -58,7 +61,10 @@ impl Team {
     /// The rounds of a dissemination barrier for member `pe`: in round k, signal the
     /// member 2^k places ahead and wait for the member 2^k places behind. ceil(log2 n) rounds;
     /// the distances are distinct, so no pair meets twice in one barrier.
-    pub(crate) fn dissemination_partners(&self, pe: usize) -> impl Iterator<Item = (usize, usize)> + '_ {
+    pub(crate) fn dissemination_partners(
+        &self,
+        pe: usize,
+    ) -> impl Iterator<Item = (usize, usize)> + '_ {
         let n = self.pes.len();
         let idx = self.index_of(pe).expect("caller checked membership");
         std::iter::successors(Some(1usize), |d| d.checked_mul(2))

@@ -2,8 +2,8 @@
 
 use crate::atomic::{AtomicOp, AtomicSupport, AtomicType, SupportTable};
 use crate::backend::{Backend, Capabilities, PeerPath};
-use crate::dispatch::AnyBackend;
 use crate::config;
+use crate::dispatch::AnyBackend;
 use crate::error::{Error, Result};
 use crate::memory::SymAlloc;
 use crate::team::Team;
@@ -90,7 +90,9 @@ impl Builder {
     pub fn init(self) -> Result<Transport> {
         // Every setting is checked before the launcher is contacted.
         let timeout = match self.timeout {
-            Some(t) if t.is_zero() => return Err(Error::InvalidArgument("timeout must be positive".into())),
+            Some(t) if t.is_zero() => {
+                return Err(Error::InvalidArgument("timeout must be positive".into()));
+            }
             Some(t) => t,
             None => config::timeout_from_env()?,
         };
@@ -99,22 +101,34 @@ impl Builder {
             Some(n) => n,
             None => match config::backend_from_env()? {
                 Some(n) => n,
-                None => compiled_backends()
-                    .first()
-                    .map(|s| s.to_string())
-                    .ok_or_else(|| Error::BackendUnavailable { name: "(none)".into(), why: "no backend feature is enabled".into() })?,
+                None => compiled_backends().first().map(|s| s.to_string()).ok_or_else(|| {
+                    Error::BackendUnavailable {
+                        name: "(none)".into(),
+                        why: "no backend feature is enabled".into(),
+                    }
+                })?,
             },
         };
         check_backend(&name)?;
         let job = Job::from_env(timeout)?;
         let yields = crate::node::yield_when_waiting(&job, yield_setting);
         let nodes: Vec<usize> = (0..job.size()).map(|p| job.node_of(p)).collect();
-        let hosts: Vec<String> = (0..job.size()).map(|p| job.card(p).hostname().to_string()).collect();
+        let hosts: Vec<String> =
+            (0..job.size()).map(|p| job.card(p).hostname().to_string()).collect();
         let backend = open_backend(&name, Arc::new(Mutex::new(job)), yields, timeout)?;
         crate::backoff::set_yield_when_waiting(backend.yields_when_waiting());
         let world = Team::world(backend.num_pes());
-        let support = AtomicOp::ALL.map(|op| AtomicType::ALL.map(|ty| backend.atomic_support(op, ty)));
-        let inner = Inner { backend, world, support, timeout, nodes, hosts, finalized: AtomicBool::new(false) };
+        let support =
+            AtomicOp::ALL.map(|op| AtomicType::ALL.map(|ty| backend.atomic_support(op, ty)));
+        let inner = Inner {
+            backend,
+            world,
+            support,
+            timeout,
+            nodes,
+            hosts,
+            finalized: AtomicBool::new(false),
+        };
         Ok(Transport { inner: Arc::new(inner) })
     }
 }
@@ -123,7 +137,10 @@ impl Builder {
 fn check_backend(name: &str) -> Result<()> {
     let Some(&(_, feature)) = BACKENDS.iter().find(|(n, _)| *n == name) else {
         let known: Vec<_> = BACKENDS.iter().map(|(n, _)| *n).collect();
-        return Err(Error::BackendUnavailable { name: name.into(), why: format!("unknown backend; known: {}", known.join(", ")) });
+        return Err(Error::BackendUnavailable {
+            name: name.into(),
+            why: format!("unknown backend; known: {}", known.join(", ")),
+        });
     };
     if compiled_backends().contains(&name) {
         return Ok(());
@@ -148,7 +165,10 @@ fn open_backend(name: &str, job: SharedJob, yields: bool, timeout: Duration) -> 
         // Not reached: check_backend lets through only the backends compiled in.
         _ => {
             let _ = (job, yields, timeout);
-            Err(Error::BackendUnavailable { name: name.into(), why: "not compiled into this build".into() })
+            Err(Error::BackendUnavailable {
+                name: name.into(),
+                why: "not compiled into this build".into(),
+            })
         }
     }
 }
@@ -184,7 +204,11 @@ impl Transport {
     /// The node PE `pe` runs on, `0..nodes()`: PEs on one node share a host identity
     /// (host name, boot id and shared-memory namespace), as learned from the launcher.
     pub fn node_of(&self, pe: usize) -> Result<usize> {
-        self.inner.nodes.get(pe).copied().ok_or_else(|| Error::BadPe { pe, why: format!("the job has {} PEs", self.num_pes()) })
+        self.inner
+            .nodes
+            .get(pe)
+            .copied()
+            .ok_or_else(|| Error::BadPe { pe, why: format!("the job has {} PEs", self.num_pes()) })
     }
 
     /// How many nodes the job spans.
@@ -212,7 +236,11 @@ impl Transport {
 
     /// The host name PE `pe` runs on.
     pub fn host_of(&self, pe: usize) -> Result<&str> {
-        self.inner.hosts.get(pe).map(String::as_str).ok_or_else(|| Error::BadPe { pe, why: format!("the job has {} PEs", self.num_pes()) })
+        self.inner
+            .hosts
+            .get(pe)
+            .map(String::as_str)
+            .ok_or_else(|| Error::BadPe { pe, why: format!("the job has {} PEs", self.num_pes()) })
     }
 
     /// "shmem", "rofi" or "ucx".
@@ -244,10 +272,16 @@ impl Transport {
     fn check_member(&self, team: &Team) -> Result<()> {
         let me = self.my_pe();
         if team.len() > self.num_pes() || team.pes().iter().any(|&p| p >= self.num_pes()) {
-            return Err(Error::BadPe { pe: team.len(), why: "team does not belong to this job".into() });
+            return Err(Error::BadPe {
+                pe: team.len(),
+                why: "team does not belong to this job".into(),
+            });
         }
         if !team.contains(me) {
-            return Err(Error::BadPe { pe: me, why: format!("this PE is not a member of team {:?}", team.pes()) });
+            return Err(Error::BadPe {
+                pe: me,
+                why: format!("this PE is not a member of team {:?}", team.pes()),
+            });
         }
         Ok(())
     }

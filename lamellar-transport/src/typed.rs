@@ -16,7 +16,10 @@ pub struct SymArray<T: Pod> {
 
 impl<T: Pod> std::fmt::Debug for SymArray<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SymArray").field("len", &self.len).field("elem_size", &size_of::<T>()).finish()
+        f.debug_struct("SymArray")
+            .field("len", &self.len)
+            .field("elem_size", &size_of::<T>())
+            .finish()
     }
 }
 

@@ -7,7 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-const BUILD_RS: &str = "fn main() {\n    build_support::rpath_from_deps(&[\"lamellar-transport\"]);\n}\n";
+const BUILD_RS: &str =
+    "fn main() {\n    build_support::rpath_from_deps(&[\"lamellar-transport\"]);\n}\n";
 
 /// Joins with the backend named by argv[1], then prints where each native library came from.
 const MAIN_RS: &str = r#"
@@ -63,7 +64,12 @@ fn site_libfabric(prefix: &Path) {
 
 /// UCX finds its transport modules in `ucx/` beside libucs, so they come along.
 fn site_ucx(prefix: &Path) {
-    site_install(prefix, Path::new(SYSTEM_LIBS), &["libucp", "libucs", "libuct", "libucm"], &["ucp", "ucs", "uct", "ucm"]);
+    site_install(
+        prefix,
+        Path::new(SYSTEM_LIBS),
+        &["libucp", "libucs", "libuct", "libucm"],
+        &["ucp", "ucs", "uct", "ucm"],
+    );
     cp(&["-r"], &Path::new(SYSTEM_LIBS).join("ucx"), &prefix.join("lib"));
 }
 
@@ -79,7 +85,11 @@ fn lib_path<'a>(stdout: &'a str, lib: &str) -> &'a str {
 
 fn assert_from(stdout: &str, lib: &str, prefix: &Path) {
     let path = lib_path(stdout, lib);
-    assert!(path.starts_with(&prefix.join("lib").display().to_string()), "{lib} from {}, not {path}", prefix.display());
+    assert!(
+        path.starts_with(&prefix.join("lib").display().to_string()),
+        "{lib} from {}, not {path}",
+        prefix.display()
+    );
 }
 
 fn run(cmd: &mut Command) -> String {
@@ -91,7 +101,12 @@ fn run(cmd: &mut Command) -> String {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "{cmd:?} failed ({}):\n{stdout}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}):\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
     stdout
 }
 
@@ -99,7 +114,16 @@ fn run(cmd: &mut Command) -> String {
 fn singleton(app: &Path, backend: &str) -> Command {
     let mut c = Command::new(app);
     c.arg(backend);
-    for v in ["PMI_FD", "PMI_PORT", "PMI_RANK", "PMI_SIZE", "PMIX_NAMESPACE", "PMIX_RANK", "OMPI_COMM_WORLD_SIZE", "SLURM_STEP_NUM_TASKS"] {
+    for v in [
+        "PMI_FD",
+        "PMI_PORT",
+        "PMI_RANK",
+        "PMI_SIZE",
+        "PMIX_NAMESPACE",
+        "PMIX_RANK",
+        "OMPI_COMM_WORLD_SIZE",
+        "SLURM_STEP_NUM_TASKS",
+    ] {
         c.env_remove(v);
     }
     c
@@ -109,13 +133,17 @@ fn singleton(app: &Path, backend: &str) -> Command {
 fn a_program_depending_on_lamellar_transport_alone_runs_without_ld_library_path() {
     let rofi = cfg!(feature = "rofi") && Path::new("/usr/include/rdma/fabric.h").exists();
     let ucx = cfg!(feature = "ucx") && Path::new("/usr/include/ucp/api/ucp.h").exists();
-    let pmix = Path::new(SYSTEM_LIBS).join("libpmix.so.2").exists() && Path::new("/usr/bin/mpirun.openmpi").exists();
+    let pmix = Path::new(SYSTEM_LIBS).join("libpmix.so.2").exists()
+        && Path::new("/usr/bin/mpirun.openmpi").exists();
     if !(rofi || ucx || pmix) {
-        eprintln!("no native library to take from a site prefix here: skipped (scripts/test-all.sh installs them)");
+        eprintln!(
+            "no native library to take from a site prefix here: skipped (scripts/test-all.sh installs them)"
+        );
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let (ofi_dir, ucx_dir, pmix_dir) = (tmp.path().join("ofi"), tmp.path().join("ucx"), tmp.path().join("pmix"));
+    let (ofi_dir, ucx_dir, pmix_dir) =
+        (tmp.path().join("ofi"), tmp.path().join("ucx"), tmp.path().join("pmix"));
     let mut features = Vec::new();
     if rofi {
         site_libfabric(&ofi_dir);
@@ -146,11 +174,25 @@ fn a_program_depending_on_lamellar_transport_alone_runs_without_ld_library_path(
     std::fs::copy(ws.join("Cargo.lock"), app.join("Cargo.lock")).unwrap();
     let target = ws.join("target").join("lt-downstream");
     let mut build = Command::new(env!("CARGO"));
-    build.args(["build", "--offline", "--manifest-path"]).arg(app.join("Cargo.toml")).env("CARGO_TARGET_DIR", &target);
-    for (var, dir, on) in [("OFI_DIR", &ofi_dir, rofi), ("UCX_DIR", &ucx_dir, ucx), ("PMIX_DIR", &pmix_dir, pmix)] {
-        if on { build.env(var, dir) } else { build.env_remove(var) };
+    build
+        .args(["build", "--offline", "--manifest-path"])
+        .arg(app.join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", &target);
+    for (var, dir, on) in
+        [("OFI_DIR", &ofi_dir, rofi), ("UCX_DIR", &ucx_dir, ucx), ("PMIX_DIR", &pmix_dir, pmix)]
+    {
+        if on {
+            build.env(var, dir)
+        } else {
+            build.env_remove(var)
+        };
     }
-    let out = build.env_remove("ROFI_DIR").env_remove("LD_LIBRARY_PATH").stdin(Stdio::null()).output().unwrap();
+    let out = build
+        .env_remove("ROFI_DIR")
+        .env_remove("LD_LIBRARY_PATH")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
     assert!(out.status.success(), "build failed:\n{}", String::from_utf8_lossy(&out.stderr));
     let bin = target.join("debug").join("lt_downstream");
 
@@ -169,10 +211,15 @@ fn a_program_depending_on_lamellar_transport_alone_runs_without_ld_library_path(
         let mut mpirun = Command::new("mpirun.openmpi");
         mpirun.args(["--oversubscribe", "--allow-run-as-root", "-n", "2"]).arg(&bin).arg("shmem");
         let stdout = run(&mut mpirun);
-        let paths: Vec<&str> = stdout.lines().filter_map(|l| l.strip_prefix("libpmix.so=")).collect();
+        let paths: Vec<&str> =
+            stdout.lines().filter_map(|l| l.strip_prefix("libpmix.so=")).collect();
         assert_eq!(paths.len(), 2, "one report per PE:\n{stdout}");
         for p in paths {
-            assert!(p.starts_with(&pmix_dir.join("lib").display().to_string()), "libpmix from {}, not {p}", pmix_dir.display());
+            assert!(
+                p.starts_with(&pmix_dir.join("lib").display().to_string()),
+                "libpmix from {}, not {p}",
+                pmix_dir.display()
+            );
         }
     }
 }

@@ -30,22 +30,50 @@ fn active_message_histogram_runs_on_every_backend() {
     let features = lamellar_transport::compiled_backends().join(",");
     let example = built(
         profile_dir().join("examples/active_messages"),
-        &["build", "-q", "-p", "lamellar-transport", "--example", "active_messages", "--features", &features],
+        &[
+            "build",
+            "-q",
+            "-p",
+            "lamellar-transport",
+            "--example",
+            "active_messages",
+            "--features",
+            &features,
+        ],
     );
     let mut configs: Vec<(&str, Vec<(&str, &str)>)> = Vec::new();
     for b in lamellar_transport::compiled_backends() {
         match b {
             "rofi" => {
-                configs.push(("rofi shm", vec![("LAMELLAR_TRANSPORT", "rofi"), ("ROFI_PROVIDER", "shm")]));
-                configs.push(("rofi tcp", vec![("LAMELLAR_TRANSPORT", "rofi"), ("ROFI_PROVIDER", "tcp;ofi_rxm"), ("ROFI_LOCAL", "0")]));
+                configs.push((
+                    "rofi shm",
+                    vec![("LAMELLAR_TRANSPORT", "rofi"), ("ROFI_PROVIDER", "shm")],
+                ));
+                configs.push((
+                    "rofi tcp",
+                    vec![
+                        ("LAMELLAR_TRANSPORT", "rofi"),
+                        ("ROFI_PROVIDER", "tcp;ofi_rxm"),
+                        ("ROFI_LOCAL", "0"),
+                    ],
+                ));
             }
-            "ucx" => configs.push(("ucx shm", vec![("LAMELLAR_TRANSPORT", "ucx"), ("UCX_TLS", "posix,sysv,cma,self")])),
+            "ucx" => configs.push((
+                "ucx shm",
+                vec![("LAMELLAR_TRANSPORT", "ucx"), ("UCX_TLS", "posix,sysv,cma,self")],
+            )),
             other => configs.push((other, vec![("LAMELLAR_TRANSPORT", other)])),
         }
     }
     for (name, env) in configs {
         for p in ["2", "3"] {
-            let out = Command::new(&run).args(["-n", p, "--timeout", "120", "--"]).arg(&example).arg("20000").envs(env.clone()).output().unwrap();
+            let out = Command::new(&run)
+                .args(["-n", p, "--timeout", "120", "--"])
+                .arg(&example)
+                .arg("20000")
+                .envs(env.clone())
+                .output()
+                .unwrap();
             let stdout = String::from_utf8_lossy(&out.stdout);
             assert!(
                 out.status.success() && stdout.contains("histogram: ok"),

@@ -20,7 +20,5 @@ pub fn generate(include_dirs: &[PathBuf], out: &Path) {
         .parse_callbacks(Box::new(bindgen::CargoCallbacks::new()))
         .generate()
         .unwrap_or_else(|e| panic!("bindgen failed on ucp/api/ucp.h: {e}"));
-    bindings
-        .write_to_file(out)
-        .unwrap_or_else(|e| panic!("cannot write {}: {e}", out.display()));
+    bindings.write_to_file(out).unwrap_or_else(|e| panic!("cannot write {}: {e}", out.display()));
 }

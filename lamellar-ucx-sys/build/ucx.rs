@@ -13,10 +13,7 @@ pub const UCX: Library = Library {
     libs: &["ucp", "uct", "ucs"],
     header: "ucp/api/ucp.h",
     version_macros: ("UCP_API_MAJOR", "UCP_API_MINOR"),
-    packages: Packages {
-        debian: "libucx-dev",
-        rhel: "ucx-devel",
-    },
+    packages: Packages { debian: "libucx-dev", rhel: "ucx-devel" },
     vendored_feature: None,
 };
 
@@ -45,10 +42,7 @@ pub fn source_build(vendor: PathBuf) -> SourceBuild<'static> {
             .map(String::from)
             .into();
             let prefix = autotools(&source, &env.out_dir().join("ucx"), &args, env)?;
-            Ok(Built {
-                prefix,
-                sources: vec![source.path().to_path_buf()],
-            })
+            Ok(Built { prefix, sources: vec![source.path().to_path_buf()] })
         }),
     }
 }

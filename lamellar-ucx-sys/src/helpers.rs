@@ -45,11 +45,7 @@ pub const fn contig<T>() -> ucp_datatype_t {
 /// `Ok(())` for `UCS_OK`, else the status (`UCS_INPROGRESS` included).
 #[inline]
 pub fn status_result(status: ucs_status_t) -> Result<(), ucs_status_t> {
-    if status == UCS_OK {
-        Ok(())
-    } else {
-        Err(status)
-    }
+    if status == UCS_OK { Ok(()) } else { Err(status) }
 }
 
 /// UCX's text for a status. Only statuses UCX names are passed to

@@ -8,12 +8,7 @@
 //! `DEP_UCX_INCLUDE`, `DEP_UCX_VERSION`.
 
 mod bindings {
-    #![allow(
-        non_camel_case_types,
-        non_snake_case,
-        non_upper_case_globals,
-        dead_code
-    )]
+    #![allow(non_camel_case_types, non_snake_case, non_upper_case_globals, dead_code)]
     #![allow(unsafe_op_in_unsafe_fn, clippy::all)]
     include!(concat!(env!("OUT_DIR"), "/bindings.rs"));
 }

@@ -21,10 +21,7 @@ fn wrong_ucx_dir_fails_with_the_diagnostic() {
     )
     .unwrap();
     // Pin the versions the workspace already built and downloaded: no network needed.
-    if let Some(lock) = manifest_dir
-        .ancestors()
-        .map(|d| d.join("Cargo.lock"))
-        .find(|p| p.is_file())
+    if let Some(lock) = manifest_dir.ancestors().map(|d| d.join("Cargo.lock")).find(|p| p.is_file())
     {
         std::fs::copy(lock, consumer.path().join("Cargo.lock")).unwrap();
     }
@@ -54,13 +51,7 @@ fn wrong_ucx_dir_fails_with_the_diagnostic() {
         "add the directory holding ucx.pc to PKG_CONFIG_PATH",
         "  target:  ",
     ] {
-        assert!(
-            stderr.contains(expected),
-            "missing {expected:?} in:\n{stderr}"
-        );
+        assert!(stderr.contains(expected), "missing {expected:?} in:\n{stderr}");
     }
-    assert!(
-        !stderr.contains("panicked"),
-        "the failure is a message, not a panic:\n{stderr}"
-    );
+    assert!(!stderr.contains("panicked"), "the failure is a message, not a panic:\n{stderr}");
 }

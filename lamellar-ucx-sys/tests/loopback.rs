@@ -33,16 +33,10 @@ impl Loopback {
             wparams.field_mask = UCP_WORKER_PARAM_FIELD_THREAD_MODE as u64;
             wparams.thread_mode = UCS_THREAD_MODE_SINGLE;
             let mut worker = null_mut();
-            ok(
-                ucp_worker_create(ctx, &wparams, &mut worker),
-                "ucp_worker_create",
-            );
+            ok(ucp_worker_create(ctx, &wparams, &mut worker), "ucp_worker_create");
 
             let (mut addr, mut addr_len) = (null_mut(), 0);
-            ok(
-                ucp_worker_get_address(worker, &mut addr, &mut addr_len),
-                "ucp_worker_get_address",
-            );
+            ok(ucp_worker_get_address(worker, &mut addr, &mut addr_len), "ucp_worker_get_address");
             let mut eparams: ucp_ep_params_t = zeroed();
             eparams.field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS as u64;
             eparams.address = addr;
@@ -61,26 +55,13 @@ impl Loopback {
 
             // What a peer would receive over the wire, unpacked on our endpoint.
             let (mut packed, mut packed_len) = (null_mut(), 0);
-            ok(
-                ucp_rkey_pack(ctx, memh, &mut packed, &mut packed_len),
-                "ucp_rkey_pack",
-            );
+            ok(ucp_rkey_pack(ctx, memh, &mut packed, &mut packed_len), "ucp_rkey_pack");
             assert!(packed_len > 0);
             let mut rkey = null_mut();
-            ok(
-                ucp_ep_rkey_unpack(ep, packed, &mut rkey),
-                "ucp_ep_rkey_unpack",
-            );
+            ok(ucp_ep_rkey_unpack(ep, packed, &mut rkey), "ucp_ep_rkey_unpack");
             ucp_rkey_buffer_release(packed);
 
-            Loopback {
-                ctx,
-                worker,
-                ep,
-                memh,
-                rkey,
-                region,
-            }
+            Loopback { ctx, worker, ep, memh, rkey, region }
         }
     }
 
@@ -109,10 +90,7 @@ impl Loopback {
 
     fn flush(&self) {
         let param: ucp_request_param_t = unsafe { zeroed() };
-        ok(
-            self.wait(unsafe { ucp_worker_flush_nbx(self.worker, &param) }),
-            "flush",
-        );
+        ok(self.wait(unsafe { ucp_worker_flush_nbx(self.worker, &param) }), "flush");
     }
 
     /// The target memory, read the way a remote writer's data must be read.
@@ -141,16 +119,8 @@ fn put_then_get_to_self() {
     let lb = Loopback::new(64);
     let src: Vec<u64> = (0..16).map(|i| 0x1111_0000 + i).collect();
     let param: ucp_request_param_t = unsafe { zeroed() };
-    let put = unsafe {
-        ucp_put_nbx(
-            lb.ep,
-            src.as_ptr().cast(),
-            16 * 8,
-            lb.remote(8),
-            lb.rkey,
-            &param,
-        )
-    };
+    let put =
+        unsafe { ucp_put_nbx(lb.ep, src.as_ptr().cast(), 16 * 8, lb.remote(8), lb.rkey, &param) };
     ok(lb.wait(put), "ucp_put_nbx");
     lb.flush();
     for (i, &v) in src.iter().enumerate() {
@@ -161,14 +131,7 @@ fn put_then_get_to_self() {
 
     let mut dst = vec![0u64; 16];
     let get = unsafe {
-        ucp_get_nbx(
-            lb.ep,
-            dst.as_mut_ptr().cast(),
-            16 * 8,
-            lb.remote(8),
-            lb.rkey,
-            &param,
-        )
+        ucp_get_nbx(lb.ep, dst.as_mut_ptr().cast(), 16 * 8, lb.remote(8), lb.rkey, &param)
     };
     ok(lb.wait(get), "ucp_get_nbx");
     assert_eq!(dst, src);
@@ -227,20 +190,10 @@ fn no_imm_cmpl_returns_a_real_request() {
     let mut param: ucp_request_param_t = unsafe { zeroed() };
     param.op_attr_mask = UCP_OP_ATTR_FLAG_NO_IMM_CMPL;
     let ptr = unsafe {
-        ucp_put_nbx(
-            lb.ep,
-            src.as_ptr().cast(),
-            WORDS * 8,
-            lb.remote(0),
-            lb.rkey,
-            &param,
-        )
+        ucp_put_nbx(lb.ep, src.as_ptr().cast(), WORDS * 8, lb.remote(0), lb.rkey, &param)
     };
     let StatusPtr::Request(req) = StatusPtr::from_raw(ptr) else {
-        panic!(
-            "NO_IMM_CMPL must return a request, got {:?}",
-            StatusPtr::from_raw(ptr)
-        );
+        panic!("NO_IMM_CMPL must return a request, got {:?}", StatusPtr::from_raw(ptr));
     };
     unsafe {
         assert_eq!(lamellar_ucs_ptr_is_ptr(req.as_ptr()), 1);

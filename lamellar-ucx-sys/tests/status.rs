@@ -18,11 +18,7 @@ fn null_is_ok() {
 fn every_error_status_is_an_error() {
     for status in UCS_ERR_LAST..=UCS_ERR_NO_MESSAGE {
         let ptr = as_status_ptr(status);
-        assert_eq!(
-            StatusPtr::from_raw(ptr),
-            StatusPtr::Err(status),
-            "status {status}"
-        );
+        assert_eq!(StatusPtr::from_raw(ptr), StatusPtr::Err(status), "status {status}");
         unsafe {
             assert_eq!(lamellar_ucs_ptr_is_err(ptr), 1, "status {status}");
             assert_eq!(lamellar_ucs_ptr_is_ptr(ptr), 0, "status {status}");
@@ -49,9 +45,7 @@ fn status_strings_match_ucx() {
         let ours = status_string(status);
         if is_named_status(status) {
             named += 1;
-            let theirs = unsafe { CStr::from_ptr(ucs_status_string(status)) }
-                .to_str()
-                .unwrap();
+            let theirs = unsafe { CStr::from_ptr(ucs_status_string(status)) }.to_str().unwrap();
             assert_eq!(ours, theirs);
             assert!(!ours.starts_with("Unknown"), "{status}: {ours}");
         } else {
@@ -69,9 +63,7 @@ fn status_strings_match_ucx() {
 #[test]
 fn contig_matches_ucp_dt_make_contig() {
     fn check<T>() {
-        assert_eq!(contig::<T>(), unsafe {
-            lamellar_ucp_dt_make_contig(size_of::<T>())
-        });
+        assert_eq!(contig::<T>(), unsafe { lamellar_ucp_dt_make_contig(size_of::<T>()) });
     }
     check::<u8>();
     check::<u32>();

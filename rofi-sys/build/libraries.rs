@@ -26,7 +26,10 @@ pub const ROFI: Library = Library {
     libs: &["rofi"],
     header: "rofi.h",
     version_macros: ("ROFI_VERSION_MAJOR", "ROFI_VERSION_MINOR"),
-    packages: Packages { debian: "(none: unset ROFI_DIR to build the bundled ROFI)", rhel: "(none)" },
+    packages: Packages {
+        debian: "(none: unset ROFI_DIR to build the bundled ROFI)",
+        rhel: "(none)",
+    },
     vendored_feature: None,
 };
 
@@ -49,7 +52,10 @@ pub fn ofi_source_build(vendor: PathBuf, forced: bool) -> SourceBuild<'static> {
     let tarballs = format!("{}/libfabric-*.tar.*", vendor.display());
     SourceBuild {
         what: format!("{LIBFABRIC_SRC}, {tarballs} or the lamellar-libfabric-src crate's sources"),
-        hint: format!("set {LIBFABRIC_SRC} to a libfabric source tree or put a release tarball libfabric-<version>.tar.bz2 in {} (the `vendored` feature builds from those, else from the lamellar-libfabric-src crate's sources)", vendor.display()),
+        hint: format!(
+            "set {LIBFABRIC_SRC} to a libfabric source tree or put a release tarball libfabric-<version>.tar.bz2 in {} (the `vendored` feature builds from those, else from the lamellar-libfabric-src crate's sources)",
+            vendor.display()
+        ),
         forced,
         run: Box::new(move |env: &Env| {
             if !forced {

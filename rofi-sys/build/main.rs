@@ -12,7 +12,10 @@ use build_support::{Env, Found, chain};
 use libraries::{LIBFABRIC_SRC, OFI, ROFI, ofi_source_build, rofi_source_build};
 use std::path::{Path, PathBuf};
 
-fn run_chain(lib: &build_support::Library, source: &build_support::SourceBuild<'_>) -> (Found, Env) {
+fn run_chain(
+    lib: &build_support::Library,
+    source: &build_support::SourceBuild<'_>,
+) -> (Found, Env) {
     let env = build_support::capture_env(lib);
     match chain::run(lib, &env, Some(source)) {
         Ok(f) => (f, env),
@@ -31,7 +34,8 @@ fn main() {
     let vendored = std::env::var_os("CARGO_FEATURE_VENDORED").is_some();
 
     let vendor = manifest.join("../vendor");
-    let (ofi, env) = run_chain(&OFI, &ofi_source_build(vendor.canonicalize().unwrap_or(vendor), vendored));
+    let (ofi, env) =
+        run_chain(&OFI, &ofi_source_build(vendor.canonicalize().unwrap_or(vendor), vendored));
     let target = env.target();
 
     let rofi_src = manifest.join("rofi").canonicalize().unwrap_or_else(|_| manifest.join("rofi"));
@@ -48,12 +52,20 @@ fn main() {
             println!("{line}");
         }
     }
-    let both: Vec<&Path> = rofi.lib_dirs.iter().chain(ofi.lib_dirs.iter()).map(PathBuf::as_path).collect();
+    let both: Vec<&Path> =
+        rofi.lib_dirs.iter().chain(ofi.lib_dirs.iter()).map(PathBuf::as_path).collect();
     let joined = std::env::join_paths(both).expect("lib dirs without ':'");
     println!("cargo::metadata=lib={}", joined.to_string_lossy());
 
     let mut b = bindgen::Builder::default()
-        .header(rofi.include_dirs.iter().map(|d| d.join("rofi.h")).find(|p| p.exists()).expect("the chain checked rofi.h").to_string_lossy())
+        .header(
+            rofi.include_dirs
+                .iter()
+                .map(|d| d.join("rofi.h"))
+                .find(|p| p.exists())
+                .expect("the chain checked rofi.h")
+                .to_string_lossy(),
+        )
         .allowlist_function("rofi_.*")
         .allowlist_type("rofi_.*")
         .allowlist_var("ROFI_.*")
@@ -63,5 +75,8 @@ fn main() {
     for d in rofi.include_dirs.iter().chain(ofi.include_dirs.iter()) {
         b = b.clang_arg(format!("-I{}", d.display()));
     }
-    b.generate().expect("bindgen on rofi.h").write_to_file(out.join("bindings.rs")).expect("write bindings");
+    b.generate()
+        .expect("bindgen on rofi.h")
+        .write_to_file(out.join("bindings.rs"))
+        .expect("write bindings");
 }

@@ -54,9 +54,7 @@ const SHM: &str = "shm";
 static HEAVY: Mutex<()> = Mutex::new(());
 
 fn heavy() -> MutexGuard<'static, ()> {
-    HEAVY
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+    HEAVY.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn manifest_dir() -> &'static Path {
@@ -116,10 +114,7 @@ impl Consumer {
         std::fs::write(dir.path().join("src/main.rs"), CONSUMER_MAIN_RS).unwrap();
         // Pin the versions the workspace already resolved and downloaded: builds stay offline.
         std::fs::copy(ws.join("Cargo.lock"), dir.path().join("Cargo.lock")).unwrap();
-        Consumer {
-            dir,
-            name: name.to_string(),
-        }
+        Consumer { dir, name: name.to_string() }
     }
 
     /// `cargo build` with exactly `vars` set among the variables rofi-sys reads.
@@ -278,10 +273,7 @@ impl Report {
     fn assert_singleton(&self, provider: &str) {
         assert_eq!((self.size, self.id), (1, 0), "{self:#?}");
         let wanted = if provider == SHM { "shm" } else { "tcp" };
-        assert!(
-            self.provider.contains(wanted),
-            "asked for {provider}, got {self:#?}"
-        );
+        assert!(self.provider.contains(wanted), "asked for {provider}, got {self:#?}");
         assert_eq!(self.version, "0.1", "{self:#?}");
     }
 
@@ -290,41 +282,23 @@ impl Report {
         let fabric: Vec<&PathBuf> = self
             .mapped
             .iter()
-            .filter(|p| {
-                p.file_name()
-                    .unwrap()
-                    .to_string_lossy()
-                    .starts_with("libfabric.so")
-            })
+            .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("libfabric.so"))
             .collect();
-        assert_eq!(
-            fabric.len(),
-            1,
-            "exactly one libfabric must be mapped: {self:#?}"
-        );
+        assert_eq!(fabric.len(), 1, "exactly one libfabric must be mapped: {self:#?}");
         fabric[0]
     }
 
     fn librofi(&self) -> Option<&Path> {
         self.mapped
             .iter()
-            .find(|p| {
-                p.file_name()
-                    .unwrap()
-                    .to_string_lossy()
-                    .starts_with("librofi.so")
-            })
+            .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("librofi.so"))
             .map(PathBuf::as_path)
     }
 }
 
 fn run_with_timeout(cmd: &mut Command, limit: Duration) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child =
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let start = Instant::now();
     while child.try_wait().unwrap().is_none() {
         if start.elapsed() > limit {
@@ -342,10 +316,7 @@ fn run_with_timeout(cmd: &mut Command, limit: Duration) -> Output {
 }
 
 fn sh(cmd: &mut Command, what: &str) {
-    let out = cmd
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    let out = cmd.stdin(Stdio::null()).output().unwrap_or_else(|e| panic!("{what}: {e}"));
     assert!(
         out.status.success(),
         "{what} failed ({}):\n{}\n{}",
@@ -362,10 +333,7 @@ fn tail(text: &str, n: usize) -> String {
 
 fn assert_contains(haystack: &str, needles: &[&str]) {
     for needle in needles {
-        assert!(
-            haystack.contains(needle),
-            "missing {needle:?} in:\n{haystack}"
-        );
+        assert!(haystack.contains(needle), "missing {needle:?} in:\n{haystack}");
     }
 }
 
@@ -374,20 +342,9 @@ fn assert_contains(haystack: &str, needles: &[&str]) {
 fn assert_build_script_failure(out: &Output) -> String {
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(!out.status.success(), "the build must fail:\n{stderr}");
-    assert_contains(
-        &stderr,
-        &["failed to run custom build command for `rofi-sys v0.1.0"],
-    );
-    for wrong in [
-        "panicked",
-        "linking with",
-        "undefined reference",
-        "bindgen on rofi.h",
-    ] {
-        assert!(
-            !stderr.contains(wrong),
-            "unexpected {wrong:?} in:\n{stderr}"
-        );
+    assert_contains(&stderr, &["failed to run custom build command for `rofi-sys v0.1.0"]);
+    for wrong in ["panicked", "linking with", "undefined reference", "bindgen on rofi.h"] {
+        assert!(!stderr.contains(wrong), "unexpected {wrong:?} in:\n{stderr}");
     }
     stderr
 }
@@ -409,20 +366,12 @@ fn system_libfabric_version() -> String {
         header
             .lines()
             .find_map(|l| {
-                l.strip_prefix("#define ")?
-                    .trim()
-                    .strip_prefix(name)?
-                    .split_whitespace()
-                    .next()
+                l.strip_prefix("#define ")?.trim().strip_prefix(name)?.split_whitespace().next()
             })
             .unwrap_or_else(|| panic!("no {name} in /usr/include/rdma/fabric.h"))
             .to_string()
     };
-    format!(
-        "{}.{}",
-        number("FI_MAJOR_VERSION"),
-        number("FI_MINOR_VERSION")
-    )
+    format!("{}.{}", number("FI_MAJOR_VERSION"), number("FI_MINOR_VERSION"))
 }
 
 /// Requirement 2: `ROFI_DIR` unset (the default): the bundled rofi/ is built with autotools into OUT_DIR
@@ -435,22 +384,12 @@ fn default_builds_the_bundled_rofi_into_out_dir() {
     for provider in [TCP, SHM] {
         let r = c.run(provider);
         r.assert_singleton(provider);
-        assert!(
-            r.root.starts_with(shared_target()),
-            "ROFI built into OUT_DIR: {r:#?}"
-        );
+        assert!(r.root.starts_with(shared_target()), "ROFI built into OUT_DIR: {r:#?}");
         assert!(r.root.ends_with("out/rofi/install"), "{r:#?}");
         assert!(r.root.join("lib/librofi.a").is_file(), "{r:#?}");
         assert_eq!(r.librofi(), None, "the bundled ROFI is static: {r:#?}");
-        assert_eq!(
-            r.lib[0],
-            r.root.join("lib"),
-            "DEP_ROFI_LIB starts with ROFI's lib dir: {r:#?}"
-        );
-        assert!(
-            r.lib.contains(&system_libdir()),
-            "and has libfabric's: {r:#?}"
-        );
+        assert_eq!(r.lib[0], r.root.join("lib"), "DEP_ROFI_LIB starts with ROFI's lib dir: {r:#?}");
+        assert!(r.lib.contains(&system_libdir()), "and has libfabric's: {r:#?}");
         assert_eq!(r.ofi_root, Path::new("/usr"), "{r:#?}");
         assert!(r.libfabric().starts_with(system_libdir()), "{r:#?}");
     }
@@ -462,25 +401,13 @@ fn default_builds_the_bundled_rofi_into_out_dir() {
 fn install_rofi(tmp: &Path, prefix: &Path) {
     let src = tmp.join("rofi-src");
     let build = tmp.join("rofi-build");
-    sh(
-        Command::new("cp")
-            .arg("-a")
-            .arg(workspace().join("rofi"))
-            .arg(&src),
-        "cp -a rofi",
-    );
+    sh(Command::new("cp").arg("-a").arg(workspace().join("rofi")).arg(&src), "cp -a rofi");
     if src.join("config.status").is_file() {
         // rofi/ had been configured in place; an out-of-tree configure refuses such a tree.
-        sh(
-            Command::new("make").arg("distclean").current_dir(&src),
-            "make distclean",
-        );
+        sh(Command::new("make").arg("distclean").current_dir(&src), "make distclean");
     }
     if !src.join("configure").is_file() {
-        sh(
-            Command::new("autoreconf").arg("-fi").current_dir(&src),
-            "autoreconf -fi",
-        );
+        sh(Command::new("autoreconf").arg("-fi").current_dir(&src), "autoreconf -fi");
     }
     std::fs::create_dir(&build).unwrap();
     sh(
@@ -491,10 +418,7 @@ fn install_rofi(tmp: &Path, prefix: &Path) {
         "configure",
     );
     sh(Command::new("make").arg("-j2").current_dir(&build), "make");
-    sh(
-        Command::new("make").arg("install").current_dir(&build),
-        "make install",
-    );
+    sh(Command::new("make").arg("install").current_dir(&build), "make install");
 }
 
 /// Requirement 1: `ROFI_DIR` set: that installed ROFI (a shared librofi.so) is used, found at run time
@@ -515,10 +439,7 @@ fn rofi_dir_uses_the_installed_rofi() {
     assert_eq!(r.root, prefix, "{r:#?}");
     assert_eq!(r.lib[0], prefix.join("lib"), "{r:#?}");
     let librofi = r.librofi().expect("librofi.so is mapped");
-    assert!(
-        librofi.starts_with(prefix.join("lib")),
-        "librofi from ROFI_DIR: {r:#?}"
-    );
+    assert!(librofi.starts_with(prefix.join("lib")), "librofi from ROFI_DIR: {r:#?}");
     assert!(r.libfabric().starts_with(system_libdir()), "{r:#?}");
 }
 
@@ -540,11 +461,7 @@ fn rofi_dir_too_old_or_incomplete_fails_with_the_diagnostic() {
     // Incomplete: a header, but no library.
     let nolib = tmp.path().join("nolib");
     std::fs::create_dir_all(nolib.join("include")).unwrap();
-    std::fs::copy(
-        workspace().join("rofi/include/rofi.h"),
-        nolib.join("include/rofi.h"),
-    )
-    .unwrap();
+    std::fs::copy(workspace().join("rofi/include/rofi.h"), nolib.join("include/rofi.h")).unwrap();
 
     let c = Consumer::new("rofi_dir_bad", RofiSys::Workspace, &[]);
     let _g = heavy();
@@ -561,9 +478,7 @@ fn rofi_dir_too_old_or_incomplete_fails_with_the_diagnostic() {
     let o = old.display();
     assert_contains(
         &stderr,
-        &[&format!(
-            "  1. ROFI_DIR={o}: found 0.0 (in {o}/include/rofi.h), need >= 0.1\n"
-        )],
+        &[&format!("  1. ROFI_DIR={o}: found 0.0 (in {o}/include/rofi.h), need >= 0.1\n")],
     );
 
     let stderr = assert_build_script_failure(&c.build(&[("ROFI_DIR", &nolib)]));
@@ -604,27 +519,13 @@ fn packaged_crate_builds_from_its_own_c_sources() {
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "cargo package:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "cargo package:\n{}", String::from_utf8_lossy(&out.stderr));
     let crate_file = pkg_target.join("package/rofi-sys-0.1.0.crate");
-    sh(
-        Command::new("tar")
-            .arg("-xzf")
-            .arg(&crate_file)
-            .arg("-C")
-            .arg(tmp.path()),
-        "tar -x",
-    );
+    sh(Command::new("tar").arg("-xzf").arg(&crate_file).arg("-C").arg(tmp.path()), "tar -x");
     let unpacked = tmp.path().join("rofi-sys-0.1.0");
 
     let rofi = unpacked.join("rofi");
-    assert!(
-        rofi.is_dir() && !rofi.is_symlink(),
-        "the package holds a real rofi/ directory"
-    );
+    assert!(rofi.is_dir() && !rofi.is_symlink(), "the package holds a real rofi/ directory");
     for file in [
         "configure.ac",
         "Makefile.am",
@@ -635,20 +536,11 @@ fn packaged_crate_builds_from_its_own_c_sources() {
         "src/rofi_internal.h",
         "tests/t_init.c",
     ] {
-        assert!(
-            rofi.join(file).is_file(),
-            "rofi/{file} missing from the package"
-        );
+        assert!(rofi.join(file).is_file(), "rofi/{file} missing from the package");
     }
     let manifest = std::fs::read_to_string(unpacked.join("Cargo.toml")).unwrap();
-    assert_contains(
-        &manifest,
-        &["[build-dependencies.build-support]\nversion = \"0.1.0\""],
-    );
-    assert!(
-        !manifest.contains("path = \"../"),
-        "no path outside the package:\n{manifest}"
-    );
+    assert_contains(&manifest, &["[build-dependencies.build-support]\nversion = \"0.1.0\""]);
+    assert!(!manifest.contains("path = \"../"), "no path outside the package:\n{manifest}");
 
     let c = Consumer::new("rofi_packaged", RofiSys::Packaged(&unpacked), &[]);
     c.build_ok(&[]);
@@ -657,23 +549,9 @@ fn packaged_crate_builds_from_its_own_c_sources() {
     assert!(r.root.ends_with("out/rofi/install"), "{r:#?}");
     assert_eq!(r.librofi(), None, "{r:#?}");
     // The ROFI that was built is the package's copy, not the workspace's rofi/.
-    let output = r
-        .root
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("output");
+    let output = r.root.parent().unwrap().parent().unwrap().parent().unwrap().join("output");
     let output = std::fs::read_to_string(&output).unwrap();
-    assert_contains(
-        &output,
-        &[&format!(
-            "cargo::rerun-if-changed={}",
-            rofi.join("src").display()
-        )],
-    );
+    assert_contains(&output, &[&format!("cargo::rerun-if-changed={}", rofi.join("src").display())]);
 }
 
 /// Copies the system libfabric (shared library and headers) into a prefix of its own.
@@ -683,27 +561,14 @@ fn copy_system_libfabric(prefix: &Path) {
     std::fs::create_dir_all(prefix.join("include")).unwrap();
     let mut copied = 0;
     for entry in std::fs::read_dir(system_libdir()).unwrap().flatten() {
-        if entry
-            .file_name()
-            .to_string_lossy()
-            .starts_with("libfabric.so")
-        {
-            sh(
-                Command::new("cp").arg("-P").arg(entry.path()).arg(&lib),
-                "cp libfabric",
-            );
+        if entry.file_name().to_string_lossy().starts_with("libfabric.so") {
+            sh(Command::new("cp").arg("-P").arg(entry.path()).arg(&lib), "cp libfabric");
             copied += 1;
         }
     }
-    assert!(
-        copied >= 2,
-        "libfabric.so and its soname link (install libfabric-dev)"
-    );
+    assert!(copied >= 2, "libfabric.so and its soname link (install libfabric-dev)");
     sh(
-        Command::new("cp")
-            .arg("-r")
-            .arg("/usr/include/rdma")
-            .arg(prefix.join("include")),
+        Command::new("cp").arg("-r").arg("/usr/include/rdma").arg(prefix.join("include")),
         "cp rdma headers",
     );
 }
@@ -724,32 +589,17 @@ fn ofi_dir_nonstandard_prefix_is_used_at_run_time_without_ld_library_path() {
         assert_eq!(r.ofi_root, ofi, "{r:#?}");
         assert_eq!(r.ofi_lib, [ofi.join("lib")], "{r:#?}");
         assert_eq!(r.ofi_version, system_libfabric_version(), "{r:#?}");
-        assert!(
-            r.lib.contains(&ofi.join("lib")),
-            "DEP_ROFI_LIB carries libfabric's dir: {r:#?}"
-        );
+        assert!(r.lib.contains(&ofi.join("lib")), "DEP_ROFI_LIB carries libfabric's dir: {r:#?}");
         let fabric = r.libfabric();
-        assert!(
-            fabric.starts_with(ofi.join("lib")),
-            "libfabric from the copy: {r:#?}"
-        );
+        assert!(fabric.starts_with(ofi.join("lib")), "libfabric from the copy: {r:#?}");
         assert!(!fabric.starts_with("/usr"), "{r:#?}");
     }
     // The loader's own view, from outside the process.
-    let ldd = Command::new("ldd")
-        .arg(c.binary())
-        .env_remove("LD_LIBRARY_PATH")
-        .output()
-        .unwrap();
+    let ldd = Command::new("ldd").arg(c.binary()).env_remove("LD_LIBRARY_PATH").output().unwrap();
     let ldd = String::from_utf8_lossy(&ldd.stdout);
-    let line = ldd
-        .lines()
-        .find(|l| l.contains("libfabric.so"))
-        .unwrap_or_else(|| panic!("ldd:\n{ldd}"));
-    assert!(
-        line.contains(&format!("=> {}/lib/libfabric.so", ofi.display())),
-        "ldd:\n{ldd}"
-    );
+    let line =
+        ldd.lines().find(|l| l.contains("libfabric.so")).unwrap_or_else(|| panic!("ldd:\n{ldd}"));
+    assert!(line.contains(&format!("=> {}/lib/libfabric.so", ofi.display())), "ldd:\n{ldd}");
 }
 
 /// Requirement 5: `OFI_DIR` pointing nowhere fails at build time (rofi-sys's build script), naming
@@ -774,10 +624,7 @@ fn ofi_dir_nowhere_fails_at_build_time_with_the_diagnostic() {
             "enable the `vendored` feature of rofi-sys to build from source",
         ],
     );
-    assert!(
-        !stderr.contains("could not find ROFI"),
-        "stops at libfabric:\n{stderr}"
-    );
+    assert!(!stderr.contains("could not find ROFI"), "stops at libfabric:\n{stderr}");
 }
 
 /// Requirement 6: The `vendored` feature builds libfabric from source with the tcp, shm and rxm providers.
@@ -796,10 +643,7 @@ fn vendored_libfabric_from_source() {
         .filter(|e| e.file_name().to_string_lossy().starts_with("libfabric-"))
         .map(|e| e.path())
         .collect();
-    assert!(
-        tarballs.is_empty(),
-        "this test builds the crate's sources; remove {tarballs:?}"
-    );
+    assert!(tarballs.is_empty(), "this test builds the crate's sources; remove {tarballs:?}");
     let c = Consumer::new("rofi_vendored", RofiSys::Workspace, &["vendored"]);
     let _g = heavy();
     // Nothing else in the workspace builds lamellar-libfabric-src, so a fresh machine has not
@@ -851,17 +695,10 @@ fn vendored_libfabric_from_source() {
         .find_map(|l| l.strip_prefix("AC_INIT([libfabric], ["))
         .and_then(|v| v.split(']').next())
         .unwrap_or_else(|| panic!("no AC_INIT in {}", source.display()));
-    assert!(
-        version.starts_with(&format!("{}.", r.ofi_version)),
-        "{version} vs {r:#?}"
-    );
+    assert!(version.starts_with(&format!("{}.", r.ofi_version)), "{version} vs {r:#?}");
     // ... and was never written to (it ships no `configure`): configured and built in a copy.
     for generated in ["configure", "autom4te.cache", "config.status", "Makefile"] {
-        assert!(
-            !source.join(generated).exists(),
-            "{generated} in {}",
-            source.display()
-        );
+        assert!(!source.join(generated).exists(), "{generated} in {}", source.display());
     }
 
     // fi_info from the install, against the install's libfabric: its version and providers.

@@ -26,7 +26,9 @@ fn measure(cpus: [usize; 2], iters: u64) -> Result<f64, String> {
 }
 
 fn parse(args: &[String]) -> Result<([usize; 2], u64), String> {
-    let num = |s: &String, what: &str| s.parse::<u64>().map_err(|_| format!("{what}: want a number, got {s:?}"));
+    let num = |s: &String, what: &str| {
+        s.parse::<u64>().map_err(|_| format!("{what}: want a number, got {s:?}"))
+    };
     match args {
         [] => Ok(([0, 1], 50_000)),
         [a, b] => Ok(([num(a, "CPU_A")? as usize, num(b, "CPU_B")? as usize], 50_000)),
@@ -40,7 +42,9 @@ fn parse(args: &[String]) -> Result<([usize; 2], u64), String> {
         _ => Err("usage: core-pingpong [CPU_A CPU_B] [ITERS]".into()),
     }
     .and_then(|(cpus, iters)| match cpus {
-        [a, b] if a == b => Err(format!("CPU_A and CPU_B are both {a}: a ping-pong needs two CPUs")),
+        [a, b] if a == b => {
+            Err(format!("CPU_A and CPU_B are both {a}: a ping-pong needs two CPUs"))
+        }
         _ => Ok((cpus, iters)),
     })
 }
@@ -49,7 +53,10 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = parse(&args).and_then(|(cpus, iters)| measure(cpus, iters).map(|ns| (cpus, ns)));
     match result {
-        Ok((cpus, ns)) => println!("{{\"op\":\"core_pingpong\",\"cpus\":[{},{}],\"half_rtt_ns\":{ns:.1}}}", cpus[0], cpus[1]),
+        Ok((cpus, ns)) => println!(
+            "{{\"op\":\"core_pingpong\",\"cpus\":[{},{}],\"half_rtt_ns\":{ns:.1}}}",
+            cpus[0], cpus[1]
+        ),
         Err(e) => {
             eprintln!("core-pingpong: {e}");
             std::process::exit(1);

@@ -57,7 +57,9 @@ pub struct CompareArgs {
 
 fn two_hosts(s: &str) -> Result<runners::Hosts, String> {
     match s.split(',').map(str::trim).collect::<Vec<_>>()[..] {
-        [a, b] if !a.is_empty() && !b.is_empty() && a != b => Ok(runners::Hosts { server: a.into(), client: b.into(), exec: String::new() }),
+        [a, b] if !a.is_empty() && !b.is_empty() && a != b => {
+            Ok(runners::Hosts { server: a.into(), client: b.into(), exec: String::new() })
+        }
         _ => Err("want two different host names, A,B".into()),
     }
 }
@@ -70,7 +72,10 @@ fn var_value(s: &str) -> Result<(String, String), String> {
 }
 
 fn positive(s: &str) -> Result<f64, String> {
-    s.parse::<f64>().ok().filter(|x| x.is_finite() && *x > 0.0).ok_or_else(|| "must be a positive number".into())
+    s.parse::<f64>()
+        .ok()
+        .filter(|x| x.is_finite() && *x > 0.0)
+        .ok_or_else(|| "must be a positive number".into())
 }
 
 /// One compared op and size: the JSON line (its fields are a contract: extend, never rename).
@@ -117,22 +122,40 @@ fn suites(a: &CompareArgs) -> Vec<Suite> {
     let want = |b: &str| a.fabrics.wants(b) && compiled.contains(&b);
     let mut out = Vec::new();
     if want("shmem") {
-        out.push(Suite { backend: "shmem", provider: "posix-shm".into(), baseline: "machine".into(), groups: runners::shmem_groups() });
+        out.push(Suite {
+            backend: "shmem",
+            provider: "posix-shm".into(),
+            baseline: "machine".into(),
+            groups: runners::shmem_groups(),
+        });
     }
     if want("rofi") {
         for p in a.fabrics.providers() {
-            out.push(Suite { backend: "rofi", groups: runners::rofi_groups(&p), provider: p, baseline: "ofi-baseline and fi_pingpong".into() });
+            out.push(Suite {
+                backend: "rofi",
+                groups: runners::rofi_groups(&p),
+                provider: p,
+                baseline: "ofi-baseline and fi_pingpong".into(),
+            });
         }
     }
     if want("ucx") {
         for t in a.fabrics.tls_sets() {
-            out.push(Suite { backend: "ucx", groups: runners::ucx_groups(&t), provider: t, baseline: "ucx_perftest".into() });
+            out.push(Suite {
+                backend: "ucx",
+                groups: runners::ucx_groups(&t),
+                provider: t,
+                baseline: "ucx_perftest".into(),
+            });
         }
     }
     if let Some(build) = &a.against {
         for s in &mut out {
             s.baseline = build.display().to_string();
-            s.groups = std::mem::take(&mut s.groups).into_iter().map(|g| g.against(build, &a.against_env)).collect();
+            s.groups = std::mem::take(&mut s.groups)
+                .into_iter()
+                .map(|g| g.against(build, &a.against_env))
+                .collect();
         }
     }
     out
@@ -142,14 +165,22 @@ pub fn run(a: &CompareArgs) -> i32 {
     let suites = suites(a);
     let hosts = a.hosts.clone().map(|h| runners::Hosts { exec: a.launcher_exec.clone(), ..h });
     if suites.is_empty() {
-        eprintln!("lamellar-bench compare: backend {} is not compiled in (build with --features rofi,ucx)", a.fabrics.backend);
+        eprintln!(
+            "lamellar-bench compare: backend {} is not compiled in (build with --features rofi,ucx)",
+            a.fabrics.backend
+        );
         return 2;
     }
     let mut lines = Vec::new();
     let mut failed = false;
     for s in &suites {
-        let place = hosts.as_ref().map_or(String::new(), |h| format!(", across hosts {} and {}", h.server, h.client));
-        println!("# {} {} against {}, {} alternating rounds{place}", s.backend, s.provider, s.baseline, a.rounds);
+        let place = hosts
+            .as_ref()
+            .map_or(String::new(), |h| format!(", across hosts {} and {}", h.server, h.client));
+        println!(
+            "# {} {} against {}, {} alternating rounds{place}",
+            s.backend, s.provider, s.baseline, a.rounds
+        );
         match compare_suite(s, a, hosts.as_ref()) {
             Ok(rows) => {
                 for r in rows {
@@ -165,7 +196,9 @@ pub fn run(a: &CompareArgs) -> i32 {
         }
     }
     if let Some(path) = &a.json {
-        if let Err(e) = std::fs::write(path, lines.iter().map(|l| format!("{l}\n")).collect::<String>()) {
+        if let Err(e) =
+            std::fs::write(path, lines.iter().map(|l| format!("{l}\n")).collect::<String>())
+        {
             eprintln!("lamellar-bench compare: writing {path}: {e}");
             return 1;
         }
@@ -173,20 +206,32 @@ pub fn run(a: &CompareArgs) -> i32 {
     if failed { 1 } else { 0 }
 }
 
-fn compare_suite(s: &Suite, a: &CompareArgs, hosts: Option<&runners::Hosts>) -> Result<Vec<Row>, String> {
+fn compare_suite(
+    s: &Suite,
+    a: &CompareArgs,
+    hosts: Option<&runners::Hosts>,
+) -> Result<Vec<Row>, String> {
     // (op, bytes) -> per round (theirs, ours); per group, per round, the probes.
     let mut values: BTreeMap<(String, usize), (Vec<f64>, Vec<f64>)> = BTreeMap::new();
     let mut probes: Vec<Vec<Vec<f64>>> = vec![Vec::new(); s.groups.len()];
     let mut group_of: BTreeMap<(String, usize), usize> = BTreeMap::new();
     for round in 0..a.rounds as usize {
         for (gi, g) in s.groups.iter().enumerate() {
-            let order = if round % 2 == 0 { [Side::Theirs, Side::Ours] } else { [Side::Ours, Side::Theirs] };
+            let order = if round % 2 == 0 {
+                [Side::Theirs, Side::Ours]
+            } else {
+                [Side::Ours, Side::Theirs]
+            };
             let mut p = vec![runners::probe()?];
             for side in order {
                 let got = g.run(side, s.backend, &s.provider, hosts)?;
                 for ((op, bytes), v) in got {
                     let e = values.entry((op.clone(), bytes)).or_default();
-                    if side == Side::Theirs { e.0.push(v) } else { e.1.push(v) }
+                    if side == Side::Theirs {
+                        e.0.push(v)
+                    } else {
+                        e.1.push(v)
+                    }
                     group_of.insert((op, bytes), gi);
                 }
                 p.push(runners::probe()?);
@@ -197,7 +242,12 @@ fn compare_suite(s: &Suite, a: &CompareArgs, hosts: Option<&runners::Hosts>) -> 
     let mut rows = Vec::new();
     for ((op, bytes), (theirs, ours)) in values {
         if theirs.len() != ours.len() || theirs.len() != a.rounds as usize {
-            return Err(format!("{op} {bytes}: {} rounds of {}, {} of ours", theirs.len(), s.baseline, ours.len()));
+            return Err(format!(
+                "{op} {bytes}: {} rounds of {}, {} of ours",
+                theirs.len(),
+                s.baseline,
+                ours.len()
+            ));
         }
         let kind = crate::report::kind_of(&op);
         let latency = kind == "latency";

@@ -23,7 +23,11 @@ impl Hosts {
     /// local end ends it where the wrapper or ssh forwards the hang-up.
     fn command(&self, host: &str, env: &[(&str, &str)], tool: &str, args: &[String]) -> Command {
         let mut c = Command::new(&self.exec);
-        c.arg(host).args(["exec", "env"]).args(env.iter().map(|(k, v)| format!("{k}={}", shell_quote(v)))).arg(tool).args(args.iter().map(|a| shell_quote(a)));
+        c.arg(host)
+            .args(["exec", "env"])
+            .args(env.iter().map(|(k, v)| format!("{k}={}", shell_quote(v))))
+            .arg(tool)
+            .args(args.iter().map(|a| shell_quote(a)));
         c
     }
 }
@@ -75,12 +79,32 @@ const WINDOW: usize = 64;
 
 pub fn rofi_groups(_provider: &str) -> Vec<Group> {
     vec![
-        Group { theirs: Theirs::OfiBaseline("latency"), ops: "put,get,fetch_add", sizes: vec![8], iters: 5000 },
-        Group { theirs: Theirs::OfiBaseline("bandwidth"), ops: "put_nb", sizes: vec![64 << 10, 1 << 20], iters: 5000 },
+        Group {
+            theirs: Theirs::OfiBaseline("latency"),
+            ops: "put,get,fetch_add",
+            sizes: vec![8],
+            iters: 5000,
+        },
+        Group {
+            theirs: Theirs::OfiBaseline("bandwidth"),
+            ops: "put_nb",
+            sizes: vec![64 << 10, 1 << 20],
+            iters: 5000,
+        },
         // Where fi_pingpong applies: its message ping-pong against our put ping-pong, and
         // against our messages.
-        Group { theirs: Theirs::FiPingpong(20_000, "put_pingpong"), ops: "put_pingpong", sizes: vec![8], iters: 20_000 },
-        Group { theirs: Theirs::FiPingpong(20_000, "msg_latency"), ops: "msg_latency", sizes: vec![8], iters: 20_000 },
+        Group {
+            theirs: Theirs::FiPingpong(20_000, "put_pingpong"),
+            ops: "put_pingpong",
+            sizes: vec![8],
+            iters: 20_000,
+        },
+        Group {
+            theirs: Theirs::FiPingpong(20_000, "msg_latency"),
+            ops: "msg_latency",
+            sizes: vec![8],
+            iters: 20_000,
+        },
     ]
 }
 
@@ -88,7 +112,12 @@ pub fn rofi_groups(_provider: &str) -> Vec<Group> {
 /// of ms of a process run slower here, so a shorter run would measure more of them).
 pub fn ucx_groups(tls: &str) -> Vec<Group> {
     let tcp = tls.contains("tcp");
-    let g = |test, size, ops, iters| Group { theirs: Theirs::Perftest(test, size, iters, None), ops, sizes: vec![size], iters };
+    let g = |test, size, ops, iters| Group {
+        theirs: Theirs::Perftest(test, size, iters, None),
+        ops,
+        sizes: vec![size],
+        iters,
+    };
     vec![
         g("ucp_put_lat", 8, "put_pingpong", 100_000),
         // ucp_get over tcp takes ~1 ms per op (a perftest problem): keep it short.
@@ -106,10 +135,25 @@ pub fn ucx_groups(tls: &str) -> Vec<Group> {
 pub fn shmem_groups() -> Vec<Group> {
     vec![
         Group { theirs: Theirs::CacheLine, ops: "put_pingpong", sizes: vec![8], iters: 20_000 },
-        Group { theirs: Theirs::Memcpy, ops: "put_bw", sizes: vec![64 << 10, 1 << 20], iters: 20_000 },
+        Group {
+            theirs: Theirs::Memcpy,
+            ops: "put_bw",
+            sizes: vec![64 << 10, 1 << 20],
+            iters: 20_000,
+        },
         // Messages over shared memory: UCX's on its posix transport.
-        Group { theirs: Theirs::Perftest("tag_lat", 8, 100_000, Some("posix")), ops: "msg_latency", sizes: vec![8], iters: 100_000 },
-        Group { theirs: Theirs::Perftest("ucp_am_bw", 8, 100_000, Some("posix")), ops: "msg_rate", sizes: vec![8], iters: 100_000 },
+        Group {
+            theirs: Theirs::Perftest("tag_lat", 8, 100_000, Some("posix")),
+            ops: "msg_latency",
+            sizes: vec![8],
+            iters: 100_000,
+        },
+        Group {
+            theirs: Theirs::Perftest("ucp_am_bw", 8, 100_000, Some("posix")),
+            ops: "msg_rate",
+            sizes: vec![8],
+            iters: 100_000,
+        },
     ]
 }
 
@@ -119,13 +163,19 @@ pub fn probe() -> Result<f64, String> {
     if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
         return Ok(f64::NAN);
     }
-    let v = std::thread::spawn(|| crate::cacheline::round_trips(Some([0, 1]), 2000, 10, 2000)).join().map_err(|_| "the probe panicked".to_string())??;
+    let v = std::thread::spawn(|| crate::cacheline::round_trips(Some([0, 1]), 2000, 10, 2000))
+        .join()
+        .map_err(|_| "the probe panicked".to_string())??;
     Ok(crate::stats::summarize(v).0 / 2.0)
 }
 
 fn scratch(name: &str) -> PathBuf {
     static N: AtomicU16 = AtomicU16::new(0);
-    std::env::temp_dir().join(format!("lamellar-compare-{}-{}-{name}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)))
+    std::env::temp_dir().join(format!(
+        "lamellar-compare-{}-{}-{name}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ))
 }
 
 fn sibling(name: &str) -> Result<PathBuf, String> {
@@ -135,22 +185,53 @@ fn sibling(name: &str) -> Result<PathBuf, String> {
 
 /// A job of two PEs pinned to CPUs 0 and 1 (or one on each host, under hydra); its PEs'
 /// stdout goes to the returned text.
-fn job(program: PathBuf, args: Vec<String>, env: Vec<(&str, String)>, hosts: Option<&Hosts>) -> Result<String, String> {
+fn job(
+    program: PathBuf,
+    args: Vec<String>,
+    env: Vec<(&str, String)>,
+    hosts: Option<&Hosts>,
+) -> Result<String, String> {
     if !program.exists() {
         return Err(format!("{} not found", program.display()));
     }
     if let Some(h) = hosts {
         let hydra = "mpiexec.hydra";
         let out = Command::new(hydra)
-            .args(["-launcher", "ssh", "-launcher-exec", &h.exec, "-hosts", &format!("{},{}", h.server, h.client), "-ppn", "1", "-n", "2"])
+            .args([
+                "-launcher",
+                "ssh",
+                "-launcher-exec",
+                &h.exec,
+                "-hosts",
+                &format!("{},{}", h.server, h.client),
+                "-ppn",
+                "1",
+                "-n",
+                "2",
+            ])
             .arg(&program)
             .args(&args)
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdin(Stdio::null())
             .output()
-            .map_err(|e| if e.kind() == std::io::ErrorKind::NotFound { format!("{hydra} not found: install mpich") } else { format!("cannot start {hydra}: {e}") })?;
+            .map_err(|e| {
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    format!("{hydra} not found: install mpich")
+                } else {
+                    format!("cannot start {hydra}: {e}")
+                }
+            })?;
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        return if out.status.success() { Ok(text) } else { Err(format!("{} under {hydra}: {}: {}", program.display(), out.status, String::from_utf8_lossy(&out.stderr).trim())) };
+        return if out.status.success() {
+            Ok(text)
+        } else {
+            Err(format!(
+                "{} under {hydra}: {}: {}",
+                program.display(),
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ))
+        };
     }
     let out = scratch("out");
     let mut spec = JobSpec::new(2, &program);
@@ -163,7 +244,11 @@ fn job(program: PathBuf, args: Vec<String>, env: Vec<(&str, String)>, hosts: Opt
     let _ = std::fs::remove_file(&out);
     match outcome? {
         o if o.code == 0 => Ok(text),
-        o => Err(format!("{}: {}", program.display(), o.failure.unwrap_or_else(|| format!("exit {}", o.code)))),
+        o => Err(format!(
+            "{}: {}",
+            program.display(),
+            o.failure.unwrap_or_else(|| format!("exit {}", o.code))
+        )),
     }
 }
 
@@ -192,44 +277,96 @@ impl Group {
         }
     }
 
-    pub fn run(&self, side: Side, backend: &str, provider: &str, hosts: Option<&Hosts>) -> Result<Values, String> {
+    pub fn run(
+        &self,
+        side: Side,
+        backend: &str,
+        provider: &str,
+        hosts: Option<&Hosts>,
+    ) -> Result<Values, String> {
         match (side, &self.theirs) {
-            (Side::Ours, _) => self.bench(&std::env::current_exe().map_err(|e| e.to_string())?, &[], backend, provider, hosts),
-            (Side::Theirs, Theirs::Build(exe, env)) => self.bench(exe, env, backend, provider, hosts),
+            (Side::Ours, _) => self.bench(
+                &std::env::current_exe().map_err(|e| e.to_string())?,
+                &[],
+                backend,
+                provider,
+                hosts,
+            ),
+            (Side::Theirs, Theirs::Build(exe, env)) => {
+                self.bench(exe, env, backend, provider, hosts)
+            }
             (Side::Theirs, Theirs::OfiBaseline(group)) => ofi_baseline(group, provider, hosts),
-            (Side::Theirs, Theirs::Perftest(test, size, iters, tls)) => perftest(test, *size, *iters, tls.unwrap_or(provider), self.ops, hosts),
-            (Side::Theirs, Theirs::FiPingpong(iters, op)) => fi_pingpong(provider, *iters, op, hosts),
-            (Side::Theirs, Theirs::CacheLine | Theirs::Memcpy) if hosts.is_some() => Err("the machine's own limits are not measured across hosts".into()),
-            (Side::Theirs, Theirs::CacheLine) => Ok(vec![(("put_pingpong".to_string(), 8), probe()?)]),
+            (Side::Theirs, Theirs::Perftest(test, size, iters, tls)) => {
+                perftest(test, *size, *iters, tls.unwrap_or(provider), self.ops, hosts)
+            }
+            (Side::Theirs, Theirs::FiPingpong(iters, op)) => {
+                fi_pingpong(provider, *iters, op, hosts)
+            }
+            (Side::Theirs, Theirs::CacheLine | Theirs::Memcpy) if hosts.is_some() => {
+                Err("the machine's own limits are not measured across hosts".into())
+            }
+            (Side::Theirs, Theirs::CacheLine) => {
+                Ok(vec![(("put_pingpong".to_string(), 8), probe()?)])
+            }
             (Side::Theirs, Theirs::Memcpy) => memcpy(&self.sizes, self.iters),
         }
     }
 
     /// A lamellar-bench build on this group's ops, as a job of two PEs.
-    fn bench(&self, exe: &std::path::Path, env: &[(String, String)], backend: &str, provider: &str, hosts: Option<&Hosts>) -> Result<Values, String> {
+    fn bench(
+        &self,
+        exe: &std::path::Path,
+        env: &[(String, String)],
+        backend: &str,
+        provider: &str,
+        hosts: Option<&Hosts>,
+    ) -> Result<Values, String> {
         let json = scratch("json");
         let sizes: Vec<String> = self.sizes.iter().map(usize::to_string).collect();
-        let mut args: Vec<String> = ["--backend", backend, "--ops", self.ops, "--sizes", &sizes.join(","), "--iters", &self.iters.to_string(), "--window", &WINDOW.to_string()]
-            .map(String::from)
-            .to_vec();
+        let mut args: Vec<String> = [
+            "--backend",
+            backend,
+            "--ops",
+            self.ops,
+            "--sizes",
+            &sizes.join(","),
+            "--iters",
+            &self.iters.to_string(),
+            "--window",
+            &WINDOW.to_string(),
+        ]
+        .map(String::from)
+        .to_vec();
         match backend {
             "rofi" => args.extend(["--provider".into(), provider.into()]),
             "ucx" => args.extend(["--tls".into(), provider.into()]),
             _ => {}
         }
         args.extend(["--json".into(), json.display().to_string()]);
-        let ran = job(exe.to_path_buf(), args, env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect(), hosts);
+        let ran = job(
+            exe.to_path_buf(),
+            args,
+            env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect(),
+            hosts,
+        );
         let text = std::fs::read_to_string(&json).unwrap_or_default();
         let _ = std::fs::remove_file(&json);
         ran?;
-        Ok(text.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).filter_map(|r| value_of(&r)).collect())
+        Ok(text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter_map(|r| value_of(&r))
+            .collect())
     }
 }
 
 fn ofi_baseline(group: &str, provider: &str, hosts: Option<&Hosts>) -> Result<Values, String> {
     let exe = sibling("ofi-baseline")?;
     if !exe.exists() {
-        return Err(format!("{} not found: build lamellar-bench with --features rofi", exe.display()));
+        return Err(format!(
+            "{} not found: build lamellar-bench with --features rofi",
+            exe.display()
+        ));
     }
     let env = vec![
         ("ROFI_PROVIDER", provider.to_string()),
@@ -238,7 +375,12 @@ fn ofi_baseline(group: &str, provider: &str, hosts: Option<&Hosts>) -> Result<Va
         ("OFI_BASELINE_OPS", group.to_string()),
     ];
     let text = job(exe, vec![], env, hosts)?;
-    Ok(text.lines().filter(|l| l.starts_with('{')).filter_map(|l| serde_json::from_str::<Value>(l).ok()).filter_map(|r| value_of(&r)).collect())
+    Ok(text
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|r| value_of(&r))
+        .collect())
 }
 
 /// A client/server tool of the layer below: the server (`tool server_args`) pinned to CPU 1,
@@ -256,12 +398,17 @@ fn client_server(
     read: impl Fn(&str) -> Result<Option<f64>, String>,
 ) -> Result<f64, String> {
     // taskset starts the tool, so a missing tool would only show as taskset's failure.
-    let on_path = std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()));
+    let on_path = std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()));
     if !on_path {
         return Err(format!("{tool} not found: install {package}"));
     }
     let missing = |e: std::io::Error| {
-        if e.kind() == std::io::ErrorKind::NotFound { "taskset, timeout or the --launcher-exec command not found".to_string() } else { e.to_string() }
+        if e.kind() == std::io::ErrorKind::NotFound {
+            "taskset, timeout or the --launcher-exec command not found".to_string()
+        } else {
+            e.to_string()
+        }
     };
     let server_at = hosts.map_or("127.0.0.1".to_string(), |h| h.server.clone());
     let client_args: Vec<String> = client_args.iter().cloned().chain([server_at]).collect();
@@ -286,7 +433,11 @@ fn client_server(
             c.arg(CLIENT_LIMIT).arg(inner.get_program()).args(inner.get_args());
             c.stdin(Stdio::null()).output()
         }
-        None => Command::new("timeout").args([CLIENT_LIMIT, "taskset", "-c", "0", tool]).args(&client_args).envs(env.iter().copied()).output(),
+        None => Command::new("timeout")
+            .args([CLIENT_LIMIT, "taskset", "-c", "0", tool])
+            .args(&client_args)
+            .envs(env.iter().copied())
+            .output(),
     };
     let mut last = String::new();
     let result = (|| {
@@ -294,7 +445,10 @@ fn client_server(
             std::thread::sleep(std::time::Duration::from_millis(100));
             let out = client().map_err(missing)?;
             if out.status.code() == Some(124) {
-                return Err(format!("{tool} {}: no result within {CLIENT_LIMIT} s", client_args.join(" ")));
+                return Err(format!(
+                    "{tool} {}: no result within {CLIENT_LIMIT} s",
+                    client_args.join(" ")
+                ));
             }
             let stdout = String::from_utf8_lossy(&out.stdout);
             if let Some(v) = read(&stdout)? {
@@ -315,35 +469,73 @@ const CLIENT_LIMIT: &str = "300";
 /// A port of its own for each server started (tools keep a closed port busy for a while).
 fn fresh_port(base: u16) -> String {
     static PORT: AtomicU16 = AtomicU16::new(0);
-    (base + (std::process::id() % 10000) as u16).wrapping_add(PORT.fetch_add(1, Ordering::Relaxed) % 1000).to_string()
+    (base + (std::process::id() % 10000) as u16)
+        .wrapping_add(PORT.fetch_add(1, Ordering::Relaxed) % 1000)
+        .to_string()
 }
 
 /// ucx_perftest, as our PEs 1 and 0. Latency is its overall latency (a mean over operations,
 /// as ours is a mean per batch); bandwidth its overall MiB/s, turned into MB/s.
-fn perftest(test: &str, size: usize, iters: usize, tls: &str, op: &str, hosts: Option<&Hosts>) -> Result<Values, String> {
+fn perftest(
+    test: &str,
+    size: usize,
+    iters: usize,
+    tls: &str,
+    op: &str,
+    hosts: Option<&Hosts>,
+) -> Result<Values, String> {
     let port = fresh_port(20000);
-    let mut client: Vec<String> = ["-p", &port, "-t", test, "-s", &size.to_string(), "-n", &iters.to_string()].map(String::from).to_vec();
+    let mut client: Vec<String> =
+        ["-p", &port, "-t", test, "-s", &size.to_string(), "-n", &iters.to_string()]
+            .map(String::from)
+            .to_vec();
     if test == "ucp_put_bw" {
         client.extend(["-O".into(), WINDOW.to_string()]);
     }
     let latency = crate::report::kind_of(op) == "latency";
     let read = |stdout: &str| -> Result<Option<f64>, String> {
-        let Some(f) = stdout.lines().find(|l| l.starts_with("Final:")).map(|l| l.split_whitespace().collect::<Vec<_>>()) else { return Ok(None) };
-        let num = |i: usize| f.get(i).and_then(|x| x.parse::<f64>().ok()).ok_or_else(|| format!("ucx_perftest: unreadable line {f:?}"));
+        let Some(f) = stdout
+            .lines()
+            .find(|l| l.starts_with("Final:"))
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        else {
+            return Ok(None);
+        };
+        let num = |i: usize| {
+            f.get(i)
+                .and_then(|x| x.parse::<f64>().ok())
+                .ok_or_else(|| format!("ucx_perftest: unreadable line {f:?}"))
+        };
         Ok(Some(if latency { num(4)? * 1e3 } else { num(6)? * 1.048576 }))
     };
-    let v = client_server("ucx_perftest", "ucx-utils", &[("UCX_TLS", tls)], &["-p".into(), port.clone()], &client, hosts, read)?;
+    let v = client_server(
+        "ucx_perftest",
+        "ucx-utils",
+        &[("UCX_TLS", tls)],
+        &["-p".into(), port.clone()],
+        &client,
+        hosts,
+        read,
+    )?;
     Ok(vec![((op.to_string(), size), v)])
 }
 
 /// fi_pingpong, as our PEs 1 and 0: its "usec/xfer" for 8 B is half a round trip, as our
 /// put_pingpong reports.
-fn fi_pingpong(provider: &str, iters: usize, op: &str, hosts: Option<&Hosts>) -> Result<Values, String> {
+fn fi_pingpong(
+    provider: &str,
+    iters: usize,
+    op: &str,
+    hosts: Option<&Hosts>,
+) -> Result<Values, String> {
     let port = fresh_port(40000);
-    let common = ["-p", provider, "-e", "rdm", "-I", &iters.to_string(), "-S", "8"].map(String::from);
+    let common =
+        ["-p", provider, "-e", "rdm", "-I", &iters.to_string(), "-S", "8"].map(String::from);
     let server: Vec<String> = [vec!["-B".to_string(), port.clone()], common.to_vec()].concat();
     let client: Vec<String> = [vec!["-P".to_string(), port.clone()], common.to_vec()].concat();
-    let us = client_server("fi_pingpong", "libfabric-bin", &[], &server, &client, hosts, |out| Ok(fi_pingpong_8b_us(out)))?;
+    let us = client_server("fi_pingpong", "libfabric-bin", &[], &server, &client, hosts, |out| {
+        Ok(fi_pingpong_8b_us(out))
+    })?;
     Ok(vec![((op.to_string(), 8), us * 1e3)])
 }
 
@@ -361,7 +553,9 @@ fn memcpy(sizes: &[usize], iters: usize) -> Result<Values, String> {
     let mut v = Vec::new();
     for &s in sizes {
         let n = (256usize << 20).checked_div(s).unwrap_or(iters).clamp(20, iters);
-        let (median_ns, _) = std::thread::spawn(move || crate::limits::memcpy(s, n)).join().map_err(|_| "memcpy panicked".to_string())?;
+        let (median_ns, _) = std::thread::spawn(move || crate::limits::memcpy(s, n))
+            .join()
+            .map_err(|_| "memcpy panicked".to_string())?;
         v.push((("put_bw".to_string(), s), s as f64 * 1e3 / median_ns));
     }
     Ok(v)

@@ -46,7 +46,13 @@ pub fn interval(ours: &[f64], theirs: &[f64]) -> (f64, f64) {
     }
     let mut rng = SmallRng::seed_from_u64(1);
     let mut meds: Vec<f64> = (0..RESAMPLES)
-        .map(|_| median(&(0..ratios.len()).map(|_| ratios[rng.random_range(0..ratios.len())]).collect::<Vec<_>>()))
+        .map(|_| {
+            median(
+                &(0..ratios.len())
+                    .map(|_| ratios[rng.random_range(0..ratios.len())])
+                    .collect::<Vec<_>>(),
+            )
+        })
         .collect();
     meds.sort_by(f64::total_cmp);
     (meds[RESAMPLES / 20], meds[RESAMPLES - RESAMPLES / 20 - 1])
@@ -84,7 +90,8 @@ pub fn split(values: &[f64]) -> Option<f64> {
     }
     let mut best: Option<(f64, f64, f64)> = None;
     for i in edge..=n - edge {
-        let (lo, hi) = (v[..i].iter().sum::<f64>() / i as f64, v[i..].iter().sum::<f64>() / (n - i) as f64);
+        let (lo, hi) =
+            (v[..i].iter().sum::<f64>() / i as f64, v[i..].iter().sum::<f64>() / (n - i) as f64);
         let score = (i * (n - i)) as f64 * (hi - lo).powi(2);
         if best.is_none_or(|b| score > b.0) {
             best = Some((score, lo, hi));
@@ -114,15 +121,32 @@ pub fn judged_rounds(probes: &[Vec<f64>], theirs: &[f64], ours: &[f64], latency:
     if probes.is_empty() || split(&probes.concat()).is_none() {
         return every("the probes show one floor: every round judged");
     }
-    let Some(threshold) = split(&[theirs, ours].concat()) else { return every("the runs show one level: every round judged") };
-    let same: Vec<usize> = all.iter().copied().filter(|&i| (theirs[i] > threshold) == (ours[i] > threshold)).collect();
+    let Some(threshold) = split(&[theirs, ours].concat()) else {
+        return every("the runs show one level: every round judged");
+    };
+    let same: Vec<usize> =
+        all.iter().copied().filter(|&i| (theirs[i] > threshold) == (ours[i] > threshold)).collect();
     if same.len() == all.len() {
-        Judged { rounds: all, threshold: Some(threshold), why: "every round's runs fell on the same floor".into() }
+        Judged {
+            rounds: all,
+            threshold: Some(threshold),
+            why: "every round's runs fell on the same floor".into(),
+        }
     } else if same.len() >= MIN_MATCHED {
-        Judged { why: format!("judged on the {} rounds whose runs fell on the same floor", same.len()), rounds: same, threshold: Some(threshold) }
+        Judged {
+            why: format!("judged on the {} rounds whose runs fell on the same floor", same.len()),
+            rounds: same,
+            threshold: Some(threshold),
+        }
     } else {
         // The split then divides the programs, not the floors: a real difference shows.
-        Judged { rounds: all, threshold: Some(threshold), why: format!("every round judged: fewer than {MIN_MATCHED} rounds' runs fell on the same side") }
+        Judged {
+            rounds: all,
+            threshold: Some(threshold),
+            why: format!(
+                "every round judged: fewer than {MIN_MATCHED} rounds' runs fell on the same side"
+            ),
+        }
     }
 }
 
@@ -140,7 +164,14 @@ mod tests {
     fn paired_not_pooled_and_the_bar_has_a_direction() {
         // 5 % slower in every round although the rounds drift 2x: a clear pass.
         let j = judge(&scaled(&[1.05]), &BASE, true, 1.10);
-        assert!((j.ratio - 1.05).abs() < 1e-9 && j.meets && j.clear && j.interval.0 <= j.ratio && j.ratio <= j.interval.1, "{j:?}");
+        assert!(
+            (j.ratio - 1.05).abs() < 1e-9
+                && j.meets
+                && j.clear
+                && j.interval.0 <= j.ratio
+                && j.ratio <= j.interval.1,
+            "{j:?}"
+        );
         let j = judge(&scaled(&[1.2]), &BASE, true, 1.10);
         assert!(!j.meets && j.clear, "{j:?}");
         // Bandwidth: higher is better.
@@ -160,7 +191,10 @@ mod tests {
 
     #[test]
     fn two_floors_are_split_in_the_gap_one_floor_is_not() {
-        assert!(split(&[75.0, 80.0, 300.0, 78.0, 310.0, 290.0, 85.0]).is_some_and(|t| 150.0 < t && t < 290.0));
+        assert!(
+            split(&[75.0, 80.0, 300.0, 78.0, 310.0, 290.0, 85.0])
+                .is_some_and(|t| 150.0 < t && t < 290.0)
+        );
         assert_eq!(split(&[75.0, 80.0, 90.0, 78.0, 100.0, 85.0]), None);
         let mut one_stray = vec![75.0; 30];
         one_stray.push(300.0);

@@ -20,10 +20,7 @@ fn from_prefix(prefix: PathBuf, forced: bool) -> SourceBuild<'static> {
         hint: "put foo-<version>.tar.gz in vendor/ or set FOO_SRC to a source tree".into(),
         forced,
         run: Box::new(move |_| {
-            Ok(Built {
-                prefix: prefix.clone(),
-                sources: vec!["/src/foo".into()],
-            })
+            Ok(Built { prefix: prefix.clone(), sources: vec!["/src/foo".into()] })
         }),
     }
 }
@@ -50,22 +47,14 @@ fn then_pkg_config() {
     let p = FakePrefix::new("lib", 1, 2);
     let pc = p.write_pc("1.2");
     let src = from_prefix(p.prefix(), false);
-    assert_eq!(
-        run(&FAKE, &env(&p, &pc), Some(&src)).unwrap().method,
-        Method::PkgConfig
-    );
+    assert_eq!(run(&FAKE, &env(&p, &pc), Some(&src)).unwrap().method, Method::PkgConfig);
 }
 
 #[test]
 fn then_source_build_which_is_checked_like_a_prefix() {
     let p = FakePrefix::new("lib", 1, 2);
     let empty = empty_dir(&p);
-    let found = run(
-        &FAKE,
-        &env(&p, &empty),
-        Some(&from_prefix(p.prefix(), false)),
-    )
-    .unwrap();
+    let found = run(&FAKE, &env(&p, &empty), Some(&from_prefix(p.prefix(), false))).unwrap();
     assert_eq!(found.method, Method::SourceBuild);
     assert_eq!(found.root, p.prefix());
     assert_eq!(found.rerun_if_changed, [PathBuf::from("/src/foo")]);
@@ -83,12 +72,7 @@ fn vendored_feature_skips_pkg_config() {
 fn bad_source_build_output_is_reported() {
     let p = FakePrefix::new("lib", 1, 0);
     let empty = empty_dir(&p);
-    let err = run(
-        &FAKE,
-        &env(&p, &empty),
-        Some(&from_prefix(p.prefix(), false)),
-    )
-    .unwrap_err();
+    let err = run(&FAKE, &env(&p, &empty), Some(&from_prefix(p.prefix(), false))).unwrap_err();
     assert_eq!(
         err.attempts[2].result,
         format!(

@@ -49,13 +49,8 @@ fn builds_out_of_tree_with_fpic_and_leaves_the_source_alone() {
     let before = listing(&src);
     let env = Env::new().with("CFLAGS", "-DUSER_FLAG");
     let args = vec!["--with-ofi=/opt/ofi".to_string()];
-    let install = autotools(
-        &Source::Dir(src.clone()),
-        &tmp.path().join("work"),
-        &args,
-        &env,
-    )
-    .unwrap();
+    let install =
+        autotools(&Source::Dir(src.clone()), &tmp.path().join("work"), &args, &env).unwrap();
 
     assert_eq!(install, tmp.path().join("work/install"));
     assert!(install.join("lib/libfoo.so").is_file());
@@ -65,10 +60,7 @@ fn builds_out_of_tree_with_fpic_and_leaves_the_source_alone() {
         "-fPIC -O2 -g -DUSER_FLAG"
     );
     let configure_args = fs::read_to_string(tmp.path().join("work/build/configure.args")).unwrap();
-    assert!(
-        configure_args.contains("--with-ofi=/opt/ofi"),
-        "{configure_args}"
-    );
+    assert!(configure_args.contains("--with-ofi=/opt/ofi"), "{configure_args}");
     assert_eq!(listing(&src), before, "the source tree must not change");
 }
 
@@ -116,13 +108,8 @@ fn real_autoreconf_for_a_bare_checkout() {
     )
     .unwrap();
     let before = listing(&src);
-    let install = autotools(
-        &Source::Dir(src.clone()),
-        &tmp.path().join("work"),
-        &[],
-        &Env::new(),
-    )
-    .unwrap();
+    let install =
+        autotools(&Source::Dir(src.clone()), &tmp.path().join("work"), &[], &Env::new()).unwrap();
     assert!(install.join("lib/libfoo.a").is_file());
     assert_eq!(listing(&src), before, "autoreconf must run on the copy");
 }
@@ -136,27 +123,12 @@ fn the_copy_keeps_modification_times() {
     fake_source(&src);
     let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_500_000_000);
     for name in ["configure", "Makefile.in"] {
-        File::options()
-            .write(true)
-            .open(src.join(name))
-            .unwrap()
-            .set_modified(old)
-            .unwrap();
+        File::options().write(true).open(src.join(name)).unwrap().set_modified(old).unwrap();
     }
-    autotools(
-        &Source::Dir(src.clone()),
-        &tmp.path().join("work"),
-        &[],
-        &Env::new(),
-    )
-    .unwrap();
+    autotools(&Source::Dir(src.clone()), &tmp.path().join("work"), &[], &Env::new()).unwrap();
     let mtime = |p: PathBuf| fs::metadata(p).unwrap().modified().unwrap();
     for name in ["configure", "Makefile.in", "foo.c", "foo.h"] {
-        assert_eq!(
-            mtime(tmp.path().join("work/src").join(name)),
-            mtime(src.join(name)),
-            "{name}"
-        );
+        assert_eq!(mtime(tmp.path().join("work/src").join(name)), mtime(src.join(name)), "{name}");
     }
     assert_eq!(mtime(tmp.path().join("work/src/configure")), old);
 }
@@ -167,17 +139,8 @@ fn failure_shows_the_log_tail() {
     let src = tmp.path().join("foo");
     fake_source(&src);
     fs::write(src.join("foo.c"), "this is not C\n").unwrap();
-    let err = autotools(
-        &Source::Dir(src),
-        &tmp.path().join("work"),
-        &[],
-        &Env::new(),
-    )
-    .unwrap_err();
-    assert!(
-        err.starts_with("make failed (exit status: 2); end of "),
-        "{err}"
-    );
+    let err = autotools(&Source::Dir(src), &tmp.path().join("work"), &[], &Env::new()).unwrap_err();
+    assert!(err.starts_with("make failed (exit status: 2); end of "), "{err}");
     assert!(err.contains("build.log"), "{err}");
 }
 
@@ -185,10 +148,7 @@ fn failure_shows_the_log_tail() {
 fn locate_prefers_src_var_and_explains_absence() {
     let tmp = tempfile::tempdir().unwrap();
     let env = Env::new().with("FOO_SRC", tmp.path());
-    assert_eq!(
-        locate(&FAKE, &env, Path::new("/none"), "foo"),
-        Ok(Source::Dir(tmp.path().into()))
-    );
+    assert_eq!(locate(&FAKE, &env, Path::new("/none"), "foo"), Ok(Source::Dir(tmp.path().into())));
     let missing = Env::new().with("FOO_SRC", "/no/such/dir");
     assert_eq!(
         locate(&FAKE, &missing, tmp.path(), "foo"),
@@ -196,9 +156,6 @@ fn locate_prefers_src_var_and_explains_absence() {
     );
     assert_eq!(
         locate(&FAKE, &Env::new(), tmp.path(), "foo"),
-        Err(format!(
-            "FOO_SRC unset and no foo-*.tar.{{gz,bz2,xz}} in {}",
-            tmp.path().display()
-        ))
+        Err(format!("FOO_SRC unset and no foo-*.tar.{{gz,bz2,xz}} in {}", tmp.path().display()))
     );
 }

@@ -18,9 +18,15 @@ fn parse(mut args: impl Iterator<Item = OsString>) -> Result<JobSpec, String> {
     let program = loop {
         let a = args.next().ok_or("missing PROGRAM")?;
         let s = a.to_string_lossy().into_owned();
-        let mut value = |name: &str| args.next().map(|v| v.to_string_lossy().into_owned()).ok_or(format!("{name} needs a value"));
+        let mut value = |name: &str| {
+            args.next()
+                .map(|v| v.to_string_lossy().into_owned())
+                .ok_or(format!("{name} needs a value"))
+        };
         match s.as_str() {
-            "-n" | "-np" | "--pes" => pes = Some(value(&s)?.parse::<usize>().map_err(|_| "-n needs a positive number")?),
+            "-n" | "-np" | "--pes" => {
+                pes = Some(value(&s)?.parse::<usize>().map_err(|_| "-n needs a positive number")?)
+            }
             "--timeout" => {
                 let t: f64 = value(&s)?.parse().map_err(|_| "--timeout needs seconds")?;
                 if !(t.is_finite() && t > 0.0) {

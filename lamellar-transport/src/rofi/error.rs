@@ -25,8 +25,13 @@ pub fn check(rc: i32, what: &str) -> Result<i32, Error> {
 #[inline(never)]
 fn error(rc: i32, what: &str) -> Error {
     // SAFETY: both functions only read ROFI's static tables / thread-local message.
-    let (code_text, detail) = unsafe { (text(sys::rofi_strerror(rc)), text(sys::rofi_last_error())) };
-    let message = if detail.is_empty() { format!("{what}: {code_text}") } else { format!("{what}: {code_text}: {detail}") };
+    let (code_text, detail) =
+        unsafe { (text(sys::rofi_strerror(rc)), text(sys::rofi_last_error())) };
+    let message = if detail.is_empty() {
+        format!("{what}: {code_text}")
+    } else {
+        format!("{what}: {code_text}: {detail}")
+    };
     match rc {
         sys::ROFI_ENOPROV => Error::BackendUnavailable { name: "rofi".into(), why: message },
         sys::ROFI_EPMI => Error::Bootstrap(message),
@@ -39,7 +44,10 @@ fn error(rc: i32, what: &str) -> Error {
             // Every operation records its target: not reached, but never a wrong PE.
             _ => Error::Backend { backend: "rofi", code: rc as i64, message },
         },
-        sys::ROFI_ETIMEDOUT => Error::Timeout { what: message, after: super::TIMEOUT.get().copied().unwrap_or(crate::config::DEFAULT_TIMEOUT) },
+        sys::ROFI_ETIMEDOUT => Error::Timeout {
+            what: message,
+            after: super::TIMEOUT.get().copied().unwrap_or(crate::config::DEFAULT_TIMEOUT),
+        },
         sys::ROFI_ENOTSUP => Error::Unsupported { backend: "rofi", what: message },
         sys::ROFI_ESIZE => Error::SizeMismatch { what: message },
         _ => Error::Backend { backend: "rofi", code: rc as i64, message },

@@ -45,7 +45,10 @@ pub struct RofiBackend {
 
 /// ROFI's bootstrap callbacks run the job's own bootstrap: one launcher connection per
 /// process, whatever the protocol. They return 0 or -1 and never unwind into C.
-fn serve(ctx: *mut c_void, f: impl FnOnce(&mut lamellar_bootstrap::Job) -> crate::error::Result<()>) -> c_int {
+fn serve(
+    ctx: *mut c_void,
+    f: impl FnOnce(&mut lamellar_bootstrap::Job) -> crate::error::Result<()>,
+) -> c_int {
     // SAFETY: ctx is the `Box<SharedJob>` RofiBackend::init handed to rofi_set_bootstrap,
     // alive until after rofi_finalize (the backend owns it).
     let job = unsafe { &*(ctx as *const SharedJob) };
@@ -57,13 +60,24 @@ fn serve(ctx: *mut c_void, f: impl FnOnce(&mut lamellar_bootstrap::Job) -> crate
 
 fn key_str<'a>(key: *const c_char) -> crate::error::Result<&'a str> {
     // SAFETY: ROFI passes a NUL-terminated key valid for the call.
-    unsafe { CStr::from_ptr(key) }.to_str().map_err(|_| Error::InvalidArgument("non-UTF-8 bootstrap key".into()))
+    unsafe { CStr::from_ptr(key) }
+        .to_str()
+        .map_err(|_| Error::InvalidArgument("non-UTF-8 bootstrap key".into()))
 }
 
-extern "C" fn boot_put(ctx: *mut c_void, key: *const c_char, data: *const c_void, len: usize) -> c_int {
+extern "C" fn boot_put(
+    ctx: *mut c_void,
+    key: *const c_char,
+    data: *const c_void,
+    len: usize,
+) -> c_int {
     serve(ctx, |job| {
         // SAFETY: ROFI passes `len` readable bytes at `data` (or len 0).
-        let bytes = if len == 0 { &[][..] } else { unsafe { std::slice::from_raw_parts(data.cast::<u8>(), len) } };
+        let bytes = if len == 0 {
+            &[][..]
+        } else {
+            unsafe { std::slice::from_raw_parts(data.cast::<u8>(), len) }
+        };
         job.put(key_str(key)?, bytes)?;
         Ok(job.commit()?)
     })
@@ -73,11 +87,21 @@ extern "C" fn boot_fence(ctx: *mut c_void) -> c_int {
     serve(ctx, |job| Ok(job.fence()?))
 }
 
-extern "C" fn boot_get(ctx: *mut c_void, pe: c_int, key: *const c_char, data: *mut c_void, cap: usize, len: *mut usize) -> c_int {
+extern "C" fn boot_get(
+    ctx: *mut c_void,
+    pe: c_int,
+    key: *const c_char,
+    data: *mut c_void,
+    cap: usize,
+    len: *mut usize,
+) -> c_int {
     serve(ctx, |job| {
         let v = job.get(pe as usize, key_str(key)?)?;
         if v.len() > cap {
-            return Err(Error::InvalidArgument(format!("bootstrap value of {} bytes for a buffer of {cap}", v.len())));
+            return Err(Error::InvalidArgument(format!(
+                "bootstrap value of {} bytes for a buffer of {cap}",
+                v.len()
+            )));
         }
         // SAFETY: ROFI passes `cap` writable bytes at `data` and a writable `len`.
         unsafe {
@@ -100,12 +124,16 @@ impl RofiBackend {
             return Err(Error::InvalidArgument("ROFI_PROVIDER is set but empty: name a provider (e.g. shm, \"tcp;ofi_rxm\", verbs) or unset it".into()));
         }
         if JOINED.swap(true, Ordering::AcqRel) {
-            return Err(Error::BackendUnavailable { name: "rofi".into(), why: "ROFI can join a job once per process".into() });
+            return Err(Error::BackendUnavailable {
+                name: "rofi".into(),
+                why: "ROFI can join a job once per process".into(),
+            });
         }
         let _ = TIMEOUT.set(timeout);
         let (rank, size, spans) = {
             let j = job.lock().unwrap_or_else(|p| p.into_inner());
-            let mut hosts: Vec<String> = (0..j.size()).map(|p| j.card(p).hostname().to_string()).collect();
+            let mut hosts: Vec<String> =
+                (0..j.size()).map(|p| j.card(p).hostname().to_string()).collect();
             hosts.dedup();
             (j.rank() as c_int, j.size() as c_int, (j.nodes() > 1).then(|| hosts.join(", ")))
         };
@@ -124,7 +152,9 @@ impl RofiBackend {
             sys::rofi_set_timeout(timeout.as_secs_f64());
             check(sys::rofi_set_bootstrap(&hook), "rofi_set_bootstrap")
                 // NULL provider/domain make ROFI read ROFI_PROVIDER / ROFI_DOMAIN.
-                .and_then(|_| check(sys::rofi_init(std::ptr::null(), std::ptr::null()), "rofi_init"))
+                .and_then(|_| {
+                    check(sys::rofi_init(std::ptr::null(), std::ptr::null()), "rofi_init")
+                })
         };
         if let Err(mut e) = joined {
             JOINED.store(false, Ordering::Release); // a failed init may be retried
@@ -136,7 +166,11 @@ impl RofiBackend {
         // SAFETY: initialized above; these only read ROFI's state.
         let (me, npes, provider) = unsafe {
             let p = CStr::from_ptr(sys::rofi_provider_name()).to_string_lossy().into_owned();
-            (check(sys::rofi_get_id(), "rofi_get_id")? as usize, check(sys::rofi_get_size(), "rofi_get_size")? as usize, p)
+            (
+                check(sys::rofi_get_id(), "rofi_get_id")? as usize,
+                check(sys::rofi_get_size(), "rofi_get_size")? as usize,
+                p,
+            )
         };
         Ok(RofiBackend { me, npes, provider, yields, collective: Mutex::new(()), boot })
     }
@@ -172,7 +206,8 @@ impl Backend for RofiBackend {
     fn alloc(&self, team: &Team, len: usize) -> Result<AnySegment> {
         let _g = self.lock();
         // +8 so that zero-length allocations are real ones, without hiding a mismatch.
-        let size = len.checked_add(8).ok_or(Error::OutOfBounds { offset: 0, len, size: usize::MAX })?;
+        let size =
+            len.checked_add(8).ok_or(Error::OutOfBounds { offset: 0, len, size: usize::MAX })?;
         let mut addr = std::ptr::null_mut();
         let rc = if team.len() == self.npes {
             // SAFETY: collective over all PEs; ROFI writes the local base into `addr`.
@@ -220,7 +255,8 @@ impl Backend for RofiBackend {
         }
         let pes = sorted(team);
         // SAFETY: ascending member list holding this PE.
-        check(unsafe { sys::rofi_barrier_pes(pes.as_ptr(), pes.len() as i32) }, "rofi_barrier_pes").map(drop)
+        check(unsafe { sys::rofi_barrier_pes(pes.as_ptr(), pes.len() as i32) }, "rofi_barrier_pes")
+            .map(drop)
     }
 
     fn yields_when_waiting(&self) -> bool {
@@ -229,13 +265,23 @@ impl Backend for RofiBackend {
 
     fn capabilities(&self) -> Capabilities {
         // rofi_atomic_nb; ROFI has no per-PE quiet and documents fence as a quiet.
-        Capabilities { put_signal: false, atomic_nb: true, quiet_pe: false, fence_orders_only: false, messages: false }
+        Capabilities {
+            put_signal: false,
+            atomic_nb: true,
+            quiet_pe: false,
+            fence_orders_only: false,
+            messages: false,
+        }
     }
 
     fn path_to(&self, pe: usize) -> PeerPath {
         // SAFETY: ROFI is initialized while the backend lives; pe was checked by the caller
         // (an error would come back negative, and is reported as the network path).
-        if unsafe { sys::rofi_is_local(pe as i32) } == 1 { PeerPath::SharedMemory } else { PeerPath::Network }
+        if unsafe { sys::rofi_is_local(pe as i32) } == 1 {
+            PeerPath::SharedMemory
+        } else {
+            PeerPath::Network
+        }
     }
 
     fn atomic_support(&self, op: AtomicOp, ty: AtomicType) -> AtomicSupport {
@@ -259,7 +305,8 @@ impl Backend for RofiBackend {
         let _g = self.lock();
         // SAFETY: collective; called once (Transport guarantees it).
         let left = check(unsafe { sys::rofi_finalize() }, "rofi_finalize").map(drop);
-        let told = self.boot.lock().unwrap_or_else(|p| p.into_inner()).finalize().map_err(Error::from);
+        let told =
+            self.boot.lock().unwrap_or_else(|p| p.into_inner()).finalize().map_err(Error::from);
         left.and(told)
     }
 }

@@ -56,7 +56,9 @@ pub fn rofi_op(op: AtomicOp) -> sys::rofi_atomic_op_t {
 impl RofiSegment {
     pub(super) fn new(base: *mut u8, npes: usize) -> RofiSegment {
         // SAFETY: `base` is a live allocation's base; rofi_local_ptr only looks it up.
-        let mapped = (0..npes).map(|pe| unsafe { sys::rofi_local_ptr(base.cast(), pe as i32) }.cast()).collect();
+        let mapped = (0..npes)
+            .map(|pe| unsafe { sys::rofi_local_ptr(base.cast(), pe as i32) }.cast())
+            .collect();
         // SAFETY: a query of ROFI's state, initialized while the backend lives.
         let cpu_atomics = unsafe { sys::rofi_local_atomics() } == 1;
         RofiSegment { base, mapped, cpu_atomics }
@@ -88,7 +90,13 @@ struct Operands {
 impl Operands {
     fn of(req: AtomicRequest) -> Operands {
         let (op, cmp) = (req.operand, req.compare);
-        Operands { wide: req.ty.width() == 8, op64: op, cmp64: cmp, op32: op as u32, cmp32: cmp as u32 }
+        Operands {
+            wide: req.ty.width() == 8,
+            op64: op,
+            cmp64: cmp,
+            op32: op as u32,
+            cmp32: cmp as u32,
+        }
     }
 
     /// Pointers to the operand and compare value, valid while `self` lives.
@@ -122,7 +130,8 @@ impl Segment for RofiSegment {
             return Ok(());
         }
         // SAFETY: destination range checked by the safe layer; `src` valid for `len`.
-        check(unsafe { sys::rofi_put(self.at(offset), src.cast(), len, pe as i32) }, "rofi_put").map(drop)
+        check(unsafe { sys::rofi_put(self.at(offset), src.cast(), len, pe as i32) }, "rofi_put")
+            .map(drop)
     }
 
     unsafe fn get(&self, pe: usize, offset: usize, dst: *mut u8, len: usize) -> Result<()> {
@@ -132,17 +141,27 @@ impl Segment for RofiSegment {
             return Ok(());
         }
         // SAFETY: source range checked; `dst` valid for writes of `len`.
-        check(unsafe { sys::rofi_get(dst.cast(), self.at(offset), len, pe as i32) }, "rofi_get").map(drop)
+        check(unsafe { sys::rofi_get(dst.cast(), self.at(offset), len, pe as i32) }, "rofi_get")
+            .map(drop)
     }
 
-    unsafe fn put_nb(&self, pe: usize, offset: usize, src: *const u8, len: usize) -> Result<OpToken> {
+    unsafe fn put_nb(
+        &self,
+        pe: usize,
+        offset: usize,
+        src: *const u8,
+        len: usize,
+    ) -> Result<OpToken> {
         if self.mapped_at(pe, offset).is_some() {
             // SAFETY: as `put`; a copy completes at once.
             return unsafe { self.put(pe, offset, src, len) }.map(|()| OpToken::DONE);
         }
         let mut op = std::ptr::null_mut();
         // SAFETY: as `put`; the caller keeps `src` valid until the token completes.
-        check(unsafe { sys::rofi_put_nb(self.at(offset), src.cast(), len, pe as i32, &mut op) }, "rofi_put_nb")?;
+        check(
+            unsafe { sys::rofi_put_nb(self.at(offset), src.cast(), len, pe as i32, &mut op) },
+            "rofi_put_nb",
+        )?;
         Ok(token(op))
     }
 
@@ -153,7 +172,10 @@ impl Segment for RofiSegment {
         }
         let mut op = std::ptr::null_mut();
         // SAFETY: as `get`; the caller keeps `dst` valid and untouched until completion.
-        check(unsafe { sys::rofi_get_nb(dst.cast(), self.at(offset), len, pe as i32, &mut op) }, "rofi_get_nb")?;
+        check(
+            unsafe { sys::rofi_get_nb(dst.cast(), self.at(offset), len, pe as i32, &mut op) },
+            "rofi_get_nb",
+        )?;
         Ok(token(op))
     }
 
@@ -169,12 +191,35 @@ impl Segment for RofiSegment {
         // SAFETY: target word checked in range and aligned; operand/compare point into `ops`
         // and the result into `res` (8 bytes, ROFI writes the type's width at its start), all
         // live for this blocking call.
-        check(unsafe { sys::rofi_atomic(rofi_op(req.op), rofi_type(req.ty), self.at(offset), o, c, (&mut res as *mut u64).cast(), pe as i32) }, "rofi_atomic")?;
+        check(
+            unsafe {
+                sys::rofi_atomic(
+                    rofi_op(req.op),
+                    rofi_type(req.ty),
+                    self.at(offset),
+                    o,
+                    c,
+                    (&mut res as *mut u64).cast(),
+                    pe as i32,
+                )
+            },
+            "rofi_atomic",
+        )?;
         // SAFETY: a u64 read as its first 4 bytes, where a 32-bit result was written.
-        Ok(if ops.wide { res } else { u64::from(unsafe { (&res as *const u64).cast::<u32>().read() }) })
+        Ok(if ops.wide {
+            res
+        } else {
+            u64::from(unsafe { (&res as *const u64).cast::<u32>().read() })
+        })
     }
 
-    unsafe fn atomic_nb(&self, pe: usize, offset: usize, req: AtomicRequest, result: *mut u64) -> Result<OpToken> {
+    unsafe fn atomic_nb(
+        &self,
+        pe: usize,
+        offset: usize,
+        req: AtomicRequest,
+        result: *mut u64,
+    ) -> Result<OpToken> {
         if self.mapped_at(pe, offset).is_some() && self.cpu_atomics {
             // SAFETY: forwarded contract; a CPU atomic completes at once.
             return unsafe { atomic_at_once(self, pe, offset, req, result) };
@@ -186,7 +231,21 @@ impl Segment for RofiSegment {
         let mut h = std::ptr::null_mut();
         // SAFETY: target word checked in range and aligned; operands live for the call;
         // `result` stays valid until the token completes (trait contract).
-        check(unsafe { sys::rofi_atomic_nb(rofi_op(req.op), rofi_type(req.ty), self.at(offset), o, c, result.cast(), pe as i32, &mut h) }, "rofi_atomic_nb")?;
+        check(
+            unsafe {
+                sys::rofi_atomic_nb(
+                    rofi_op(req.op),
+                    rofi_type(req.ty),
+                    self.at(offset),
+                    o,
+                    c,
+                    result.cast(),
+                    pe as i32,
+                    &mut h,
+                )
+            },
+            "rofi_atomic_nb",
+        )?;
         Ok(token(h))
     }
 

@@ -9,7 +9,7 @@
 //! of the same two PEs, which implies the earlier one completed (collectives are called in
 //! the same order on every member, as MPI requires).
 
-use crate::backoff::{wait_until, Tries};
+use crate::backoff::{Tries, wait_until};
 use crate::error::{Error, Result};
 use crate::team::Team;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -53,9 +53,14 @@ impl Control {
     }
 
     pub fn check_header(&self, npes: usize) -> Result<()> {
-        let (m, n) = (self.word(OFF_MAGIC).load(Ordering::Acquire), self.word(OFF_NPES).load(Ordering::Relaxed));
+        let (m, n) = (
+            self.word(OFF_MAGIC).load(Ordering::Acquire),
+            self.word(OFF_NPES).load(Ordering::Relaxed),
+        );
         if m != MAGIC || n != npes as u64 {
-            return Err(Error::Bootstrap(format!("peer control block has magic {m:#x} npes {n}, expected {MAGIC:#x} {npes}")));
+            return Err(Error::Bootstrap(format!(
+                "peer control block has magic {m:#x} npes {n}, expected {MAGIC:#x} {npes}"
+            )));
         }
         Ok(())
     }
@@ -81,7 +86,10 @@ pub fn process_alive(pid: i32) -> bool {
     }
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         // Field 3, after the parenthesised command name, is the state.
-        Ok(s) => s.rsplit_once(')').map(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X'])).unwrap_or(true),
+        Ok(s) => s
+            .rsplit_once(')')
+            .map(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X']))
+            .unwrap_or(true),
         Err(_) => false,
     }
 }
@@ -132,13 +140,18 @@ impl Collectives {
     pub fn agree(&mut self, team: &Team, value: u64, what: &str) -> Result<()> {
         self.ctl[self.me].agree_word().store(value, Ordering::Release);
         self.barrier(team)?;
-        let values: Vec<(usize, u64)> =
-            team.pes().iter().map(|&pe| (pe, self.ctl[pe].agree_word().load(Ordering::Acquire))).collect();
+        let values: Vec<(usize, u64)> = team
+            .pes()
+            .iter()
+            .map(|&pe| (pe, self.ctl[pe].agree_word().load(Ordering::Acquire)))
+            .collect();
         // A second barrier so nobody overwrites its word before everyone has read it.
         self.barrier(team)?;
         if values.iter().any(|&(_, v)| v != values[0].1) {
             let list: Vec<String> = values.iter().map(|(pe, v)| format!("PE {pe}: {v}")).collect();
-            return Err(Error::SizeMismatch { what: format!("{what} differs between PEs ({})", list.join(", ")) });
+            return Err(Error::SizeMismatch {
+                what: format!("{what} differs between PEs ({})", list.join(", ")),
+            });
         }
         Ok(())
     }

@@ -13,8 +13,8 @@ use crate::atomic::{AtomicOp, AtomicSupport, AtomicType};
 use crate::backend::{Backend, Capabilities, OpToken, PeerPath};
 use crate::dispatch::AnySegment;
 use crate::error::{Error, Result};
-use crate::transport::SharedJob;
 use crate::team::Team;
+use crate::transport::SharedJob;
 use control::{Collectives, Control, control_len};
 use segment::ShmemSegment;
 use std::collections::HashMap;
@@ -97,7 +97,11 @@ impl ShmemBackend {
         let mut ctl = Vec::with_capacity(npes);
         let mut own = Some(own);
         for pe in 0..npes {
-            let c = if pe == me { own.take().expect("own control block once") } else { Control::new(object::open(&ctl_name(pe), len)?) };
+            let c = if pe == me {
+                own.take().expect("own control block once")
+            } else {
+                Control::new(object::open(&ctl_name(pe), len)?)
+            };
             c.check_header(npes)?;
             ctl.push(c);
         }
@@ -177,7 +181,13 @@ impl Backend for ShmemBackend {
         if let Some(e) = failure {
             return Err(e);
         }
-        Ok(AnySegment::Shmem(ShmemSegment { bases, _maps: maps, team: team.clone(), seq, shared: sh.clone() }))
+        Ok(AnySegment::Shmem(ShmemSegment {
+            bases,
+            _maps: maps,
+            team: team.clone(),
+            seq,
+            shared: sh.clone(),
+        }))
     }
 
     fn test(&self, _op: OpToken) -> Result<bool> {
@@ -208,7 +218,13 @@ impl Backend for ShmemBackend {
     fn capabilities(&self) -> Capabilities {
         // Every op completes at issue: nothing is ever outstanding, so a quiet for one PE
         // is exact and a fence is a release fence.
-        Capabilities { put_signal: false, atomic_nb: false, quiet_pe: true, fence_orders_only: true, messages: false }
+        Capabilities {
+            put_signal: false,
+            atomic_nb: false,
+            quiet_pe: true,
+            fence_orders_only: true,
+            messages: false,
+        }
     }
 
     fn path_to(&self, _pe: usize) -> PeerPath {

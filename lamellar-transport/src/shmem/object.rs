@@ -58,7 +58,8 @@ impl Drop for OwnedName {
 }
 
 fn c_name(name: &str) -> Result<CString> {
-    CString::new(format!("/{name}")).map_err(|_| Error::InvalidArgument(format!("shm name {name:?} has a NUL")))
+    CString::new(format!("/{name}"))
+        .map_err(|_| Error::InvalidArgument(format!("shm name {name:?} has a NUL")))
 }
 
 /// Closes the descriptor on every path.
@@ -76,7 +77,14 @@ fn map(fd: &Fd, len: usize, what: &str) -> Result<Mapping> {
     }
     // SAFETY: mapping a shared object we hold open; the kernel picks the address.
     let p = unsafe {
-        libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, fd.0, 0)
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED,
+            fd.0,
+            0,
+        )
     };
     if p == libc::MAP_FAILED {
         return Err(Error::os(BACKEND, &format!("mmap {what} ({len} bytes)")));
@@ -88,7 +96,8 @@ fn map(fd: &Fd, len: usize, what: &str) -> Result<Mapping> {
 pub fn create(name: &str, len: usize) -> Result<(Mapping, OwnedName)> {
     let c = c_name(name)?;
     // SAFETY: valid name; O_EXCL so we never adopt someone else's object.
-    let fd = unsafe { libc::shm_open(c.as_ptr(), libc::O_CREAT | libc::O_EXCL | libc::O_RDWR, 0o600) };
+    let fd =
+        unsafe { libc::shm_open(c.as_ptr(), libc::O_CREAT | libc::O_EXCL | libc::O_RDWR, 0o600) };
     if fd < 0 {
         return Err(Error::os(BACKEND, &format!("shm_open(create) {name}")));
     }
@@ -116,7 +125,9 @@ pub fn open(name: &str, len: usize) -> Result<Mapping> {
         return Err(Error::os(BACKEND, &format!("fstat {name}")));
     }
     if st.st_size as usize != len {
-        return Err(Error::SizeMismatch { what: format!("{name} has {} bytes, expected {len}", st.st_size) });
+        return Err(Error::SizeMismatch {
+            what: format!("{name} has {} bytes, expected {len}", st.st_size),
+        });
     }
     map(&fd, len, name)
 }

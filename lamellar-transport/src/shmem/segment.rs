@@ -65,7 +65,13 @@ impl Segment for ShmemSegment {
 
     // A copy between mapped memories completes at once: non-blocking is blocking here.
     #[inline]
-    unsafe fn put_nb(&self, pe: usize, offset: usize, src: *const u8, len: usize) -> Result<OpToken> {
+    unsafe fn put_nb(
+        &self,
+        pe: usize,
+        offset: usize,
+        src: *const u8,
+        len: usize,
+    ) -> Result<OpToken> {
         unsafe { self.put(pe, offset, src, len)? };
         Ok(OpToken::DONE)
     }

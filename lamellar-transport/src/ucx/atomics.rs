@@ -44,7 +44,9 @@ pub fn width_mask(width: usize) -> u64 {
 pub fn support(op: AtomicOp, caps: Caps) -> AtomicSupport {
     match op {
         AtomicOp::Fetch | AtomicOp::Set => AtomicSupport::Emulated,
-        AtomicOp::FetchAnd | AtomicOp::FetchOr | AtomicOp::FetchXor if !caps.fetch_bitwise => AtomicSupport::Emulated,
+        AtomicOp::FetchAnd | AtomicOp::FetchOr | AtomicOp::FetchXor if !caps.fetch_bitwise => {
+            AtomicSupport::Emulated
+        }
         _ => AtomicSupport::Native,
     }
 }
@@ -71,14 +73,25 @@ pub fn one_with_reply(req: AtomicRequest) -> Option<(sys::ucp_atomic_op_t, u64, 
 /// end, which the compiler then inlines (one call site; with one per op it kept a call and
 /// ~20 instructions of frame per atomic).
 #[inline]
-pub fn perform(w: &mut Worker<'_>, pe: usize, req: AtomicRequest, remote: u64, rkey: ucp_rkey_h, caps: Caps) -> Result<u64> {
+pub fn perform(
+    w: &mut Worker<'_>,
+    pe: usize,
+    req: AtomicRequest,
+    remote: u64,
+    rkey: ucp_rkey_h,
+    caps: Caps,
+) -> Result<u64> {
     let width = req.ty.width();
     let x = req.operand & width_mask(width);
     // (opcode, operand, initial reply buffer) of the one UCX atomic.
     let (opcode, operand, reply) = match (one_with_reply(req), req.op) {
         (Some(one), _) => one,
-        (None, AtomicOp::And | AtomicOp::Or | AtomicOp::Xor) => return posted_bitwise(w, pe, req, x, remote, rkey),
-        (None, _) if !caps.fetch_bitwise => return emulated_fetch_bitwise(w, pe, req, x, remote, rkey),
+        (None, AtomicOp::And | AtomicOp::Or | AtomicOp::Xor) => {
+            return posted_bitwise(w, pe, req, x, remote, rkey);
+        }
+        (None, _) if !caps.fetch_bitwise => {
+            return emulated_fetch_bitwise(w, pe, req, x, remote, rkey);
+        }
         (None, _) => (bitwise(req.op).expect("bitwise op").0, x, 0),
     };
     let old = w.atomic(pe, opcode, width, operand, Some(reply), remote, rkey)?;
@@ -87,7 +100,14 @@ pub fn perform(w: &mut Worker<'_>, pe: usize, req: AtomicRequest, remote: u64, r
 
 /// and/or/xor: the posted UCX atomic, then a flush of the endpoint (remote completion).
 #[inline(never)]
-fn posted_bitwise(w: &mut Worker<'_>, pe: usize, req: AtomicRequest, x: u64, remote: u64, rkey: ucp_rkey_h) -> Result<u64> {
+fn posted_bitwise(
+    w: &mut Worker<'_>,
+    pe: usize,
+    req: AtomicRequest,
+    x: u64,
+    remote: u64,
+    rkey: ucp_rkey_h,
+) -> Result<u64> {
     let (opcode, _) = bitwise(req.op).expect("bitwise op");
     w.atomic(pe, opcode, req.ty.width(), x, None, remote, rkey)?;
     w.flush_ep(pe)?;
@@ -97,13 +117,28 @@ fn posted_bitwise(w: &mut Worker<'_>, pe: usize, req: AtomicRequest, x: u64, rem
 /// Fetching and/or/xor where UCX gets them wrong: a compare-swap loop, starting from a
 /// guess of 0 (which costs nothing extra: a failed compare-swap returns the current value).
 #[inline(never)]
-fn emulated_fetch_bitwise(w: &mut Worker<'_>, pe: usize, req: AtomicRequest, x: u64, remote: u64, rkey: ucp_rkey_h) -> Result<u64> {
+fn emulated_fetch_bitwise(
+    w: &mut Worker<'_>,
+    pe: usize,
+    req: AtomicRequest,
+    x: u64,
+    remote: u64,
+    rkey: ucp_rkey_h,
+) -> Result<u64> {
     let (_, f) = bitwise(req.op).expect("bitwise op");
     let width = req.ty.width();
     let mask = width_mask(width);
     let mut old = 0u64;
     loop {
-        let seen = w.atomic(pe, sys::UCP_ATOMIC_OP_CSWAP, width, old, Some(f(old, x) & mask), remote, rkey)?;
+        let seen = w.atomic(
+            pe,
+            sys::UCP_ATOMIC_OP_CSWAP,
+            width,
+            old,
+            Some(f(old, x) & mask),
+            remote,
+            rkey,
+        )?;
         if seen == old {
             return Ok(old);
         }
@@ -113,7 +148,13 @@ fn emulated_fetch_bitwise(w: &mut Worker<'_>, pe: usize, req: AtomicRequest, x: 
 
 /// Checks fetching and/or/xor on both widths on a scratch word of this PE (addressed
 /// through the endpoint to self, `me`); `scratch` is its local address.
-pub fn probe(w: &mut Worker<'_>, me: usize, scratch: *mut u64, remote: u64, rkey: ucp_rkey_h) -> Result<Caps> {
+pub fn probe(
+    w: &mut Worker<'_>,
+    me: usize,
+    scratch: *mut u64,
+    remote: u64,
+    rkey: ucp_rkey_h,
+) -> Result<Caps> {
     const INIT: u64 = 0x0f0f_0f0f_0f0f_0f0f;
     const OPERAND: u64 = 0x00ff_00ff_00ff_00ff;
     let mut ok = true;

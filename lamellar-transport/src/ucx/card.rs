@@ -29,7 +29,12 @@ impl Card {
     }
 
     pub fn decode(pe: usize, bytes: &[u8]) -> Result<Card> {
-        let bad = || Error::Bootstrap(format!("malformed ucx address card from PE {pe} ({} bytes)", bytes.len()));
+        let bad = || {
+            Error::Bootstrap(format!(
+                "malformed ucx address card from PE {pe} ({} bytes)",
+                bytes.len()
+            ))
+        };
         let mut rest = bytes;
         let mut take = |n: usize| -> Result<&[u8]> {
             if rest.len() < n {
@@ -62,7 +67,13 @@ mod tests {
 
     #[test]
     fn round_trip_and_truncation() {
-        let c = Card { pid: 42, host: "h/x".into(), worker_address: vec![1, 2, 3], control_base: 0xdead_beef, control_key: vec![9; 70] };
+        let c = Card {
+            pid: 42,
+            host: "h/x".into(),
+            worker_address: vec![1, 2, 3],
+            control_base: 0xdead_beef,
+            control_key: vec![9; 70],
+        };
         let b = c.encode();
         assert_eq!(Card::decode(0, &b).unwrap(), c);
         assert!(Card::decode(0, &b[..b.len() - 1]).is_err());

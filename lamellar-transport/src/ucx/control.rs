@@ -16,7 +16,7 @@
 
 use super::memory::{Region, RemoteKey};
 use super::worker::{Ucx, Worker};
-use crate::backoff::{wait_until, Tries};
+use crate::backoff::{Tries, wait_until};
 use crate::error::{Error, Result};
 use crate::team::Team;
 use lamellar_ucx_sys as sys;
@@ -129,14 +129,20 @@ impl Control {
         self.barrier(ucx, team)?;
         let mut values = Vec::with_capacity(team.len());
         for &pe in team.pes() {
-            let v = if pe == self.me { value } else { u64::from_ne_bytes(self.read(ucx, pe, OFF_AGREE)?) };
+            let v = if pe == self.me {
+                value
+            } else {
+                u64::from_ne_bytes(self.read(ucx, pe, OFF_AGREE)?)
+            };
             values.push((pe, v));
         }
         // A second barrier so nobody overwrites its word before everyone has read it.
         self.barrier(ucx, team)?;
         if values.iter().any(|&(_, v)| v != values[0].1) {
             let list: Vec<String> = values.iter().map(|(pe, v)| format!("PE {pe}: {v}")).collect();
-            return Err(Error::SizeMismatch { what: format!("{what} differs between PEs ({})", list.join(", ")) });
+            return Err(Error::SizeMismatch {
+                what: format!("{what} differs between PEs ({})", list.join(", ")),
+            });
         }
         Ok(())
     }
@@ -153,7 +159,8 @@ impl Control {
         let mut w = ucx.lock()?;
         // SAFETY: `buf` is a live exclusive borrow until `complete` returns (which waits for
         // the request or cancels it); the range is inside the peer's control region.
-        let ptr = unsafe { w.get_raw(pe, buf.as_mut_ptr(), buf.len(), k.base + off as u64, k.rkey)? };
+        let ptr =
+            unsafe { w.get_raw(pe, buf.as_mut_ptr(), buf.len(), k.base + off as u64, k.rkey)? };
         w.complete(ptr, Some(pe), || format!("reading the control region of PE {pe}"))
     }
 
@@ -165,7 +172,13 @@ impl Control {
         self.word(OFF_BOARD + 16).store(key.len() as u64, Ordering::Relaxed);
         // SAFETY: the key area is inside the region and nobody reads it until the barrier
         // that follows (whose flush and atomics order this copy before peers' reads).
-        unsafe { std::ptr::copy_nonoverlapping(key.as_ptr(), self.local.base().add(OFF_BOARD + BOARD_HEADER), key.len()) };
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                key.as_ptr(),
+                self.local.base().add(OFF_BOARD + BOARD_HEADER),
+                key.len(),
+            )
+        };
         std::sync::atomic::fence(Ordering::SeqCst);
     }
 
@@ -175,7 +188,11 @@ impl Control {
         let word = |i: usize| u64::from_ne_bytes(h[8 * i..8 * i + 8].try_into().expect("8 bytes"));
         let (status, base, len) = (word(0), word(1), word(2) as usize);
         if len > BOARD_KEY_MAX {
-            return Err(Error::Backend { backend: super::status::BACKEND, code: 0, message: format!("PE {pe} published a {len}-byte key") });
+            return Err(Error::Backend {
+                backend: super::status::BACKEND,
+                code: 0,
+                message: format!("PE {pe} published a {len}-byte key"),
+            });
         }
         let mut key = vec![0u8; len];
         if status != BOARD_FAILED && len > 0 {

@@ -9,9 +9,9 @@ use super::peers::{self, Peers};
 use super::progress::ProgressThread;
 use super::worker::Ucx;
 use super::{Shared, UcxBackend, atomics, status};
+use crate::error::{Error, Result};
 use crate::transport::SharedJob;
 use lamellar_bootstrap::Job;
-use crate::error::{Error, Result};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -37,7 +37,13 @@ impl UcxBackend {
                     return Err(e);
                 }
             };
-            let own = Card { pid: std::process::id(), host: host.clone(), worker_address: address, control_base: region.base() as u64, control_key: key };
+            let own = Card {
+                pid: std::process::id(),
+                host: host.clone(),
+                worker_address: address,
+                control_base: region.base() as u64,
+                control_key: key,
+            };
             (region, own)
         };
         let cards = match exchange(&mut boot, me, npes, own) {
@@ -47,11 +53,18 @@ impl UcxBackend {
                 return Err(e);
             }
         };
-        ucx.peers = Peers::new(cards.iter().map(|c| (c.host == host).then_some(c.pid as i32)).collect());
+        ucx.peers =
+            Peers::new(cards.iter().map(|c| (c.host == host).then_some(c.pid as i32)).collect());
         let ucx = Arc::new(ucx);
         // From here the control region is owned by `Shared`, whose drop releases it (and the
         // keys unpacked so far) on any error below.
-        let shared = Arc::new(Shared { me, npes, control: Mutex::new(Some(Control::new(me, region))), ucx: ucx.clone(), caps: OnceLock::new() });
+        let shared = Arc::new(Shared {
+            me,
+            npes,
+            control: Mutex::new(Some(Control::new(me, region))),
+            ucx: ucx.clone(),
+            caps: OnceLock::new(),
+        });
         {
             let mut ctl = shared.lock_control();
             let mut w = ucx.lock()?;
@@ -72,7 +85,10 @@ impl UcxBackend {
             code: e.raw_os_error().unwrap_or(0) as i64,
             message: format!("cannot start the progress thread: {e}"),
         })?;
-        let provider = std::env::var("UCX_TLS").ok().filter(|s| !s.trim().is_empty()).unwrap_or_else(|| "all".into());
+        let provider = std::env::var("UCX_TLS")
+            .ok()
+            .filter(|s| !s.trim().is_empty())
+            .unwrap_or_else(|| "all".into());
         Ok(UcxBackend { shared, job, provider, yields, progress: Mutex::new(progress) })
     }
 }
@@ -81,6 +97,8 @@ impl UcxBackend {
 fn exchange(boot: &mut Job, me: usize, npes: usize, own: Card) -> Result<Vec<Card>> {
     let all = boot.exchange("ucx", &own.encode())?;
     debug_assert_eq!(all.len(), npes);
-    all.iter().enumerate().map(|(pe, c)| if pe == me { Ok(own.clone()) } else { Card::decode(pe, c) }).collect()
+    all.iter()
+        .enumerate()
+        .map(|(pe, c)| if pe == me { Ok(own.clone()) } else { Card::decode(pe, c) })
+        .collect()
 }
-

@@ -30,14 +30,18 @@ impl Region {
     pub fn map(w: &mut Worker<'_>, len: usize) -> Result<Region> {
         let want = len.max(MIN_LEN);
         let params = sys::ucp_mem_map_params_t {
-            field_mask: (sys::UCP_MEM_MAP_PARAM_FIELD_LENGTH | sys::UCP_MEM_MAP_PARAM_FIELD_FLAGS) as u64,
+            field_mask: (sys::UCP_MEM_MAP_PARAM_FIELD_LENGTH | sys::UCP_MEM_MAP_PARAM_FIELD_FLAGS)
+                as u64,
             length: want,
             flags: sys::UCP_MEM_MAP_ALLOCATE,
             ..Default::default()
         };
         let mut memh = null_mut();
         // SAFETY: live context (lock held); UCX allocates the memory.
-        check(unsafe { sys::ucp_mem_map(w.context(), &params, &mut memh) }, &format!("ucp_mem_map of {want} bytes"))?;
+        check(
+            unsafe { sys::ucp_mem_map(w.context(), &params, &mut memh) },
+            &format!("ucp_mem_map of {want} bytes"),
+        )?;
         let mut attr = sys::ucp_mem_attr_t {
             field_mask: (sys::UCP_MEM_ATTR_FIELD_ADDRESS | sys::UCP_MEM_ATTR_FIELD_LENGTH) as u64,
             ..Default::default()
@@ -51,7 +55,11 @@ impl Region {
         }
         if region.base.is_null() || region.len < want {
             region.unmap(w);
-            return Err(Error::Backend { backend: super::status::BACKEND, code: 0, message: format!("ucp_mem_map gave {} bytes, asked {want}", attr.length) });
+            return Err(Error::Backend {
+                backend: super::status::BACKEND,
+                code: 0,
+                message: format!("ucp_mem_map gave {} bytes, asked {want}", attr.length),
+            });
         }
         // SAFETY: UCX allocated `len` writable bytes at `base`; no peer knows the region yet.
         unsafe { std::ptr::write_bytes(region.base, 0, region.len) };
@@ -66,7 +74,10 @@ impl Region {
     pub fn pack(&self, w: &mut Worker<'_>) -> Result<Vec<u8>> {
         let (mut buf, mut len): (*mut c_void, usize) = (null_mut(), 0);
         // SAFETY: live context and memory handle (lock held); UCX allocates the buffer.
-        check(unsafe { sys::ucp_rkey_pack(w.context(), self.memh, &mut buf, &mut len) }, "ucp_rkey_pack")?;
+        check(
+            unsafe { sys::ucp_rkey_pack(w.context(), self.memh, &mut buf, &mut len) },
+            "ucp_rkey_pack",
+        )?;
         // SAFETY: UCX returned `len` readable bytes at `buf`, released right after the copy.
         let v = unsafe { std::slice::from_raw_parts(buf.cast::<u8>(), len) }.to_vec();
         unsafe { sys::ucp_rkey_buffer_release(buf) };
@@ -105,7 +116,10 @@ impl RemoteKey {
         let ep = w.ep(pe)?;
         let mut rkey = null_mut();
         // SAFETY: live endpoint (lock held); UCX parses the buffer and validates it.
-        check(unsafe { sys::ucp_ep_rkey_unpack(ep, packed.as_ptr().cast(), &mut rkey) }, &format!("ucp_ep_rkey_unpack for PE {pe}"))?;
+        check(
+            unsafe { sys::ucp_ep_rkey_unpack(ep, packed.as_ptr().cast(), &mut rkey) },
+            &format!("ucp_ep_rkey_unpack for PE {pe}"),
+        )?;
         Ok(RemoteKey { base, rkey })
     }
 

@@ -40,14 +40,14 @@ mod worker;
 use crate::atomic::{AtomicOp, AtomicSupport, AtomicType};
 use crate::backend::{Backend, Capabilities, OpToken, PeerPath};
 use crate::dispatch::AnySegment;
-use crate::transport::SharedJob;
 use crate::error::Result;
 use crate::team::Team;
+use crate::transport::SharedJob;
 use control::Control;
+use lamellar_ucx_sys as sys;
 use progress::ProgressThread;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use worker::Ucx;
-use lamellar_ucx_sys as sys;
 
 /// State shared by the backend and its segments.
 pub(crate) struct Shared {
@@ -172,7 +172,13 @@ impl Backend for UcxBackend {
     fn capabilities(&self) -> Capabilities {
         // ucp_atomic_op_nbx tracked like put_nb (bitwise ones at issue), ucp_ep_flush_nbx for
         // one PE, ucp_worker_fence.
-        Capabilities { put_signal: false, atomic_nb: true, quiet_pe: true, fence_orders_only: true, messages: false }
+        Capabilities {
+            put_signal: false,
+            atomic_nb: true,
+            quiet_pe: true,
+            fence_orders_only: true,
+            messages: false,
+        }
     }
 
     fn quiet_pe(&self, pe: usize) -> Result<()> {
@@ -211,7 +217,12 @@ impl Backend for UcxBackend {
             _ => Ok(()),
         };
         // The progress thread keeps serving peers until the backend drops.
-        let left = self.job.lock().unwrap_or_else(|p| p.into_inner()).finalize().map_err(crate::Error::from);
+        let left = self
+            .job
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .finalize()
+            .map_err(crate::Error::from);
         met.and(flushed).and(left)
     }
 }

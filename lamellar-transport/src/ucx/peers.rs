@@ -32,14 +32,22 @@ impl Peers {
     }
 
     pub fn mark_failed(&self, pe: usize, status: ucs_status_t) {
-        let _ = self.failed[pe].compare_exchange(sys::UCS_OK as i32, status as i32, Ordering::AcqRel, Ordering::Acquire);
+        let _ = self.failed[pe].compare_exchange(
+            sys::UCS_OK as i32,
+            status as i32,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
     }
 
     /// `PeerFailed` if `pe` is known to be gone.
     pub fn check(&self, pe: usize) -> Result<()> {
         let s = self.failed[pe].load(Ordering::Acquire);
         if s != sys::UCS_OK as i32 {
-            let why = format!("UCX reported its endpoint failed: {}", sys::status_string(s as ucs_status_t));
+            let why = format!(
+                "UCX reported its endpoint failed: {}",
+                sys::status_string(s as ucs_status_t)
+            );
             return Err(Error::PeerFailed { pe, why });
         }
         if let Some(pid) = self.local_pids[pe] {
@@ -58,7 +66,12 @@ pub unsafe extern "C" fn on_ep_error(arg: *mut c_void, _ep: ucp_ep_h, status: uc
     // which outlives every endpoint (endpoints are closed before `Peers` drops).
     let flag = unsafe { &*arg.cast::<AtomicI32>() };
     let status = if status == sys::UCS_OK { sys::UCS_ERR_CONNECTION_RESET } else { status };
-    let _ = flag.compare_exchange(sys::UCS_OK as i32, status as i32, Ordering::AcqRel, Ordering::Acquire);
+    let _ = flag.compare_exchange(
+        sys::UCS_OK as i32,
+        status as i32,
+        Ordering::AcqRel,
+        Ordering::Acquire,
+    );
 }
 
 /// Is the process alive (and not a zombie)? Only for pids on this host.
@@ -69,7 +82,10 @@ fn process_alive(pid: i32) -> bool {
     }
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         // Field 3, after the parenthesised command name, is the state.
-        Ok(s) => s.rsplit_once(')').map(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X'])).unwrap_or(true),
+        Ok(s) => s
+            .rsplit_once(')')
+            .map(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X']))
+            .unwrap_or(true),
         Err(_) => false,
     }
 }
@@ -79,6 +95,8 @@ fn process_alive(pid: i32) -> bool {
 pub fn host_id() -> String {
     let host = lamellar_bootstrap::host::hostname();
     let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default();
-    let ns = std::fs::read_link("/proc/self/ns/pid").map(|p| p.display().to_string()).unwrap_or_default();
+    let ns = std::fs::read_link("/proc/self/ns/pid")
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
     format!("{host}/{}/{ns}", boot.trim())
 }

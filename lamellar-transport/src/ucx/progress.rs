@@ -50,7 +50,9 @@ impl ProgressThread {
     pub fn start(ucx: Arc<Ucx>) -> std::io::Result<ProgressThread> {
         let stop = Arc::new(AtomicBool::new(false));
         let (s, u) = (stop.clone(), ucx.clone());
-        let handle = std::thread::Builder::new().name("lamellar-ucx-progress".into()).spawn(move || run(&u, &s))?;
+        let handle = std::thread::Builder::new()
+            .name("lamellar-ucx-progress".into())
+            .spawn(move || run(&u, &s))?;
         Ok(ProgressThread { stop, handle: Some(handle), ucx })
     }
 

@@ -6,7 +6,7 @@
 use super::status::error;
 use super::worker::Worker;
 use crate::backend::OpToken;
-use crate::backoff::{wait_until, Tries};
+use crate::backoff::{Tries, wait_until};
 use crate::error::Result;
 use lamellar_ucx_sys::{self as sys, StatusPtr, ucs_status_ptr_t};
 use std::ffi::c_void;
@@ -30,7 +30,12 @@ impl Worker<'_> {
     /// Completes what an `*_nbx` call returned. `pe`: the peer whose memory the operation
     /// addresses, whose failure ends the wait; `None` for worker-wide operations (flush).
     #[inline]
-    pub fn complete(&mut self, ptr: ucs_status_ptr_t, pe: Option<usize>, what: impl Fn() -> String) -> Result<()> {
+    pub fn complete(
+        &mut self,
+        ptr: ucs_status_ptr_t,
+        pe: Option<usize>,
+        what: impl Fn() -> String,
+    ) -> Result<()> {
         match StatusPtr::from_raw(ptr) {
             StatusPtr::Ok => Ok(()),
             StatusPtr::Err(s) => Err(error(s, &what(), pe)),
@@ -38,7 +43,12 @@ impl Worker<'_> {
         }
     }
 
-    fn finish(&mut self, req: NonNull<c_void>, pe: Option<usize>, what: &dyn Fn() -> String) -> Result<()> {
+    fn finish(
+        &mut self,
+        req: NonNull<c_void>,
+        pe: Option<usize>,
+        what: &dyn Fn() -> String,
+    ) -> Result<()> {
         let ucx = self.ucx;
         let (timeout, peers) = (ucx.timeout, &ucx.peers);
         let worker = self.st.worker;
@@ -78,7 +88,12 @@ impl Worker<'_> {
     /// departed peer in flight), returning would let a later progress call write a buffer its
     /// owner has reused: the worker is poisoned instead (see `State::poisoned`). Returns
     /// whether the request finished.
-    fn drain_or_poison(&mut self, req: NonNull<c_void>, pe: usize, what: &dyn Fn() -> String) -> bool {
+    fn drain_or_poison(
+        &mut self,
+        req: NonNull<c_void>,
+        pe: usize,
+        what: &dyn Fn() -> String,
+    ) -> bool {
         let worker = self.st.worker;
         let drained = wait_until(
             self.ucx.timeout,
@@ -94,7 +109,10 @@ impl Worker<'_> {
             || Ok(()),
         );
         if drained.is_err() {
-            let why = format!("{} could not be cancelled after PE {pe} failed; this PE's UCX worker is stopped", what());
+            let why = format!(
+                "{} could not be cancelled after PE {pe} failed; this PE's UCX worker is stopped",
+                what()
+            );
             self.st.poisoned = Some((pe, why));
         }
         drained.is_ok()
@@ -102,7 +120,12 @@ impl Worker<'_> {
 
     /// Keeps a request in flight under a new token (for non-blocking operations).
     #[inline]
-    pub fn track(&mut self, ptr: ucs_status_ptr_t, pe: usize, what: impl Fn() -> String) -> Result<OpToken> {
+    pub fn track(
+        &mut self,
+        ptr: ucs_status_ptr_t,
+        pe: usize,
+        what: impl Fn() -> String,
+    ) -> Result<OpToken> {
         match StatusPtr::from_raw(ptr) {
             StatusPtr::Ok => Ok(OpToken::DONE),
             StatusPtr::Err(s) => Err(error(s, &what(), Some(pe))),
@@ -130,7 +153,11 @@ impl Worker<'_> {
         let p = self.st.pending.remove(&op.0).expect("present above");
         // SAFETY: completed request, freed once.
         unsafe { sys::ucp_request_free(p.req.as_ptr()) };
-        if status == sys::UCS_OK { Ok(true) } else { Err(error(status, "non-blocking operation", Some(p.pe))) }
+        if status == sys::UCS_OK {
+            Ok(true)
+        } else {
+            Err(error(status, "non-blocking operation", Some(p.pe)))
+        }
     }
 
     /// Blocks until the operation behind `op` completes (job timeout).

@@ -27,7 +27,14 @@ impl Worker<'_> {
     /// `src` is valid for reads of `len` bytes until the returned request completes;
     /// `rkey` was unpacked on the endpoint to `pe` and covers `remote..remote+len`.
     #[inline]
-    pub unsafe fn put_raw(&mut self, pe: usize, src: *const u8, len: usize, remote: u64, rkey: ucp_rkey_h) -> Result<ucs_status_ptr_t> {
+    pub unsafe fn put_raw(
+        &mut self,
+        pe: usize,
+        src: *const u8,
+        len: usize,
+        remote: u64,
+        rkey: ucp_rkey_h,
+    ) -> Result<ucs_status_ptr_t> {
         let ep = self.ep(pe)?;
         // SAFETY: per this function's contract; the endpoint is live (lock held).
         Ok(unsafe { sys::ucp_put_nbx(ep, src.cast(), len, remote, rkey, &HOST_PARAM) })
@@ -39,7 +46,14 @@ impl Worker<'_> {
     /// `dst` is valid for writes of `len` bytes until the returned request completes;
     /// `rkey` as in `put_raw`.
     #[inline]
-    pub unsafe fn get_raw(&mut self, pe: usize, dst: *mut u8, len: usize, remote: u64, rkey: ucp_rkey_h) -> Result<ucs_status_ptr_t> {
+    pub unsafe fn get_raw(
+        &mut self,
+        pe: usize,
+        dst: *mut u8,
+        len: usize,
+        remote: u64,
+        rkey: ucp_rkey_h,
+    ) -> Result<ucs_status_ptr_t> {
         let ep = self.ep(pe)?;
         // SAFETY: per this function's contract; the endpoint is live (lock held).
         Ok(unsafe { sys::ucp_get_nbx(ep, dst.cast(), len, remote, rkey, &HOST_PARAM) })
@@ -74,7 +88,9 @@ impl Worker<'_> {
         }
         // SAFETY: buffers valid for `width` bytes until completion (see above); rkey covers
         // the aligned word at `remote` (checked by the safe layer / control layout).
-        let ptr = unsafe { sys::ucp_atomic_op_nbx(ep, opcode, operand.as_mut_ptr(), 1, remote, rkey, &param) };
+        let ptr = unsafe {
+            sys::ucp_atomic_op_nbx(ep, opcode, operand.as_mut_ptr(), 1, remote, rkey, &param)
+        };
         self.complete(ptr, Some(pe), || format!("atomic op {opcode} ({width} bytes) on PE {pe}"))?;
         Ok(reply.get())
     }
@@ -87,7 +103,16 @@ impl Worker<'_> {
     /// the new value for a compare-swap. UCX copies the operand at the call.
     // ucp_atomic_op_nbx's own arguments, one for one.
     #[allow(clippy::too_many_arguments)]
-    pub unsafe fn atomic_raw(&mut self, pe: usize, opcode: sys::ucp_atomic_op_t, width: usize, operand: u64, reply: *mut c_void, remote: u64, rkey: ucp_rkey_h) -> Result<ucs_status_ptr_t> {
+    pub unsafe fn atomic_raw(
+        &mut self,
+        pe: usize,
+        opcode: sys::ucp_atomic_op_t,
+        width: usize,
+        operand: u64,
+        reply: *mut c_void,
+        remote: u64,
+        rkey: ucp_rkey_h,
+    ) -> Result<ucs_status_ptr_t> {
         let ep = self.ep(pe)?;
         let mut operand = Word::new(width, operand);
         let mut param = HOST_PARAM;
@@ -96,7 +121,9 @@ impl Worker<'_> {
         param.reply_buffer = reply;
         // SAFETY: the operand is read at the call; `reply` per the caller; the rkey covers the
         // aligned word at `remote` (checked by the safe layer).
-        Ok(unsafe { sys::ucp_atomic_op_nbx(ep, opcode, operand.as_mut_ptr(), 1, remote, rkey, &param) })
+        Ok(unsafe {
+            sys::ucp_atomic_op_nbx(ep, opcode, operand.as_mut_ptr(), 1, remote, rkey, &param)
+        })
     }
 
     /// Every operation of this worker is complete at its target.

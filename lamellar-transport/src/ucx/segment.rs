@@ -42,7 +42,11 @@ pub fn alloc(shared: &Arc<Shared>, team: &Team, len: usize) -> Result<UcxSegment
             Ok(k) if k.len() <= BOARD_KEY_MAX => Ok((r, k)),
             Ok(k) => {
                 r.unmap(&mut w);
-                Err(Error::Backend { backend: super::status::BACKEND, code: 0, message: format!("packed key of {} bytes exceeds {BOARD_KEY_MAX}", k.len()) })
+                Err(Error::Backend {
+                    backend: super::status::BACKEND,
+                    code: 0,
+                    message: format!("packed key of {} bytes exceeds {BOARD_KEY_MAX}", k.len()),
+                })
             }
             Err(e) => {
                 r.unmap(&mut w);
@@ -54,8 +58,19 @@ pub fn alloc(shared: &Arc<Shared>, team: &Team, len: usize) -> Result<UcxSegment
         Ok((r, k)) => ctl.publish(0, r.base() as u64, k),
         Err(_) => ctl.publish(BOARD_FAILED, 0, &[]),
     }
-    let mut seg = UcxSegment { region: None, remote: (0..shared.npes).map(|_| None).collect(), team: team.clone(), seq, freed: false, shared: shared.clone() };
-    let mut failure = mapped.as_ref().err().map(|e| Error::Backend { backend: super::status::BACKEND, code: 0, message: format!("PE {me} could not allocate: {e}") });
+    let mut seg = UcxSegment {
+        region: None,
+        remote: (0..shared.npes).map(|_| None).collect(),
+        team: team.clone(),
+        seq,
+        freed: false,
+        shared: shared.clone(),
+    };
+    let mut failure = mapped.as_ref().err().map(|e| Error::Backend {
+        backend: super::status::BACKEND,
+        code: 0,
+        message: format!("PE {me} could not allocate: {e}"),
+    });
     let mut local_key = Vec::new();
     if let Ok((r, k)) = mapped {
         seg.region = Some(r);
@@ -64,12 +79,20 @@ pub fn alloc(shared: &Arc<Shared>, team: &Team, len: usize) -> Result<UcxSegment
     ctl.barrier(ucx, team)?;
     for &pe in team.pes() {
         let p = if pe == me {
-            super::control::Publication { status: if failure.is_some() { BOARD_FAILED } else { 0 }, base: seg.region.as_ref().map_or(0, |r| r.base() as u64), key: std::mem::take(&mut local_key) }
+            super::control::Publication {
+                status: if failure.is_some() { BOARD_FAILED } else { 0 },
+                base: seg.region.as_ref().map_or(0, |r| r.base() as u64),
+                key: std::mem::take(&mut local_key),
+            }
         } else {
             ctl.read_publication(ucx, pe)?
         };
         if p.status == BOARD_FAILED {
-            failure.get_or_insert_with(|| Error::Backend { backend: super::status::BACKEND, code: 0, message: format!("PE {pe} could not allocate its part of {len} bytes") });
+            failure.get_or_insert_with(|| Error::Backend {
+                backend: super::status::BACKEND,
+                code: 0,
+                message: format!("PE {pe} could not allocate its part of {len} bytes"),
+            });
             continue;
         }
         if failure.is_none() {
@@ -150,7 +173,13 @@ impl Segment for UcxSegment {
         w.complete(ptr, Some(pe), || format!("get of {len} bytes from PE {pe}"))
     }
 
-    unsafe fn put_nb(&self, pe: usize, offset: usize, src: *const u8, len: usize) -> Result<OpToken> {
+    unsafe fn put_nb(
+        &self,
+        pe: usize,
+        offset: usize,
+        src: *const u8,
+        len: usize,
+    ) -> Result<OpToken> {
         if pe == self.shared.me {
             // SAFETY: forwarded contract; a local copy completes at once.
             unsafe { self.put(pe, offset, src, len)? };
@@ -180,10 +209,23 @@ impl Segment for UcxSegment {
         // Through UCX even to oneself: atomic with respect to peers' UCX atomics on the word.
         let k = self.key(pe);
         let caps = self.shared.caps();
-        atomics::perform(&mut self.shared.ucx.lock()?, pe, req, k.base + offset as u64, k.rkey, caps)
+        atomics::perform(
+            &mut self.shared.ucx.lock()?,
+            pe,
+            req,
+            k.base + offset as u64,
+            k.rkey,
+            caps,
+        )
     }
 
-    unsafe fn atomic_nb(&self, pe: usize, offset: usize, req: AtomicRequest, result: *mut u64) -> Result<OpToken> {
+    unsafe fn atomic_nb(
+        &self,
+        pe: usize,
+        offset: usize,
+        req: AtomicRequest,
+        result: *mut u64,
+    ) -> Result<OpToken> {
         // One UCX atomic with a reply: posted and tracked. The rest (bitwise ops, which UCX
         // 1.13 posts without a reply or gets wrong) are done at once, as `atomic` does them.
         let Some((opcode, operand, init)) = atomics::one_with_reply(req) else {

@@ -23,8 +23,14 @@ fn is_peer_failure(status: ucs_status_t) -> bool {
 pub fn error(status: ucs_status_t, what: &str, pe: Option<usize>) -> Error {
     let text = sys::status_string(status);
     match pe {
-        Some(pe) if is_peer_failure(status) => Error::PeerFailed { pe, why: format!("{what}: {text}") },
-        _ => Error::Backend { backend: BACKEND, code: status as i64, message: format!("{what}: {text}") },
+        Some(pe) if is_peer_failure(status) => {
+            Error::PeerFailed { pe, why: format!("{what}: {text}") }
+        }
+        _ => Error::Backend {
+            backend: BACKEND,
+            code: status as i64,
+            message: format!("{what}: {text}"),
+        },
     }
 }
 

@@ -73,7 +73,11 @@ pub struct Ucx {
 /// same-node traffic would fall back to tcp. By default (`none`) peer failures are found by
 /// the pid check (same host) and by timeouts.
 fn err_mode_from_env() -> Result<sys::ucp_err_handling_mode_t> {
-    Ok(if crate::config::ucx_peer_errors()? { sys::UCP_ERR_HANDLING_MODE_PEER } else { sys::UCP_ERR_HANDLING_MODE_NONE })
+    Ok(if crate::config::ucx_peer_errors()? {
+        sys::UCP_ERR_HANDLING_MODE_PEER
+    } else {
+        sys::UCP_ERR_HANDLING_MODE_NONE
+    })
 }
 
 // SAFETY: all UCX state is behind the lock; `worker` is used only for ucp_worker_signal
@@ -92,7 +96,15 @@ impl Ucx {
     /// Reads the UCX configuration from the environment (UCX_TLS, ...), creates the
     /// context (RMA + 32/64-bit atomics, wakeup if offered) and a serialized worker.
     pub fn open(npes: usize, peers: Peers, timeout: Duration) -> Result<Ucx> {
-        let mut st = State { ctx: null_mut(), worker: null_mut(), eps: Vec::new(), pending: HashMap::new(), next_token: 1, poisoned: None, retired: Vec::new() };
+        let mut st = State {
+            ctx: null_mut(),
+            worker: null_mut(),
+            eps: Vec::new(),
+            pending: HashMap::new(),
+            next_token: 1,
+            poisoned: None,
+            retired: Vec::new(),
+        };
         let mut config = null_mut();
         // SAFETY: NULL env prefix and file name mean "defaults + UCX_* environment".
         check(unsafe { sys::ucp_config_read(null(), null(), &mut config) }, "ucp_config_read")?;
@@ -103,7 +115,8 @@ impl Ucx {
         // worker's fd), else without (it polls).
         for features in [base | sys::UCP_FEATURE_WAKEUP as u64, base] {
             let params = sys::ucp_params_t {
-                field_mask: (sys::UCP_PARAM_FIELD_FEATURES | sys::UCP_PARAM_FIELD_ESTIMATED_NUM_EPS) as u64,
+                field_mask: (sys::UCP_PARAM_FIELD_FEATURES | sys::UCP_PARAM_FIELD_ESTIMATED_NUM_EPS)
+                    as u64,
                 features,
                 estimated_num_eps: npes,
                 ..Default::default()
@@ -122,7 +135,9 @@ impl Ucx {
             let tls = std::env::var("UCX_TLS").unwrap_or_else(|_| "(unset: all)".into());
             return Err(Error::BackendUnavailable {
                 name: "ucx".into(),
-                why: format!("UCX finds no usable transport for UCX_TLS={tls} on this machine (ucx_info -d lists them)"),
+                why: format!(
+                    "UCX finds no usable transport for UCX_TLS={tls} on this machine (ucx_info -d lists them)"
+                ),
             });
         }
         check(status, "ucp_init")?;
@@ -132,7 +147,10 @@ impl Ucx {
             ..Default::default()
         };
         // SAFETY: ctx is a live context; the worker handle is written on success.
-        check(unsafe { sys::ucp_worker_create(st.ctx, &wparams, &mut st.worker) }, "ucp_worker_create")?;
+        check(
+            unsafe { sys::ucp_worker_create(st.ctx, &wparams, &mut st.worker) },
+            "ucp_worker_create",
+        )?;
         let mut efd = None;
         if wakeup {
             let mut fd = -1;
@@ -142,7 +160,16 @@ impl Ucx {
             }
         }
         let worker = st.worker;
-        Ok(Ucx { state: SpinLock::new(st), peers, timeout, calls: AtomicUsize::new(0), polls: AtomicUsize::new(0), efd, worker, err_mode: err_mode_from_env()? })
+        Ok(Ucx {
+            state: SpinLock::new(st),
+            peers,
+            timeout,
+            calls: AtomicUsize::new(0),
+            polls: AtomicUsize::new(0),
+            efd,
+            worker,
+            err_mode: err_mode_from_env()?,
+        })
     }
 
     /// Takes the worker for an application call; `PeerFailed` once the worker is poisoned.
@@ -272,7 +299,10 @@ impl Worker<'_> {
     pub fn address(&mut self) -> Result<Vec<u8>> {
         let (mut addr, mut len) = (null_mut(), 0usize);
         // SAFETY: live worker; UCX allocates the address, released below.
-        check(unsafe { sys::ucp_worker_get_address(self.st.worker, &mut addr, &mut len) }, "ucp_worker_get_address")?;
+        check(
+            unsafe { sys::ucp_worker_get_address(self.st.worker, &mut addr, &mut len) },
+            "ucp_worker_get_address",
+        )?;
         // SAFETY: UCX returned `len` readable bytes at `addr`.
         let bytes = unsafe { std::slice::from_raw_parts(addr.cast::<u8>(), len) }.to_vec();
         // SAFETY: the address came from ucp_worker_get_address on this worker.
@@ -289,7 +319,10 @@ impl Worker<'_> {
                 | sys::UCP_EP_PARAM_FIELD_ERR_HANDLER) as u64,
             address: address.as_ptr().cast(),
             err_mode: self.ucx.err_mode,
-            err_handler: sys::ucp_err_handler_t { cb: Some(on_ep_error), arg: self.ucx.peers.err_arg(pe) },
+            err_handler: sys::ucp_err_handler_t {
+                cb: Some(on_ep_error),
+                arg: self.ucx.peers.err_arg(pe),
+            },
             ..Default::default()
         };
         let mut ep = null_mut();
@@ -333,7 +366,10 @@ impl Worker<'_> {
         let ep = self.st.eps[pe];
         if ep.is_null() {
             self.ucx.peers.check(pe)?;
-            return Err(Error::PeerFailed { pe, why: "its UCX endpoint was closed after an earlier failure".into() });
+            return Err(Error::PeerFailed {
+                pe,
+                why: "its UCX endpoint was closed after an earlier failure".into(),
+            });
         }
         Ok(ep)
     }
@@ -358,5 +394,4 @@ impl Worker<'_> {
             drain_close(self.st.worker, ptr);
         }
     }
-
 }

@@ -1,7 +1,9 @@
 //! The conformance cases, run by every PE of a job. Backend-generic: they use only the
 //! public API, so a new backend passes this file unchanged or is not done.
 
-use lamellar_transport::{AtomicOp, AtomicSupport, AtomicType, ErrorKind, RemoteAtomic, SymArray, Transport};
+use lamellar_transport::{
+    AtomicOp, AtomicSupport, AtomicType, ErrorKind, RemoteAtomic, SymArray, Transport,
+};
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
@@ -36,7 +38,8 @@ fn pattern(src: usize, dst: usize, size: usize, i: usize) -> u8 {
 }
 
 fn identity(t: &Transport) {
-    let expect: usize = std::env::var("LT_EXPECT_PES").ok().and_then(|v| v.parse().ok()).unwrap_or(t.num_pes());
+    let expect: usize =
+        std::env::var("LT_EXPECT_PES").ok().and_then(|v| v.parse().ok()).unwrap_or(t.num_pes());
     assert_eq!(t.num_pes(), expect, "num_pes");
     assert!(t.my_pe() < t.num_pes());
     assert_eq!(t.world().len(), t.num_pes());
@@ -76,7 +79,10 @@ fn put_get_sizes(t: &Transport) {
         for dst in 0..n {
             let mut got = vec![0u8; size];
             a.get(dst, me * stride + skew, &mut got).unwrap();
-            assert!(got.iter().enumerate().all(|(i, &b)| b == pattern(me, dst, size, i)), "size {size}: get from PE {dst}");
+            assert!(
+                got.iter().enumerate().all(|(i, &b)| b == pattern(me, dst, size, i)),
+                "size {size}: get from PE {dst}"
+            );
         }
         t.barrier().unwrap();
         a.free().unwrap();
@@ -101,9 +107,14 @@ fn nonblocking_reverse_order(t: &Transport) {
     const K: usize = 16;
     const LEN: usize = 1000;
     let a = t.alloc(K * LEN).unwrap();
-    let bufs: Vec<Vec<u8>> = (0..K).map(|k| (0..LEN).map(|i| pattern(me, k, LEN, i)).collect()).collect();
+    let bufs: Vec<Vec<u8>> =
+        (0..K).map(|k| (0..LEN).map(|i| pattern(me, k, LEN, i)).collect()).collect();
     t.scope(|s| {
-        let mut hs: Vec<_> = bufs.iter().enumerate().map(|(k, b)| s.put_nb(&a, right, k * LEN, b).unwrap()).collect();
+        let mut hs: Vec<_> = bufs
+            .iter()
+            .enumerate()
+            .map(|(k, b)| s.put_nb(&a, right, k * LEN, b).unwrap())
+            .collect();
         // Complete in reverse order; one by await, one forgotten (the scope completes it).
         let last = hs.pop().unwrap();
         let before_last = hs.pop().unwrap();
@@ -119,16 +130,29 @@ fn nonblocking_reverse_order(t: &Transport) {
     let mut got = vec![0u8; K * LEN];
     a.get(me, 0, &mut got).unwrap();
     for k in 0..K {
-        assert!(got[k * LEN..(k + 1) * LEN].iter().enumerate().all(|(i, &b)| b == pattern(left, k, LEN, i)), "put_nb chunk {k} from PE {left}");
+        assert!(
+            got[k * LEN..(k + 1) * LEN]
+                .iter()
+                .enumerate()
+                .all(|(i, &b)| b == pattern(left, k, LEN, i)),
+            "put_nb chunk {k} from PE {left}"
+        );
     }
     // get_nb from the right neighbour, completed in reverse order; buffers come back filled.
     let mut outs: Vec<Vec<u8>> = vec![vec![0u8; LEN]; K];
     t.scope(|s| {
-        let mut hs: Vec<_> = outs.iter_mut().enumerate().map(|(k, o)| s.get_nb(&a, right, k * LEN, o).unwrap()).collect();
+        let mut hs: Vec<_> = outs
+            .iter_mut()
+            .enumerate()
+            .map(|(k, o)| s.get_nb(&a, right, k * LEN, o).unwrap())
+            .collect();
         while let Some(h) = hs.pop() {
             let k = hs.len();
             let buf = h.wait().unwrap();
-            assert!(buf.iter().enumerate().all(|(i, &b)| b == pattern(me, k, LEN, i)), "get_nb chunk {k}");
+            assert!(
+                buf.iter().enumerate().all(|(i, &b)| b == pattern(me, k, LEN, i)),
+                "get_nb chunk {k}"
+            );
         }
     })
     .unwrap();
@@ -200,10 +224,16 @@ fn contend<T: RemoteAtomic + std::fmt::Debug + PartialEq>(t: &Transport) {
         assert_eq!(a.fetch(0, 5).unwrap().to_bits(), all_bits, "{ty:?} xor (odd number of flips)");
         let mut s = vec![0u64; 2 * n];
         sums.get(0, 0, &mut s).unwrap();
-        let (ret, wr) = s.chunks(2).fold((0u64, 0u64), |(r, w), c| (r.wrapping_add(c[0]), w.wrapping_add(c[1])));
+        let (ret, wr) = s
+            .chunks(2)
+            .fold((0u64, 0u64), |(r, w), c| (r.wrapping_add(c[0]), w.wrapping_add(c[1])));
         let last = a.fetch(0, 6).unwrap().to_bits();
         let narrow = |x: u64| x & width_mask;
-        assert_eq!(narrow(ret.wrapping_add(last)), narrow(wr), "{ty:?} swap chain conserves values");
+        assert_eq!(
+            narrow(ret.wrapping_add(last)),
+            narrow(wr),
+            "{ty:?} swap chain conserves values"
+        );
     }
     t.barrier().unwrap();
     sums.free().unwrap();
@@ -264,7 +294,11 @@ fn barrier_ordering(t: &Transport) {
         t.barrier().unwrap();
         let mut got = [0u64];
         a.get(me, 0, &mut got).unwrap();
-        assert_eq!(got[0], round * 100 + left as u64, "round {round}: write before the barrier not seen after it");
+        assert_eq!(
+            got[0],
+            round * 100 + left as u64,
+            "round {round}: write before the barrier not seen after it"
+        );
         t.barrier().unwrap();
     }
     a.free().unwrap();
@@ -330,13 +364,21 @@ fn busy_target_serves(t: &Transport) {
             a.put(me, SCRATCH, &calls.to_ne_bytes()).unwrap();
             std::thread::yield_now(); // 4 PEs on 2 cores: let the peers run
         }
-        assert_eq!(a.local_load::<u64>(COUNTER).unwrap(), OPS * (n - 1) as u64, "adds from peers lost");
+        assert_eq!(
+            a.local_load::<u64>(COUNTER).unwrap(),
+            OPS * (n - 1) as u64,
+            "adds from peers lost"
+        );
     } else {
         for i in 0..OPS {
             a.atomic_fetch_add::<u64>(busy, COUNTER, 1).unwrap();
             let mut got = [0u8; 8];
             a.get(busy, COUNTER, &mut got).unwrap();
-            assert!(u64::from_ne_bytes(got) > i, "PE {me}: our own {} adds not visible on PE {busy}", i + 1);
+            assert!(
+                u64::from_ne_bytes(got) > i,
+                "PE {me}: our own {} adds not visible on PE {busy}",
+                i + 1
+            );
         }
         a.atomic_fetch_add::<u64>(busy, DONE, 1).unwrap();
     }
@@ -358,13 +400,17 @@ fn poll_with_progress_after_fence(t: &Transport) {
     t.barrier().unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     for round in 1..=ROUNDS {
-        let batch: Vec<u64> = (0..BATCH as u64).map(|i| (me as u64) << 32 | round << 16 | i).collect();
+        let batch: Vec<u64> =
+            (0..BATCH as u64).map(|i| (me as u64) << 32 | round << 16 | i).collect();
         boxes.put(right, 1, &batch).unwrap();
         t.fence().unwrap();
         boxes.set(right, 0, round).unwrap();
         while boxes.bytes().local_load::<u64>(0).unwrap() < round {
             t.progress().unwrap();
-            assert!(std::time::Instant::now() < deadline, "PE {me}: round {round} from PE {left} never seen");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "PE {me}: round {round} from PE {left} never seen"
+            );
             std::thread::yield_now();
         }
         let mut got = vec![0u64; BATCH];
@@ -392,21 +438,29 @@ fn local_views(t: &Transport) {
     t.barrier().unwrap();
     // Views exist where the transport reaches a peer through shared memory, on the backends
     // that map it into this process (not ucx: its shared memory is UCX's own).
-    let maps = |pe: usize| t.backend_name() != "ucx" && t.path_to(pe).unwrap() == lamellar_transport::PeerPath::SharedMemory;
+    let maps = |pe: usize| {
+        t.backend_name() != "ucx"
+            && t.path_to(pe).unwrap() == lamellar_transport::PeerPath::SharedMemory
+    };
     for pe in 0..n {
         let view = a.local_view(pe).unwrap();
         assert_eq!(view.is_some(), maps(pe), "PE {me}: view of PE {pe} on {}", t.backend_name());
         if let Some(v) = view {
             assert_eq!(v.len(), n + 1);
             v.write(me, (me * 1000 + pe) as u64 + 1).unwrap();
-            assert_eq!(v.read(n + 1).unwrap_err().kind(), lamellar_transport::ErrorKind::OutOfBounds);
+            assert_eq!(
+                v.read(n + 1).unwrap_err().kind(),
+                lamellar_transport::ErrorKind::OutOfBounds
+            );
         }
     }
     assert_eq!(a.local_view(n).unwrap_err().kind(), lamellar_transport::ErrorKind::BadPe);
     let on_zero = a.local_view(0).unwrap();
     for i in 0..ADDS {
         match (&on_zero, i % 2) {
-            (Some(v), 0) => drop(v.atomic(sum).unwrap().fetch_add(1, std::sync::atomic::Ordering::SeqCst)),
+            (Some(v), 0) => {
+                v.atomic(sum).unwrap().fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
             _ => a.add(0, sum, 1).unwrap(),
         }
     }
@@ -469,7 +523,10 @@ fn bad_input(t: &Transport) {
     assert_eq!(t.team(&[n]).unwrap_err().kind(), ErrorKind::BadPe);
     t.scope(|s| {
         assert_eq!(s.put_nb(&a, n, 0, &buf).err().map(|e| e.kind()), Some(ErrorKind::BadPe));
-        assert_eq!(s.put_nb(&a, me, 63, &buf).err().map(|e| e.kind()), Some(ErrorKind::OutOfBounds));
+        assert_eq!(
+            s.put_nb(&a, me, 63, &buf).err().map(|e| e.kind()),
+            Some(ErrorKind::OutOfBounds)
+        );
     })
     .unwrap();
     // Nothing was lost: the allocation still works after the rejected calls.
@@ -554,7 +611,11 @@ fn single_elements(t: &Transport) {
     t.barrier().unwrap();
     // The rejected puts moved nothing: only the left neighbour's element is written here.
     for i in 0..n {
-        assert_eq!(words.get_one(me, i).unwrap(), if i == left { mark(left) } else { 0 }, "element {i}");
+        assert_eq!(
+            words.get_one(me, i).unwrap(),
+            if i == left { mark(left) } else { 0 },
+            "element {i}"
+        );
     }
     t.barrier().unwrap();
     bytes.free().unwrap();
@@ -586,7 +647,14 @@ pub fn threads_issue_and_quiet(t: &Transport) {
                         let mut back = vec![0u8; LEN];
                         t.scope(|sc| {
                             let puts: Vec<_> = (0..WINDOW)
-                                .map(|k| sc.put_nb(data, right, th * LEN + k * PIECE, &src[k * PIECE..(k + 1) * PIECE]))
+                                .map(|k| {
+                                    sc.put_nb(
+                                        data,
+                                        right,
+                                        th * LEN + k * PIECE,
+                                        &src[k * PIECE..(k + 1) * PIECE],
+                                    )
+                                })
                                 .collect::<Result<_, _>>()?;
                             for p in puts {
                                 p.wait()?;
@@ -604,7 +672,10 @@ pub fn threads_issue_and_quiet(t: &Transport) {
                         })
                         .unwrap()
                         .unwrap_or_else(|e| panic!("thread {th} round {r}: {e}"));
-                        assert!(back == src, "thread {th} round {r}: read back from PE {right} differs");
+                        assert!(
+                            back == src,
+                            "thread {th} round {r}: read back from PE {right} differs"
+                        );
                         let mut one = [0u8; 8];
                         data.get(left, th * LEN, &mut one).unwrap();
                     } else {

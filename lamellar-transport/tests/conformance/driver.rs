@@ -22,17 +22,53 @@ fn configs() -> Vec<Config> {
             // rofi-shm and rofi-tcp test the providers alone (ROFI_LOCAL=0); rofi-local is
             // ROFI's default, node-local PEs through mappings and the rest over tcp.
             "rofi" => {
-                let rofi = |provider, local| vec![("LAMELLAR_TRANSPORT", "rofi"), ("ROFI_PROVIDER", provider), ("ROFI_LOCAL", local)];
-                v.push(Config { name: "rofi-shm", env: rofi("shm", "0"), spans_hosts: false, paths: "network" });
-                v.push(Config { name: "rofi-tcp", env: rofi("tcp;ofi_rxm", "0"), spans_hosts: true, paths: "network" });
-                v.push(Config { name: "rofi-local", env: rofi("tcp;ofi_rxm", "1"), spans_hosts: true, paths: "by-node" });
+                let rofi = |provider, local| {
+                    vec![
+                        ("LAMELLAR_TRANSPORT", "rofi"),
+                        ("ROFI_PROVIDER", provider),
+                        ("ROFI_LOCAL", local),
+                    ]
+                };
+                v.push(Config {
+                    name: "rofi-shm",
+                    env: rofi("shm", "0"),
+                    spans_hosts: false,
+                    paths: "network",
+                });
+                v.push(Config {
+                    name: "rofi-tcp",
+                    env: rofi("tcp;ofi_rxm", "0"),
+                    spans_hosts: true,
+                    paths: "network",
+                });
+                v.push(Config {
+                    name: "rofi-local",
+                    env: rofi("tcp;ofi_rxm", "1"),
+                    spans_hosts: true,
+                    paths: "by-node",
+                });
             }
             "ucx" => {
                 let ucx = |tls| vec![("LAMELLAR_TRANSPORT", "ucx"), ("UCX_TLS", tls)];
-                v.push(Config { name: "ucx-shm", env: ucx("posix,sysv,cma,self"), spans_hosts: false, paths: "shared" });
-                v.push(Config { name: "ucx-tcp", env: ucx("tcp,self"), spans_hosts: true, paths: "network-but-self" });
+                v.push(Config {
+                    name: "ucx-shm",
+                    env: ucx("posix,sysv,cma,self"),
+                    spans_hosts: false,
+                    paths: "shared",
+                });
+                v.push(Config {
+                    name: "ucx-tcp",
+                    env: ucx("tcp,self"),
+                    spans_hosts: true,
+                    paths: "network-but-self",
+                });
             }
-            other => v.push(Config { name: other, env: vec![("LAMELLAR_TRANSPORT", other)], spans_hosts: false, paths: "shared" }),
+            other => v.push(Config {
+                name: other,
+                env: vec![("LAMELLAR_TRANSPORT", other)],
+                spans_hosts: false,
+                paths: "shared",
+            }),
         }
     }
     v
@@ -45,7 +81,11 @@ fn dev_shm() -> BTreeSet<String> {
 }
 
 fn have(cmd: &str) -> bool {
-    Command::new("sh").arg("-c").arg(format!("command -v {cmd} >/dev/null")).status().is_ok_and(|s| s.success())
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {cmd} >/dev/null"))
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// Judges a finished run from its output and duration.
@@ -131,22 +171,48 @@ fn launchers() -> Vec<(&'static str, Vec<&'static str>)> {
 /// CPUs of its own (its `lt-hK.cpus`, as taskset takes them).
 fn host_yields(host: &str) -> &'static str {
     let dir = std::env::var("LT_NETNS_DIR").expect("across_hosts checked it");
-    let list = std::fs::read_to_string(Path::new(&dir).join(format!("{host}.cpus"))).expect("netns-hosts.sh writes the CPUs of each host");
-    let count: usize = list.trim().split(',').map(|r| r.split_once('-').map_or(1, |(a, b)| b.parse::<usize>().unwrap() - a.parse::<usize>().unwrap() + 1)).sum();
+    let list = std::fs::read_to_string(Path::new(&dir).join(format!("{host}.cpus")))
+        .expect("netns-hosts.sh writes the CPUs of each host");
+    let count: usize = list
+        .trim()
+        .split(',')
+        .map(|r| {
+            r.split_once('-')
+                .map_or(1, |(a, b)| b.parse::<usize>().unwrap() - a.parse::<usize>().unwrap() + 1)
+        })
+        .sum();
     if count < 2 { "1" } else { "0" }
 }
 
 /// hydra across two hosts made of namespaces (scripts/netns-hosts.sh, named by
 /// `LT_NETNS_DIR`), two PEs on each.
 fn across_hosts() -> Option<Vec<&'static str>> {
-    let dir = std::env::var("LT_NETNS_DIR").ok().filter(|d| Path::new(d).join("lt-h2.pid").exists());
+    let dir =
+        std::env::var("LT_NETNS_DIR").ok().filter(|d| Path::new(d).join("lt-h2.pid").exists());
     if dir.is_none() || !have("mpiexec.hydra") {
         static SAID: std::sync::Once = std::sync::Once::new();
-        SAID.call_once(|| println!("skip: jobs across hosts: no test hosts up (scripts/test-all.sh makes them as root)"));
+        SAID.call_once(|| {
+            println!(
+                "skip: jobs across hosts: no test hosts up (scripts/test-all.sh makes them as root)"
+            )
+        });
         return None;
     }
-    let exec: &'static str = Box::leak(format!("{}/../scripts/netns-exec", env!("CARGO_MANIFEST_DIR")).into_boxed_str());
-    Some(vec!["mpiexec.hydra", "-launcher", "ssh", "-launcher-exec", exec, "-hosts", "lt-h1,lt-h2", "-ppn", "2", "-n", "4"])
+    let exec: &'static str =
+        Box::leak(format!("{}/../scripts/netns-exec", env!("CARGO_MANIFEST_DIR")).into_boxed_str());
+    Some(vec![
+        "mpiexec.hydra",
+        "-launcher",
+        "ssh",
+        "-launcher-exec",
+        exec,
+        "-hosts",
+        "lt-h1,lt-h2",
+        "-ppn",
+        "2",
+        "-n",
+        "4",
+    ])
 }
 
 fn runs() -> Vec<Run> {
@@ -155,62 +221,129 @@ fn runs() -> Vec<Run> {
     let run = run.as_str();
     let mut v = Vec::new();
     for cfg in configs() {
-        v.push(Run { name: format!("{}/singleton", cfg.name), cmd: pe_command(&[], &exe, &cfg, 1, ""), check: Box::new(expect_success) });
+        v.push(Run {
+            name: format!("{}/singleton", cfg.name),
+            cmd: pe_command(&[], &exe, &cfg, 1, ""),
+            check: Box::new(expect_success),
+        });
         for p in 1..=4 {
             let np = p.to_string();
             let l = [run, "-n", np.as_str(), "--timeout", "300", "--"];
-            v.push(Run { name: format!("{}/lamellar-run/P={p}", cfg.name), cmd: pe_command(&l, &exe, &cfg, p, ""), check: Box::new(expect_success) });
+            v.push(Run {
+                name: format!("{}/lamellar-run/P={p}", cfg.name),
+                cmd: pe_command(&l, &exe, &cfg, p, ""),
+                check: Box::new(expect_success),
+            });
         }
         for (name, launcher) in launchers() {
             for p in 2..=4 {
                 let np = p.to_string();
                 let l: Vec<&str> = launcher.iter().copied().chain([np.as_str()]).collect();
-                v.push(Run { name: format!("{}/{name}/P={p}", cfg.name), cmd: pe_command(&l, &exe, &cfg, p, ""), check: Box::new(expect_success) });
+                v.push(Run {
+                    name: format!("{}/{name}/P={p}", cfg.name),
+                    cmd: pe_command(&l, &exe, &cfg, p, ""),
+                    check: Box::new(expect_success),
+                });
             }
         }
         // UCX over shared memory alone has no path between hosts, and no host list to name.
         if let Some(hydra) = across_hosts().filter(|_| cfg.name != "ucx-shm") {
-            let mut c = pe_command(&hydra, &exe, &cfg, 4, if cfg.spans_hosts { "" } else { "init_fails" });
+            let mut c =
+                pe_command(&hydra, &exe, &cfg, 4, if cfg.spans_hosts { "" } else { "init_fails" });
             c.env("LT_EXPECT_NODES", "2").env("ROFI_DOMAIN", "lt0").env("UCX_NET_DEVICES", "lt0");
             if cfg.spans_hosts {
                 c.env("LT_EXPECT_YIELD", host_yields("lt-h1"));
             }
-            v.push(Run { name: format!("{}/hydra-2-hosts/P=4", cfg.name), cmd: c, check: Box::new(expect_success) });
+            v.push(Run {
+                name: format!("{}/hydra-2-hosts/P=4", cfg.name),
+                cmd: c,
+                check: Box::new(expect_success),
+            });
             // UCX given shared memory and tcp in one list: node-local pairs over the former,
             // the rest over tcp, in one job; the atomics cases then mix both paths on one
             // word of PE 0 (its node-local peer's and the remote PEs'), totals exact.
             if cfg.name == "ucx-tcp" {
                 let mut c = pe_command(&hydra, &exe, &cfg, 4, "");
-                c.env("LT_EXPECT_NODES", "2").env("UCX_NET_DEVICES", "lt0").env("UCX_TLS", "posix,sysv,cma,self,tcp");
+                c.env("LT_EXPECT_NODES", "2")
+                    .env("UCX_NET_DEVICES", "lt0")
+                    .env("UCX_TLS", "posix,sysv,cma,self,tcp");
                 c.env("LT_EXPECT_PATHS", "by-node");
-                v.push(Run { name: "ucx-shm+tcp/hydra-2-hosts/P=4".into(), cmd: c, check: Box::new(expect_success) });
+                v.push(Run {
+                    name: "ucx-shm+tcp/hydra-2-hosts/P=4".into(),
+                    cmd: c,
+                    check: Box::new(expect_success),
+                });
             }
         }
         // Bad settings and launchers we cannot serve fail init, naming the culprit.
         // (name, environment, what the error must say)
         type Bad<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a str);
         let mut bad: Vec<Bad> = vec![
-            ("launcher-without-PMI-connection", vec![("PMI_RANK", "5"), ("PMI_SIZE", "2")], "Bootstrap|PMI_RANK=5"),
-            ("srun-step-without-PMI", vec![("SLURM_STEP_NUM_TASKS", "2"), ("SLURM_STEP_ID", "0")], "Bootstrap|--mpi=pmi2"),
-            ("openmpi-without-PMIx-server", vec![("OMPI_COMM_WORLD_SIZE", "2")], "Bootstrap|OMPI_COMM_WORLD_SIZE"),
+            (
+                "launcher-without-PMI-connection",
+                vec![("PMI_RANK", "5"), ("PMI_SIZE", "2")],
+                "Bootstrap|PMI_RANK=5",
+            ),
+            (
+                "srun-step-without-PMI",
+                vec![("SLURM_STEP_NUM_TASKS", "2"), ("SLURM_STEP_ID", "0")],
+                "Bootstrap|--mpi=pmi2",
+            ),
+            (
+                "openmpi-without-PMIx-server",
+                vec![("OMPI_COMM_WORLD_SIZE", "2")],
+                "Bootstrap|OMPI_COMM_WORLD_SIZE",
+            ),
         ];
         for t in ["abc", "-1", "0"] {
-            bad.push(("bad-LAMELLAR_TIMEOUT", vec![("LAMELLAR_TIMEOUT", t)], "InvalidArgument|LAMELLAR_TIMEOUT"));
+            bad.push((
+                "bad-LAMELLAR_TIMEOUT",
+                vec![("LAMELLAR_TIMEOUT", t)],
+                "InvalidArgument|LAMELLAR_TIMEOUT",
+            ));
         }
-        bad.push(("bad-LAMELLAR_YIELD", vec![("LAMELLAR_YIELD", "sometimes")], "InvalidArgument|LAMELLAR_YIELD"));
-        bad.push(("empty-LAMELLAR_TRANSPORT", vec![("LAMELLAR_TRANSPORT", " ")], "InvalidArgument|LAMELLAR_TRANSPORT"));
+        bad.push((
+            "bad-LAMELLAR_YIELD",
+            vec![("LAMELLAR_YIELD", "sometimes")],
+            "InvalidArgument|LAMELLAR_YIELD",
+        ));
+        bad.push((
+            "empty-LAMELLAR_TRANSPORT",
+            vec![("LAMELLAR_TRANSPORT", " ")],
+            "InvalidArgument|LAMELLAR_TRANSPORT",
+        ));
         if cfg.name.starts_with("rofi") {
-            bad.push(("empty-ROFI_PROVIDER", vec![("ROFI_PROVIDER", "")], "InvalidArgument|ROFI_PROVIDER"));
-            bad.push(("bad-ROFI_LOCAL", vec![("ROFI_LOCAL", "sometimes")], "InvalidArgument|ROFI_LOCAL='sometimes'"));
+            bad.push((
+                "empty-ROFI_PROVIDER",
+                vec![("ROFI_PROVIDER", "")],
+                "InvalidArgument|ROFI_PROVIDER",
+            ));
+            bad.push((
+                "bad-ROFI_LOCAL",
+                vec![("ROFI_LOCAL", "sometimes")],
+                "InvalidArgument|ROFI_LOCAL='sometimes'",
+            ));
         }
         if cfg.name.starts_with("ucx") {
-            bad.push(("UCX_TLS-UCX-rejects", vec![("UCX_TLS", "no_such_tl")], "BackendUnavailable|UCX_TLS"));
-            bad.push(("bad-LAMELLAR_UCX_ERR_MODE", vec![("LAMELLAR_UCX_ERR_MODE", "maybe")], "InvalidArgument|LAMELLAR_UCX_ERR_MODE"));
+            bad.push((
+                "UCX_TLS-UCX-rejects",
+                vec![("UCX_TLS", "no_such_tl")],
+                "BackendUnavailable|UCX_TLS",
+            ));
+            bad.push((
+                "bad-LAMELLAR_UCX_ERR_MODE",
+                vec![("LAMELLAR_UCX_ERR_MODE", "maybe")],
+                "InvalidArgument|LAMELLAR_UCX_ERR_MODE",
+            ));
         }
         for (name, env, want) in bad {
             let mut c = pe_command(&[], &exe, &cfg, 1, "init_error");
             c.envs(env).env("LT_EXPECT_ERROR", want);
-            v.push(Run { name: format!("{}/{name}", cfg.name), cmd: c, check: Box::new(expect_success) });
+            v.push(Run {
+                name: format!("{}/{name}", cfg.name),
+                cmd: c,
+                check: Box::new(expect_success),
+            });
         }
         let l = [run, "-n", "3", "--timeout", "60", "--"];
         v.push(Run {
@@ -232,29 +365,57 @@ fn runs() -> Vec<Run> {
         });
         let l = [run, "-n", "3", "--timeout", "60", "--"];
         let c = pe_command(&l, &exe, &cfg, 3, "yield");
-        v.push(Run { name: format!("{}/yields-only-when-oversubscribed", cfg.name), cmd: c, check: Box::new(expect_success) });
+        v.push(Run {
+            name: format!("{}/yields-only-when-oversubscribed", cfg.name),
+            cmd: c,
+            check: Box::new(expect_success),
+        });
         let l = [run, "-n", "2", "--timeout", "60", "--"];
         let mut c = pe_command(&l, &exe, &cfg, 2, "peer_exit");
         c.env("LAMELLAR_TIMEOUT", "5");
-        v.push(Run { name: format!("{}/departed-peer-is-an-error", cfg.name), cmd: c, check: Box::new(expect_success) });
+        v.push(Run {
+            name: format!("{}/departed-peer-is-an-error", cfg.name),
+            cmd: c,
+            check: Box::new(expect_success),
+        });
         for p in [1, 2] {
             let np = p.to_string();
             let lt = [run, "-n", np.as_str(), "--timeout", "60", "--"];
             let mut c = pe_command(&lt, &exe, &cfg, p, "threads");
             c.env("LAMELLAR_TIMEOUT", "2");
-            v.push(Run { name: format!("{}/threads-quiet-within-2s/P={p}", cfg.name), cmd: c, check: Box::new(expect_success) });
+            v.push(Run {
+                name: format!("{}/threads-quiet-within-2s/P={p}", cfg.name),
+                cmd: c,
+                check: Box::new(expect_success),
+            });
         }
         let mut c = pe_command(&l, &exe, &cfg, 2, "peer_leaves_mid_ops");
         c.env("LAMELLAR_TIMEOUT", "5");
-        v.push(Run { name: format!("{}/peer-leaves-with-ops-in-flight", cfg.name), cmd: c, check: Box::new(expect_success) });
+        v.push(Run {
+            name: format!("{}/peer-leaves-with-ops-in-flight", cfg.name),
+            cmd: c,
+            check: Box::new(expect_success),
+        });
         let mut c = pe_command(&l, &exe, &cfg, 2, "mailbox_stalled_receiver");
         c.env("LAMELLAR_TIMEOUT", "1");
-        v.push(Run { name: format!("{}/mailbox-send-to-a-stalled-receiver", cfg.name), cmd: c, check: Box::new(expect_success) });
+        v.push(Run {
+            name: format!("{}/mailbox-send-to-a-stalled-receiver", cfg.name),
+            cmd: c,
+            check: Box::new(expect_success),
+        });
         let c = pe_command(&l, &exe, &cfg, 2, "drop_while_peer_puts");
-        v.push(Run { name: format!("{}/dropped-allocation-while-peer-puts", cfg.name), cmd: c, check: Box::new(expect_success) });
+        v.push(Run {
+            name: format!("{}/dropped-allocation-while-peer-puts", cfg.name),
+            cmd: c,
+            check: Box::new(expect_success),
+        });
         let mut c = pe_command(&l, &exe, &cfg, 2, "timeout");
         c.env("LAMELLAR_TIMEOUT", "1");
-        v.push(Run { name: format!("{}/silent-peer-is-Timeout", cfg.name), cmd: c, check: Box::new(expect_success) });
+        v.push(Run {
+            name: format!("{}/silent-peer-is-Timeout", cfg.name),
+            cmd: c,
+            check: Box::new(expect_success),
+        });
     }
     v
 }
@@ -283,7 +444,11 @@ pub fn main() -> i32 {
             Err(why) => {
                 failed += 1;
                 println!("test {} ... FAILED: {why}", r.name);
-                println!("--- stdout\n{}--- stderr\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+                println!(
+                    "--- stdout\n{}--- stderr\n{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                );
             }
         }
     }

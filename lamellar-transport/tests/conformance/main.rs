@@ -71,8 +71,16 @@ fn pe_main() {
             "network" => false,
             other => panic!("LT_EXPECT_PATHS={other}"),
         };
-        let want = if shared { lamellar_transport::PeerPath::SharedMemory } else { lamellar_transport::PeerPath::Network };
-        assert_eq!(t.path_to(pe).unwrap(), want, "PE {me} -> PE {pe} (LT_EXPECT_PATHS={paths}, same node: {same_node})");
+        let want = if shared {
+            lamellar_transport::PeerPath::SharedMemory
+        } else {
+            lamellar_transport::PeerPath::Network
+        };
+        assert_eq!(
+            t.path_to(pe).unwrap(),
+            want,
+            "PE {me} -> PE {pe} (LT_EXPECT_PATHS={paths}, same node: {same_node})"
+        );
     }
     assert_eq!(t.path_to(t.num_pes()).unwrap_err().kind(), ErrorKind::BadPe);
     match mode.as_str() {
@@ -144,16 +152,28 @@ fn pe_main() {
                 match r {
                     // A Timeout is one only when the limit has passed (LAMELLAR_TIMEOUT=5):
                     // a lost connection reported early is PeerFailed.
-                    Err(e) if e.kind() == ErrorKind::Timeout && round.elapsed() < t.timeout().mul_f64(0.9) => {
-                        panic!("Timeout after {:?} of a {:?} limit (should be PeerFailed): {e}", round.elapsed(), t.timeout())
+                    Err(e)
+                        if e.kind() == ErrorKind::Timeout
+                            && round.elapsed() < t.timeout().mul_f64(0.9) =>
+                    {
+                        panic!(
+                            "Timeout after {:?} of a {:?} limit (should be PeerFailed): {e}",
+                            round.elapsed(),
+                            t.timeout()
+                        )
                     }
                     Err(e) => break Some(e),
                     Ok(()) if start.elapsed() > std::time::Duration::from_secs(2) => break None,
                     Ok(()) => {}
                 }
             };
-            let e = failed.unwrap_or_else(|| t.barrier().expect_err("barrier with a departed peer must fail"));
-            assert!(matches!(e.kind(), ErrorKind::PeerFailed | ErrorKind::Timeout), "after {rounds} rounds: {e}");
+            let e = failed.unwrap_or_else(|| {
+                t.barrier().expect_err("barrier with a departed peer must fail")
+            });
+            assert!(
+                matches!(e.kind(), ErrorKind::PeerFailed | ErrorKind::Timeout),
+                "after {rounds} rounds: {e}"
+            );
             println!("peer_leaves_mid_ops: after {rounds} rounds: {e}");
             std::process::exit(0);
         }
@@ -170,11 +190,19 @@ fn pe_main() {
             }
             mb.send(1, b"one slot").unwrap();
             let start = std::time::Instant::now();
-            let e = mb.send(1, &[7u8; 100]).expect_err("a send of 3 slots into a ring with one free must time out");
+            let e = mb
+                .send(1, &[7u8; 100])
+                .expect_err("a send of 3 slots into a ring with one free must time out");
             assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
-            assert!(start.elapsed() >= t.timeout().mul_f64(0.9), "Timeout after {:?}", start.elapsed());
+            assert!(
+                start.elapsed() >= t.timeout().mul_f64(0.9),
+                "Timeout after {:?}",
+                start.elapsed()
+            );
             let start = std::time::Instant::now();
-            let e = mb.send(1, b"short").expect_err("a send after a message stopped part-way must fail");
+            let e = mb
+                .send(1, b"short")
+                .expect_err("a send after a message stopped part-way must fail");
             assert_eq!(e.kind(), ErrorKind::PeerFailed, "{e}");
             assert!(start.elapsed() < t.timeout() / 2, "PeerFailed after {:?}", start.elapsed());
             // Sending to itself is unaffected.
@@ -199,7 +227,10 @@ fn pe_main() {
                     match a.put(0, 0, &src) {
                         Ok(()) => {}
                         Err(e) => {
-                            assert!(matches!(e.kind(), ErrorKind::Backend | ErrorKind::PeerFailed), "{e}");
+                            assert!(
+                                matches!(e.kind(), ErrorKind::Backend | ErrorKind::PeerFailed),
+                                "{e}"
+                            );
                             println!("drop_while_peer_puts: put got {e}");
                             break;
                         }
@@ -218,7 +249,9 @@ fn pe_main() {
                 std::thread::sleep(std::time::Duration::from_secs(5));
                 std::process::exit(0);
             }
-            let e = a.wait_until(0, |v: u64| v == 1).expect_err("wait_until for a flag never put must fail");
+            let e = a
+                .wait_until(0, |v: u64| v == 1)
+                .expect_err("wait_until for a flag never put must fail");
             assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
             println!("timeout: wait_until got {e}");
             let e = t.barrier().expect_err("barrier with a silent peer must fail");

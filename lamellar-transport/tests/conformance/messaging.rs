@@ -29,21 +29,29 @@ fn put_signal_delivers_data_first(t: &Transport) {
     let a = t.alloc(16 + 8 * WORDS).unwrap();
     t.barrier().unwrap();
     for round in 1..=ROUNDS as u64 {
-        let block: Vec<u8> = (0..WORDS as u64).flat_map(|i| (round * 1000 + me as u64 * 100 + i).to_ne_bytes()).collect();
+        let block: Vec<u8> = (0..WORDS as u64)
+            .flat_map(|i| (round * 1000 + me as u64 * 100 + i).to_ne_bytes())
+            .collect();
         if round > 1 {
             a.signal_wait_until(8, Cmp::Ge, round - 1).unwrap(); // the right PE took the last block
         }
         if round % 2 == 0 {
             a.put_signal(right, 16, &block, 0, round, SignalOp::Set).unwrap();
         } else {
-            t.scope(|s| s.put_signal_nb(&a, right, 16, &block, 0, round, SignalOp::Set).map(drop)).unwrap().unwrap();
+            t.scope(|s| s.put_signal_nb(&a, right, 16, &block, 0, round, SignalOp::Set).map(drop))
+                .unwrap()
+                .unwrap();
         }
         assert!(a.signal_wait_until(0, Cmp::Eq, round).unwrap() == round);
         let mut got = vec![0u8; 8 * WORDS];
         a.get(me, 16, &mut got).unwrap();
         for i in 0..WORDS {
             let w = u64::from_ne_bytes(got[8 * i..8 * i + 8].try_into().unwrap());
-            assert_eq!(w, round * 1000 + left as u64 * 100 + i as u64, "PE {me} round {round} word {i}: the signal came before the data");
+            assert_eq!(
+                w,
+                round * 1000 + left as u64 * 100 + i as u64,
+                "PE {me} round {round} word {i}: the signal came before the data"
+            );
         }
         a.atomic_set::<u64>(left, 8, round).unwrap();
     }
@@ -59,15 +67,24 @@ fn signal_add_from_every_pe(t: &Transport) {
     t.barrier().unwrap();
     for r in 1..=ROUNDS as u64 {
         for pe in 0..n {
-            a.put_signal(pe, 8 + 8 * me, &(r * 10 + me as u64).to_ne_bytes(), 0, 1, SignalOp::Add).unwrap();
+            a.put_signal(pe, 8 + 8 * me, &(r * 10 + me as u64).to_ne_bytes(), 0, 1, SignalOp::Add)
+                .unwrap();
         }
     }
     let total = (n * ROUNDS) as u64;
-    assert_eq!(a.signal_wait_until(0, Cmp::Ge, total).unwrap(), total, "PE {me}: adds lost or extra");
+    assert_eq!(
+        a.signal_wait_until(0, Cmp::Ge, total).unwrap(),
+        total,
+        "PE {me}: adds lost or extra"
+    );
     t.barrier().unwrap();
     assert_eq!(a.signal_fetch(0).unwrap(), total);
     for src in 0..n {
-        assert_eq!(a.local_load::<u64>(8 + 8 * src).unwrap(), ROUNDS as u64 * 10 + src as u64, "last data from PE {src}");
+        assert_eq!(
+            a.local_load::<u64>(8 + 8 * src).unwrap(),
+            ROUNDS as u64 * 10 + src as u64,
+            "last data from PE {src}"
+        );
     }
     t.barrier().unwrap();
     a.free().unwrap();
@@ -97,12 +114,21 @@ fn signal_bad_input(t: &Transport) {
     a.put(me, 0, &[7u8; 64]).unwrap();
     t.barrier().unwrap();
     // A bad signal word fails before any byte moves: the data stays as it was.
-    assert_eq!(a.put_signal(me, 0, &[1u8; 8], 60, 1, SignalOp::Set).unwrap_err().kind(), ErrorKind::OutOfBounds);
-    assert_eq!(a.put_signal(me, 0, &[1u8; 8], 12, 1, SignalOp::Set).unwrap_err().kind(), ErrorKind::Misaligned);
+    assert_eq!(
+        a.put_signal(me, 0, &[1u8; 8], 60, 1, SignalOp::Set).unwrap_err().kind(),
+        ErrorKind::OutOfBounds
+    );
+    assert_eq!(
+        a.put_signal(me, 0, &[1u8; 8], 12, 1, SignalOp::Set).unwrap_err().kind(),
+        ErrorKind::Misaligned
+    );
     let mut got = [0u8; 8];
     a.get(me, 0, &mut got).unwrap();
     assert_eq!(got, [7u8; 8], "a put_signal that failed its check moved data");
-    assert_eq!(a.put_signal(t.num_pes(), 0, &[1u8; 8], 8, 1, SignalOp::Set).unwrap_err().kind(), ErrorKind::BadPe);
+    assert_eq!(
+        a.put_signal(t.num_pes(), 0, &[1u8; 8], 8, 1, SignalOp::Set).unwrap_err().kind(),
+        ErrorKind::BadPe
+    );
     assert_eq!(a.wait_until_any(&[], Cmp::Eq, 0).unwrap_err().kind(), ErrorKind::InvalidArgument);
     assert_eq!(a.wait_until_all(&[0, 64], Cmp::Eq, 0).unwrap_err().kind(), ErrorKind::OutOfBounds);
     assert_eq!(a.signal_wait_until(4, Cmp::Eq, 0).unwrap_err().kind(), ErrorKind::Misaligned);
@@ -133,7 +159,12 @@ fn mailbox_order_sizes_backpressure(t: &Transport) {
     let mut next = vec![0usize; n];
     for _ in 0..n * K {
         let (src, bytes) = mb.recv().unwrap();
-        assert_eq!(bytes, message(src, me, next[src]), "PE {me}: message {} from PE {src}", next[src]);
+        assert_eq!(
+            bytes,
+            message(src, me, next[src]),
+            "PE {me}: message {} from PE {src}",
+            next[src]
+        );
         next[src] += 1;
     }
     assert!(next.iter().all(|&c| c == K), "PE {me}: per source {next:?}");
@@ -156,7 +187,9 @@ fn atomic_nb_values_and_totals(t: &Transport) {
     let olds = t
         .scope(|s| {
             let hs: Vec<_> = (0..W).map(|_| s.fetch_add_nb::<u64>(&a, 0, 0, 1).unwrap()).collect();
-            let cas = s.atomic_nb::<u64>(&a, 0, 8 * (me + 1), AtomicOp::CompareSwap, me as u64 + 7, 0).unwrap();
+            let cas = s
+                .atomic_nb::<u64>(&a, 0, 8 * (me + 1), AtomicOp::CompareSwap, me as u64 + 7, 0)
+                .unwrap();
             let olds: Vec<u64> = hs.into_iter().map(|h| h.wait().unwrap()).collect();
             assert_eq!(cas.wait().unwrap(), 0, "PE {me}: compare-swap saw another value");
             olds
@@ -176,7 +209,11 @@ fn atomic_nb_values_and_totals(t: &Transport) {
     if me == 0 {
         assert_eq!(a.local_load::<u64>(0).unwrap(), (W * n) as u64, "fetch_add_nb total");
         for pe in 0..n {
-            assert_eq!(a.local_load::<u64>(8 * (pe + 1)).unwrap(), pe as u64 + 7, "PE {pe}'s compare-swap");
+            assert_eq!(
+                a.local_load::<u64>(8 * (pe + 1)).unwrap(),
+                pe as u64 + 7,
+                "PE {pe}'s compare-swap"
+            );
         }
     }
     let caps = t.capabilities();
@@ -209,7 +246,10 @@ fn quiet_pe_completes_puts_to_that_pe(t: &Transport) {
         a.wait_until::<u64>(8 * src, |v| v == 1).unwrap();
         let mut got = vec![0u8; LEN];
         a.get(me, 8 * n + LEN * src, &mut got).unwrap();
-        assert!(got.iter().enumerate().all(|(i, &b)| b == (i * 13 + src * 101) as u8), "PE {me}: block from PE {src} incomplete after its quiet_pe");
+        assert!(
+            got.iter().enumerate().all(|(i, &b)| b == (i * 13 + src * 101) as u8),
+            "PE {me}: block from PE {src} incomplete after its quiet_pe"
+        );
     }
     let caps = t.capabilities();
     assert_eq!(caps.quiet_pe, t.backend_name() != "rofi", "{}: {caps:?}", t.backend_name());

@@ -105,18 +105,20 @@ fn bare_rofi(
     let (pe, mut word, mut old) = (peer as i32, [0u8; 8], 0u64);
     let one = 1u64;
     let rc = |r: i32| assert_eq!(r, 0, "ROFI call failed");
-    // SAFETY (all three): `dst` is the local address of a live ROFI allocation of at least
-    // 8 bytes (`bytes`); the local buffers live across each call, which is blocking.
     g.bench_function("bare/rofi_put+quiet", |b| {
+        // SAFETY: `dst` is the local address of a live ROFI allocation of at least 8 bytes
+        // (`bytes`); the local buffers live across each call, which is blocking.
         b.iter(|| unsafe {
             rc(sys::rofi_put(dst, word.as_ptr().cast(), 8, pe));
             rc(sys::rofi_quiet())
         })
     });
     g.bench_function("bare/rofi_get", |b| {
+        // SAFETY: as for rofi_put above: `dst` and `word` are live for this blocking call.
         b.iter(|| unsafe { rc(sys::rofi_get(word.as_mut_ptr().cast(), dst, 8, pe)) })
     });
     g.bench_function("bare/rofi_fetch_add", |b| {
+        // SAFETY: as above; `one` and `old` are live for this blocking call.
         b.iter(|| unsafe {
             rc(sys::rofi_atomic(
                 sys::ROFI_ATOMIC_FETCH_ADD,
@@ -174,21 +176,26 @@ fn bench(
     if let Some(view) = words.local_view(peer)? {
         use std::sync::atomic::{AtomicU64, Ordering, fence};
         let p = view.as_ptr();
-        // SAFETY (all three): `p` is the peer's aligned u64, mapped while `words` lives; PE 1
+        // SAFETY: `p` is the peer's aligned u64, mapped while `words` lives; PE 1
         // only waits meanwhile.
         g.bench_function("bare/store_fence", |b| {
             b.iter(|| {
+                // SAFETY: `p` is the peer's aligned u64, mapped while `words` lives; PE 1 only
+                // waits meanwhile.
                 unsafe { p.write_volatile(std::hint::black_box(7)) };
                 fence(Ordering::SeqCst)
             })
         });
+        // SAFETY: as for the store above.
         g.bench_function("bare/load", |b| b.iter(|| unsafe { p.read_volatile() }));
         // What a get into a buffer is at the least: the load, and a store into the buffer.
         let mut sink = [0u64; 1];
         g.bench_function("bare/load_store", |b| {
+            // SAFETY: as above; `sink` is ours.
             b.iter(|| unsafe { std::ptr::write_volatile(sink.as_mut_ptr(), p.read_volatile()) })
         });
         g.bench_function("bare/xadd", |b| {
+            // SAFETY: as above; the word is only accessed atomically while this runs.
             b.iter(|| unsafe { AtomicU64::from_ptr(p) }.fetch_add(1, Ordering::SeqCst))
         });
     }

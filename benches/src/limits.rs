@@ -87,21 +87,25 @@ pub fn bare_word_ops(word: *mut u64, iters: usize) -> Vec<(&'static str, (f64, f
     let warmup = batch.min(1000);
     let mut v = Vec::new();
     let mut x = 0u64;
-    // SAFETY (all three): the caller's `word` is an aligned u64 of a live mapping, accessed
+    // SAFETY: the caller's `word` is an aligned u64 of a live mapping, accessed
     // by nobody else while this runs (the other PEs wait in a barrier).
     let store = time_batches(warmup, samples, batch, || {
         x = x.wrapping_add(1);
+        // SAFETY: the caller's `word` is an aligned u64 of a live mapping, accessed by nobody
+        // else while this runs (the other PEs wait in a barrier).
         unsafe { word.write_volatile(std::hint::black_box(x)) };
         fence(Ordering::SeqCst);
         Ok::<(), ()>(())
     });
     v.push(("bare_store_fence", summarize(store.unwrap_or_default())));
     let load = time_batches(warmup, samples, batch, || {
+        // SAFETY: as for the store above.
         std::hint::black_box(unsafe { word.read_volatile() });
         Ok::<(), ()>(())
     });
     v.push(("bare_load", summarize(load.unwrap_or_default())));
     let xadd = time_batches(warmup, samples, batch, || {
+        // SAFETY: as above; nobody accesses the word non-atomically meanwhile.
         std::hint::black_box(unsafe { AtomicU64::from_ptr(word) }.fetch_add(1, Ordering::SeqCst));
         Ok::<(), ()>(())
     });

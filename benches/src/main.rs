@@ -79,12 +79,14 @@ fn pe(args: &args::Args) -> i32 {
 }
 
 fn pe_main(args: &args::Args) -> Result<()> {
-    // SAFETY (both): still single-threaded: no transport and no threads exist yet.
+    // SAFETY: still single-threaded: no transport and no threads exist yet.
     if let Some(p) = args.provider.first() {
+        // SAFETY: still single-threaded: no transport and no threads exist yet.
         unsafe { std::env::set_var("ROFI_PROVIDER", p) };
         // A row named by its provider measures that provider: ROFI's node-local path would
         // otherwise carry every pair of a one-node job. ROFI_LOCAL set by the user wins.
         if std::env::var_os("ROFI_LOCAL").is_none() {
+            // SAFETY: as above, still single-threaded.
             unsafe { std::env::set_var("ROFI_LOCAL", "0") };
         }
     }
@@ -93,6 +95,7 @@ fn pe_main(args: &args::Args) -> Result<()> {
         .first()
         .or(args.provider.first().filter(|_| args.backend.as_deref() == Some("ucx")))
     {
+        // SAFETY: as above, still single-threaded.
         unsafe { std::env::set_var("UCX_TLS", tls) };
     }
     let mut b = Transport::builder();

@@ -35,7 +35,7 @@ pub unsafe fn get(src: *const u8, dst: *mut u8, len: usize) {
 /// As `ptr::copy`.
 #[inline(always)]
 unsafe fn copy(src: *const u8, dst: *mut u8, len: usize) {
-    // SAFETY (every arm): the caller's promise covers `len` bytes at both ends; unaligned
+    // SAFETY: the caller's promise covers `len` bytes at both ends; unaligned
     // accesses, since neither end need be aligned to the width.
     unsafe {
         match len {

@@ -318,7 +318,7 @@ impl SymAlloc {
         mut pred: impl FnMut(T) -> bool,
     ) -> Result<T> {
         let word = self.local_word::<T>(offset)?;
-        // SAFETY (every load below): local_word checked the word; self outlives this call.
+        // SAFETY: local_word checked the word; self outlives this call.
         let mut seen = unsafe { load_word::<T>(word) };
         if pred(seen) {
             return Ok(seen);
@@ -344,6 +344,7 @@ impl SymAlloc {
             // writer's store: UCX shm put ping-pong, an A/B of the builds over 10-15 rounds: one look per call
             // 59-61 ns, four 70, looks alone (no progress) 66; ucx_perftest 60.
             || {
+                // SAFETY: as for the first load above.
                 seen = unsafe { load_word::<T>(word) };
                 pred(seen)
             },

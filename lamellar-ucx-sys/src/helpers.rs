@@ -28,6 +28,7 @@ impl StatusPtr {
             None => StatusPtr::Ok,
             // SAFETY: both shims only inspect the pointer's integer value.
             Some(_) if unsafe { lamellar_ucs_ptr_is_err(ptr) } != 0 => {
+                // SAFETY: as for the guard: the shim only inspects the pointer's integer value.
                 StatusPtr::Err(unsafe { lamellar_ucs_ptr_raw_status(ptr) })
             }
             Some(request) => StatusPtr::Request(request),

@@ -9,7 +9,7 @@
 
 mod bindings {
     #![allow(non_camel_case_types, non_snake_case, non_upper_case_globals, dead_code)]
-    #![allow(unsafe_op_in_unsafe_fn, clippy::all)]
+    #![allow(unsafe_op_in_unsafe_fn, clippy::all, clippy::undocumented_unsafe_blocks)]
     include!(concat!(env!("OUT_DIR"), "/bindings.rs"));
 }
 mod helpers;

@@ -22,6 +22,8 @@ struct Loopback {
 
 impl Loopback {
     fn new(words: usize) -> Self {
+        // SAFETY: the UCX calls below are made in order on objects created here; each status is
+        // checked before the next call uses its result.
         unsafe {
             let mut params: ucp_params_t = zeroed();
             params.field_mask = UCP_PARAM_FIELD_FEATURES as u64;
@@ -74,6 +76,7 @@ impl Loopback {
         match StatusPtr::from_raw(ptr) {
             StatusPtr::Ok => UCS_OK,
             StatusPtr::Err(status) => status,
+            // SAFETY: a request UCX returned, polled with our live worker and freed once.
             StatusPtr::Request(req) => unsafe {
                 let status = loop {
                     ucp_worker_progress(self.worker);
@@ -89,18 +92,23 @@ impl Loopback {
     }
 
     fn flush(&self) {
+        // SAFETY: ucp_request_param_t is plain data; all-zero means no optional field set.
         let param: ucp_request_param_t = unsafe { zeroed() };
+        // SAFETY: live worker; `param` lives across the wait.
         ok(self.wait(unsafe { ucp_worker_flush_nbx(self.worker, &param) }), "flush");
     }
 
     /// The target memory, read the way a remote writer's data must be read.
     fn read(&self, word: usize) -> u64 {
+        // SAFETY: `word` is inside the mapped region (callers stay below its length).
         unsafe { self.region.as_ptr().add(word).read_volatile() }
     }
 }
 
 impl Drop for Loopback {
     fn drop(&mut self) {
+        // SAFETY: each object made in `new` is released once, in reverse order, with no request
+        // outstanding.
         unsafe {
             ucp_rkey_destroy(self.rkey);
             let mut param: ucp_request_param_t = zeroed();
@@ -118,8 +126,11 @@ impl Drop for Loopback {
 fn put_then_get_to_self() {
     let lb = Loopback::new(64);
     let src: Vec<u64> = (0..16).map(|i| 0x1111_0000 + i).collect();
+    // SAFETY: plain data; all-zero means no optional field set.
     let param: ucp_request_param_t = unsafe { zeroed() };
     let put =
+        // SAFETY: `src` (16 words) lives until the request completes below; the remote range is
+        // inside the region the rkey covers.
         unsafe { ucp_put_nbx(lb.ep, src.as_ptr().cast(), 16 * 8, lb.remote(8), lb.rkey, &param) };
     ok(lb.wait(put), "ucp_put_nbx");
     lb.flush();
@@ -130,6 +141,8 @@ fn put_then_get_to_self() {
     assert_eq!(lb.read(24), 0);
 
     let mut dst = vec![0u64; 16];
+    // SAFETY: `dst` (16 words) lives and is untouched until the request completes below; the
+    // remote range is inside the region.
     let get = unsafe {
         ucp_get_nbx(lb.ep, dst.as_mut_ptr().cast(), 16 * 8, lb.remote(8), lb.rkey, &param)
     };
@@ -140,11 +153,14 @@ fn put_then_get_to_self() {
 #[test]
 fn atomic_add_and_fetch_add_to_self() {
     let lb = Loopback::new(4);
+    // SAFETY: plain data; all-zero means no optional field set.
     let mut param: ucp_request_param_t = unsafe { zeroed() };
     param.op_attr_mask = UCP_OP_ATTR_FIELD_DATATYPE;
     param.datatype = contig::<u64>();
     let five = 5u64;
     for _ in 0..3 {
+        // SAFETY: `five` lives until the request completes below; the target word is inside the
+        // region.
         let p = unsafe {
             ucp_atomic_op_nbx(
                 lb.ep,
@@ -165,6 +181,8 @@ fn atomic_add_and_fetch_add_to_self() {
     let mut old = 0u64;
     param.op_attr_mask |= UCP_OP_ATTR_FIELD_REPLY_BUFFER;
     param.reply_buffer = (&raw mut old).cast::<c_void>();
+    // SAFETY: `five` and the reply buffer `old` live until the request completes below; the
+    // word is inside the region.
     let p = unsafe {
         ucp_atomic_op_nbx(
             lb.ep,
@@ -187,14 +205,17 @@ fn no_imm_cmpl_returns_a_real_request() {
     const WORDS: usize = 1 << 17; // 1 MiB
     let lb = Loopback::new(WORDS);
     let src = vec![0xABCD_EF01_2345_6789u64; WORDS];
+    // SAFETY: plain data; all-zero means no optional field set.
     let mut param: ucp_request_param_t = unsafe { zeroed() };
     param.op_attr_mask = UCP_OP_ATTR_FLAG_NO_IMM_CMPL;
+    // SAFETY: `src` lives until the request completes below; the range is inside the region.
     let ptr = unsafe {
         ucp_put_nbx(lb.ep, src.as_ptr().cast(), WORDS * 8, lb.remote(0), lb.rkey, &param)
     };
     let StatusPtr::Request(req) = StatusPtr::from_raw(ptr) else {
         panic!("NO_IMM_CMPL must return a request, got {:?}", StatusPtr::from_raw(ptr));
     };
+    // SAFETY: a request UCX returned, polled with our live worker and freed once.
     unsafe {
         assert_eq!(lamellar_ucs_ptr_is_ptr(req.as_ptr()), 1);
         assert_eq!(lamellar_ucs_ptr_status(req.as_ptr()), UCS_INPROGRESS);

@@ -11,6 +11,7 @@ fn as_status_ptr(status: ucs_status_t) -> ucs_status_ptr_t {
 #[test]
 fn null_is_ok() {
     assert_eq!(StatusPtr::from_raw(null_mut()), StatusPtr::Ok);
+    // SAFETY: the shim only inspects the pointer's integer value.
     assert_eq!(unsafe { lamellar_ucs_ptr_status(null_mut()) }, UCS_OK);
 }
 
@@ -19,6 +20,7 @@ fn every_error_status_is_an_error() {
     for status in UCS_ERR_LAST..=UCS_ERR_NO_MESSAGE {
         let ptr = as_status_ptr(status);
         assert_eq!(StatusPtr::from_raw(ptr), StatusPtr::Err(status), "status {status}");
+        // SAFETY: the shims only inspect the pointer's integer value.
         unsafe {
             assert_eq!(lamellar_ucs_ptr_is_err(ptr), 1, "status {status}");
             assert_eq!(lamellar_ucs_ptr_is_ptr(ptr), 0, "status {status}");
@@ -35,6 +37,7 @@ fn a_pointer_is_a_request() {
         StatusPtr::Request(r) => assert_eq!(r.as_ptr(), ptr),
         other => panic!("{other:?}"),
     }
+    // SAFETY: the shim only inspects the pointer's integer value.
     assert_eq!(unsafe { lamellar_ucs_ptr_status(ptr) }, UCS_INPROGRESS);
 }
 
@@ -45,6 +48,8 @@ fn status_strings_match_ucx() {
         let ours = status_string(status);
         if is_named_status(status) {
             named += 1;
+            // SAFETY: ucs_status_string returns a static NUL-terminated string for every
+            // status.
             let theirs = unsafe { CStr::from_ptr(ucs_status_string(status)) }.to_str().unwrap();
             assert_eq!(ours, theirs);
             assert!(!ours.starts_with("Unknown"), "{status}: {ours}");
@@ -63,6 +68,7 @@ fn status_strings_match_ucx() {
 #[test]
 fn contig_matches_ucp_dt_make_contig() {
     fn check<T>() {
+        // SAFETY: the shim computes a datatype value; no memory is touched.
         assert_eq!(contig::<T>(), unsafe { lamellar_ucp_dt_make_contig(size_of::<T>()) });
     }
     check::<u8>();

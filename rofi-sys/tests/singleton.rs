@@ -7,12 +7,14 @@ use std::ffi::CStr;
 
 fn text(p: *const std::os::raw::c_char) -> String {
     assert!(!p.is_null());
+    // SAFETY: `p` (checked non-null) is a NUL-terminated string ROFI keeps alive.
     unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
 }
 
 #[test]
 fn singleton_init_size_finalize() {
     assert_eq!((ROFI_VERSION_MAJOR, ROFI_VERSION_MINOR), (0, 1));
+    // SAFETY: single-threaded; init, queries and finalize in ROFI's documented order.
     unsafe {
         let rc = rofi_init(c"tcp;ofi_rxm".as_ptr(), std::ptr::null());
         assert_eq!(rc, ROFI_SUCCESS, "rofi_init: {}", text(rofi_last_error()));

@@ -76,6 +76,7 @@ extern "C" fn boot_put(
         let bytes = if len == 0 {
             &[][..]
         } else {
+            // SAFETY: ROFI passes `len` readable bytes at `data` (len > 0 here).
             unsafe { std::slice::from_raw_parts(data.cast::<u8>(), len) }
         };
         job.put(key_str(key)?, bytes)?;

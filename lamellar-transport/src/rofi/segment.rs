@@ -21,6 +21,7 @@ pub struct RofiSegment {
 // SAFETY: `base` is an address ROFI owns until rofi_release; ROFI's RMA and atomic calls
 // are thread-safe (rofi.h, THREADS AND PROGRESS), and we never form references to it.
 unsafe impl Send for RofiSegment {}
+// SAFETY: as for the impl above, for the same reason.
 unsafe impl Sync for RofiSegment {}
 
 pub fn rofi_type(ty: AtomicType) -> sys::rofi_type_t {
@@ -157,8 +158,8 @@ impl Segment for RofiSegment {
             return unsafe { self.put(pe, offset, src, len) }.map(|()| OpToken::DONE);
         }
         let mut op = std::ptr::null_mut();
-        // SAFETY: as `put`; the caller keeps `src` valid until the token completes.
         check(
+            // SAFETY: as `put`; the caller keeps `src` valid until the token completes.
             unsafe { sys::rofi_put_nb(self.at(offset), src.cast(), len, pe as i32, &mut op) },
             "rofi_put_nb",
         )?;
@@ -171,8 +172,8 @@ impl Segment for RofiSegment {
             return unsafe { self.get(pe, offset, dst, len) }.map(|()| OpToken::DONE);
         }
         let mut op = std::ptr::null_mut();
-        // SAFETY: as `get`; the caller keeps `dst` valid and untouched until completion.
         check(
+            // SAFETY: as `get`; the caller keeps `dst` valid and untouched until completion.
             unsafe { sys::rofi_get_nb(dst.cast(), self.at(offset), len, pe as i32, &mut op) },
             "rofi_get_nb",
         )?;
@@ -188,10 +189,10 @@ impl Segment for RofiSegment {
         let ops = Operands::of(req);
         let (o, c) = ops.ptrs();
         let mut res = 0u64;
-        // SAFETY: target word checked in range and aligned; operand/compare point into `ops`
-        // and the result into `res` (8 bytes, ROFI writes the type's width at its start), all
-        // live for this blocking call.
         check(
+            // SAFETY: target word checked in range and aligned; operand/compare point into `ops`
+            // and the result into `res` (8 bytes, ROFI writes the type's width at its start), all
+            // live for this blocking call.
             unsafe {
                 sys::rofi_atomic(
                     rofi_op(req.op),
@@ -209,6 +210,7 @@ impl Segment for RofiSegment {
         Ok(if ops.wide {
             res
         } else {
+            // SAFETY: `res` is a live u64; its first 4 bytes hold the 32-bit result ROFI wrote.
             u64::from(unsafe { (&res as *const u64).cast::<u32>().read() })
         })
     }
@@ -229,9 +231,9 @@ impl Segment for RofiSegment {
         let ops = Operands::of(req);
         let (o, c) = ops.ptrs();
         let mut h = std::ptr::null_mut();
-        // SAFETY: target word checked in range and aligned; operands live for the call;
-        // `result` stays valid until the token completes (trait contract).
         check(
+            // SAFETY: target word checked in range and aligned; operands live for the call;
+            // `result` stays valid until the token completes (trait contract).
             unsafe {
                 sys::rofi_atomic_nb(
                     rofi_op(req.op),

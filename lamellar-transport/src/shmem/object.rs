@@ -22,6 +22,7 @@ pub struct Mapping {
 // sharing it is fine (all access to the bytes goes through raw pointers, and cross-process
 // access is ordered by atomics/fences at the call sites).
 unsafe impl Send for Mapping {}
+// SAFETY: as for the impl above, for the same reason.
 unsafe impl Sync for Mapping {}
 
 impl Mapping {
@@ -121,6 +122,7 @@ pub fn open(name: &str, len: usize) -> Result<Mapping> {
     let fd = Fd(fd);
     // SAFETY: fstat writes into a zeroed stat we own.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `fd` is open; fstat writes into `st`, ours.
     if unsafe { libc::fstat(fd.0, &mut st) } != 0 {
         return Err(Error::os(BACKEND, &format!("fstat {name}")));
     }

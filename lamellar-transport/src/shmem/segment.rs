@@ -24,6 +24,7 @@ pub struct ShmemSegment {
 // segment; the bytes behind them are shared with other processes and accessed only by
 // copies and atomics, never through references.
 unsafe impl Send for ShmemSegment {}
+// SAFETY: as for the impl above, for the same reason.
 unsafe impl Sync for ShmemSegment {}
 
 impl ShmemSegment {
@@ -33,6 +34,9 @@ impl ShmemSegment {
     #[inline(always)]
     unsafe fn at(&self, pe: usize, offset: usize) -> *mut u8 {
         // `pe` is below num_pes, the length of `bases` (checked by the safe layer).
+        // SAFETY: `pe` is below num_pes, the length of `bases`, and `offset` inside the
+        // allocation (both checked by the safe layer): the result stays inside PE `pe`'s live
+        // mapping.
         unsafe { self.bases.get_unchecked(pe).add(offset) }
     }
 }
@@ -72,12 +76,14 @@ impl Segment for ShmemSegment {
         src: *const u8,
         len: usize,
     ) -> Result<OpToken> {
+        // SAFETY: forwarded contract; a copy between mapped memories completes at once.
         unsafe { self.put(pe, offset, src, len)? };
         Ok(OpToken::DONE)
     }
 
     #[inline]
     unsafe fn get_nb(&self, pe: usize, offset: usize, dst: *mut u8, len: usize) -> Result<OpToken> {
+        // SAFETY: forwarded contract; a copy between mapped memories completes at once.
         unsafe { self.get(pe, offset, dst, len)? };
         Ok(OpToken::DONE)
     }

@@ -22,6 +22,7 @@ pub struct SpinLock<T> {
 // (the flag is set with acquire by exactly one CAS winner and cleared with release on drop),
 // so sharing the lock shares `T` between threads one at a time: `T: Send` suffices.
 unsafe impl<T: Send> Sync for SpinLock<T> {}
+// SAFETY: as for the impl above, for the same reason.
 unsafe impl<T: Send> Send for SpinLock<T> {}
 
 pub struct SpinGuard<'a, T> {

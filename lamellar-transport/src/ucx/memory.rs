@@ -23,6 +23,7 @@ pub struct Region {
 // SAFETY: the region is an address range plus a handle only used under the worker lock;
 // the bytes are accessed through raw pointers and atomics, never references.
 unsafe impl Send for Region {}
+// SAFETY: as for the impl above, for the same reason.
 unsafe impl Sync for Region {}
 
 impl Region {
@@ -37,8 +38,8 @@ impl Region {
             ..Default::default()
         };
         let mut memh = null_mut();
-        // SAFETY: live context (lock held); UCX allocates the memory.
         check(
+            // SAFETY: live context (lock held); UCX allocates the memory.
             unsafe { sys::ucp_mem_map(w.context(), &params, &mut memh) },
             &format!("ucp_mem_map of {want} bytes"),
         )?;
@@ -73,13 +74,14 @@ impl Region {
     /// The packed remote key peers unpack to address this region.
     pub fn pack(&self, w: &mut Worker<'_>) -> Result<Vec<u8>> {
         let (mut buf, mut len): (*mut c_void, usize) = (null_mut(), 0);
-        // SAFETY: live context and memory handle (lock held); UCX allocates the buffer.
         check(
+            // SAFETY: live context and memory handle (lock held); UCX allocates the buffer.
             unsafe { sys::ucp_rkey_pack(w.context(), self.memh, &mut buf, &mut len) },
             "ucp_rkey_pack",
         )?;
         // SAFETY: UCX returned `len` readable bytes at `buf`, released right after the copy.
         let v = unsafe { std::slice::from_raw_parts(buf.cast::<u8>(), len) }.to_vec();
+        // SAFETY: `buf` came from ucp_rkey_pack, released once, after the copy above.
         unsafe { sys::ucp_rkey_buffer_release(buf) };
         Ok(v)
     }
@@ -108,6 +110,7 @@ pub struct RemoteKey {
 
 // SAFETY: the key is used only under the worker lock (see `Worker`).
 unsafe impl Send for RemoteKey {}
+// SAFETY: as for the impl above, for the same reason.
 unsafe impl Sync for RemoteKey {}
 
 impl RemoteKey {
@@ -115,8 +118,8 @@ impl RemoteKey {
     pub fn unpack(w: &mut Worker<'_>, pe: usize, base: u64, packed: &[u8]) -> Result<RemoteKey> {
         let ep = w.ep(pe)?;
         let mut rkey = null_mut();
-        // SAFETY: live endpoint (lock held); UCX parses the buffer and validates it.
         check(
+            // SAFETY: live endpoint (lock held); UCX parses the buffer and validates it.
             unsafe { sys::ucp_ep_rkey_unpack(ep, packed.as_ptr().cast(), &mut rkey) },
             &format!("ucp_ep_rkey_unpack for PE {pe}"),
         )?;

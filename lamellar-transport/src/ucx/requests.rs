@@ -79,6 +79,7 @@ impl Worker<'_> {
         }
         // SAFETY: a completed request we own, freed once after reading its status.
         let status = unsafe { sys::ucp_request_check_status(req.as_ptr()) };
+        // SAFETY: our request, complete, freed once (its status was read above).
         unsafe { sys::ucp_request_free(req.as_ptr()) };
         if status == sys::UCS_OK { Ok(()) } else { Err(error(status, &what(), pe)) }
     }

@@ -84,6 +84,7 @@ fn err_mode_from_env() -> Result<sys::ucp_err_handling_mode_t> {
 // (thread-safe by UCX's contract) while the worker exists (it is destroyed in State's drop,
 // which runs only when no thread holds a reference to this `Ucx`).
 unsafe impl Send for Ucx {}
+// SAFETY: as for the impl above, for the same reason.
 unsafe impl Sync for Ucx {}
 
 /// A held lock on the worker: the way to call UCX.
@@ -146,8 +147,8 @@ impl Ucx {
             thread_mode: sys::UCS_THREAD_MODE_SERIALIZED,
             ..Default::default()
         };
-        // SAFETY: ctx is a live context; the worker handle is written on success.
         check(
+            // SAFETY: ctx is a live context; the worker handle is written on success.
             unsafe { sys::ucp_worker_create(st.ctx, &wparams, &mut st.worker) },
             "ucp_worker_create",
         )?;
@@ -298,8 +299,8 @@ impl Worker<'_> {
     /// This worker's address, to be published to peers.
     pub fn address(&mut self) -> Result<Vec<u8>> {
         let (mut addr, mut len) = (null_mut(), 0usize);
-        // SAFETY: live worker; UCX allocates the address, released below.
         check(
+            // SAFETY: live worker; UCX allocates the address, released below.
             unsafe { sys::ucp_worker_get_address(self.st.worker, &mut addr, &mut len) },
             "ucp_worker_get_address",
         )?;

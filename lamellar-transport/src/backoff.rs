@@ -7,8 +7,8 @@
 //! answer (UCX, ROFI's software providers) is deaf while it yields (a syscall, often a
 //! context switch on a VM), and a try costs anything from a load (shmem) to an `epoll_wait`
 //! (UCX over tcp), so a count means a different deaf fraction per backend. ROFI's C wait
-//! loop follows the same policy (`rofi_wait_expired`): yielding every 8th poll there cost
-//! 6-10 % of an 8 B shm op.
+//! loop follows the same policy (`rofi_wait_expired`). The measurements behind these
+//! choices: docs/design-measurements.md.
 
 use crate::error::{Error, Result};
 use std::hint::spin_loop;
@@ -24,7 +24,7 @@ pub(crate) fn set_yield_when_waiting(on: bool) {
 }
 
 /// Tries before the clock is first read: most waits end sooner and read no clock (a vDSO
-/// call, ~30 ns: 13 % of a 50 ns UCX shm atomic when read from the 8th try on).
+/// call, a sizeable part of a shared-memory op if read on every try).
 const HOT_TRIES: u32 = 128;
 /// Tries between two clock reads after that.
 const TRIES_PER_CLOCK: u32 = 8;
@@ -34,18 +34,14 @@ const YIELD_EVERY: Duration = Duration::from_micros(10);
 const CHECK_EVERY: Duration = Duration::from_millis(1);
 
 /// What one try of a wait does, which decides whether the hot tries are paced by a spin
-/// hint (one PAUSE: 27-31 ns on this project's EPYC guest, timing 10^7 of them).
+/// hint (one PAUSE, tens of ns on current x86).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Tries {
     /// A bare look at memory another process writes: paced, so that the looks do not keep
-    /// pulling the line back from the writer (shmem put ping-pong without the pause: 56 ->
-    /// 81 ns).
+    /// pulling the line back from the writer (without the pause the writer's store waits).
     Look,
     /// A call into the transport's progress engine, then a look: the call spaces the looks
-    /// already, and a pause would only delay seeing the answer. UCX shm put ping-pong
-    /// without it, four 80-round A/Bs: 0.90, 0.95, 0.98, 1.00 of the time with it (two
-    /// builds of the same code differ by up to 3 %); ROFI (whose C waits never pause) and
-    /// UCX barriers unchanged.
+    /// already, and a pause would only delay seeing the answer.
     Progress,
 }
 
@@ -55,12 +51,8 @@ pub(crate) enum Tries {
 ///
 /// The hot tries are inlined into the caller, the paced rest is out of line: the loop that
 /// sees a peer's answer then runs in the waiting function's own frame, the look's answer a
-/// plain `bool` straight to the branch that ends the wait. As a separate function (closures
-/// reaching their captures through a pointer, one closure returning `Result<bool>` for
-/// progress and look together), UCX shm put ping-pong took the same time as before; inlined,
-/// 0.94 [90 % 0.92-0.96] and 0.94 [0.88-0.97] of it (60- and 40-round A/Bs), as did the
-/// same loop written out in `SymAlloc::wait_until` (0.90-0.95, four A/Bs). Barriers: UCX
-/// 0.90, shmem 0.93; ROFI unchanged.
+/// plain `bool` straight to the branch that ends the wait (as a separate function, with
+/// closures reaching their captures through a pointer, the loop was measurably slower).
 ///
 /// `check` runs every so often while waiting (not on the fast path): it is where a caller
 /// notices that the peer it waits for has died, and turns that into an error. Past the hot

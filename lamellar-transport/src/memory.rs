@@ -341,8 +341,7 @@ impl SymAlloc {
             // progress, so looks in between see nothing new; where it lands by itself (UCX's
             // shared-memory transports store straight into the mapping), each look pulls the
             // flag's cache line back from the writer, and looking more often slowed the
-            // writer's store: UCX shm put ping-pong, an A/B of the builds over 10-15 rounds: one look per call
-            // 59-61 ns, four 70, looks alone (no progress) 66; ucx_perftest 60.
+            // writer's store (measured: docs/design-measurements.md).
             || {
                 // SAFETY: as for the first load above.
                 seen = unsafe { load_word::<T>(word) };

@@ -1,5 +1,5 @@
 //! Does this machine run more PEs than it has CPUs for them? Waits give the CPU away only then
-//! (`backoff`): a yield lets a PE that shares our core run, but costs ~1 µs on a VM, during
+//! (`backoff`): a yield lets a PE that shares our core run, but costs a syscall on a VM, during
 //! which a waiting target that must progress the transport to answer does not. Open MPI's
 //! `yield_when_idle` follows the same rule; ROFI's C waits decide the same way (node.c).
 //!

@@ -47,7 +47,7 @@ struct Inner {
     backend: AnyBackend,
     world: Team,
     /// What the backend does for each (op, type), asked once at init: checked on every
-    /// atomic, where a virtual call per check was a measurable part of a ~60 ns UCX
+    /// atomic, where a virtual call per check was a measurable part of a UCX
     /// shared-memory atomic. Indexed by `op as usize`, `ty as usize`.
     support: SupportTable,
     /// The bound on every wait that depends on another process.

@@ -1,10 +1,9 @@
 /* node.c - does this node run more PEs than it has CPUs for them?
  *
  * Wait loops give the CPU away (sched_yield) only then: a yield lets a PE
- * that shares our core run, but costs ~1 us on a VM, during which a waiting
- * target does not read its CQ and so does not answer puts (an 8 B shm put,
- * fetch_add: ~7 % slower with a yield every 10 us than without, A/B 40
- * rounds).  Open MPI's yield_when_idle follows the same rule.
+ * that shares our core run, but costs a syscall (often a context switch on
+ * a VM), during which a waiting target does not read its CQ and so does not
+ * answer puts.  Open MPI's yield_when_idle follows the same rule.
  *
  * Each PE publishes the machine it runs on (the kernel's boot id: equal for
  * every process of one kernel, containers and network namespaces included,

@@ -17,8 +17,8 @@
 #include "rofi_internal.h"
 
 /* Each thread keeps its last freed op for its next operation: a blocking
- * put/get/atomic then costs no allocator call (measured ~60 ns of a 1.3 us
- * shm put).  A thread registers once with a key whose destructor, run in
+ * put/get/atomic then costs no allocator call (a visible share of a shm
+ * put).  A thread registers once with a key whose destructor, run in
  * that thread at its exit, frees its spare. */
 static _Thread_local struct rofi_op *spare;
 static _Thread_local int spare_registered;
@@ -325,18 +325,15 @@ int rofi_poll(void)
 /* Naps of the progress thread while the application uses the fabric: the
  * first is NAP_FIRST_NS and each next one twice as long, up to a cap.  Each
  * nap's end is a wakeup that takes the core from the application for a
- * moment: ~20 us of the PE's time on this 2-vCPU host, on shm and on tcp
- * alike.  tests/t_thread_cost (PE 0's thread running or stopped in
- * alternate 30 ms batches) measured naps capped at 1.28 ms at 1.6 % of
- * PE 0's time per op (mean of 24 ratios, 8 B put/get/fetch_add, 4 runs per
- * provider), and these caps at 0.5 %.  While the application
+ * moment, on shm and on tcp alike; tests/t_thread_cost measures what the
+ * thread costs the application (figures in docs/design-measurements.md),
+ * and the caps below keep it small.  While the application
  * polls, its polls serve the peers and the nap only bounds how soon the
  * thread notices that the application has gone (to compute, say): a long
  * cap.  While it only calls in (posts, computing between calls), the
  * thread's one CQ pass per nap is what serves the peers: a short cap.  A
  * PE that stops calling in after polling is served again within two naps
- * (the first still sees its last polls): tests/t_away's first op on such a
- * PE took 6-13 ms. */
+ * (the first still sees its last polls): tests/t_away checks it. */
 #define NAP_FIRST_NS 20000L
 #define NAP_POLLING_MAX_NS (NAP_FIRST_NS << 8)  /* 5.12 ms */
 #define NAP_CALLING_MAX_NS (NAP_FIRST_NS << 6)  /* 1.28 ms */

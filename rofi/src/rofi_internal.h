@@ -23,10 +23,9 @@
 /* A hot-path helper the compiler must inline: the issue paths of put, get
  * and atomics, and the wait loop with its CQ pass.  Left to itself, gcc
  * kept them as calls, and each call layer costs every blocking op (every
- * poll, for the wait loop) its prologue, spills and epilogue.  Inlined,
- * ROFI's own time per 8 B op on shm fell from +66 to +30 ns over the bare
- * calls for fetch_add, +36 to +18 ns for put and +90 to +56 ns for get
- * (tests/t_overhead with one PE, 12 alternating runs per build). */
+ * poll, for the wait loop) its prologue, spills and epilogue; inlined,
+ * ROFI's own time per op roughly halves (tests/t_overhead measures it;
+ * figures in docs/design-measurements.md). */
 #define ROFI_INLINE static inline __attribute__((always_inline))
 
 /* ---- error.c --------------------------------------------------------- */
@@ -140,11 +139,10 @@ ROFI_HIDDEN void rofi_progress_stop(void);
  * Why by time, not every Nth poll: a waiting target answers puts only while
  * it polls, and a yield (a syscall, often a context switch on a VM) makes it
  * deaf meanwhile.
- * Yielding every 8th poll kept a shm target in the scheduler ~15% of its
- * time and cost 6-10% of an 8 B put, get or fetch_add against never
- * yielding (A/B, 10 rounds); once per 10 us measured within 3% of never
- * (15 rounds), and means the same on every provider, whatever a poll costs.  The clock
- * (a vDSO call, ~30 ns) is first read after ROFI_HOT_POLLS polls (most waits
+ * Yielding every Nth poll kept a shm target out of its CQ a good part of
+ * the time; once per interval costs close to never yielding, and means the
+ * same on every provider, whatever a poll costs.  The clock
+ * (a vDSO call) is first read after ROFI_HOT_POLLS polls (most waits
  * end sooner), then every ROFI_POLLS_PER_CLOCK; a ROFI_DEADLINE_LAZY deadline
  * starts at the first read.  Returns nonzero once the deadline has passed. */
 #define ROFI_YIELD_EVERY_S 10e-6
@@ -332,9 +330,8 @@ extern ROFI_HIDDEN struct rofi_state rofi;
  * thread.  It is held for one short libfabric call and never across a
  * wait, so a test-and-set lock does: unlocking is a plain release store,
  * where a pthread mutex unlock is an atomic exchange plus a waiter check.
- * The wait loops take it once per poll: on shm our mutex trylock and unlock
- * were ~8% of a polling PE's cycles, and this lock made an 8 B put 9% faster
- * (A/B, 10 rounds; get and fetch_add within noise). */
+ * The wait loops take it once per poll, where a mutex's trylock and unlock
+ * were a visible share of a polling PE's cycles. */
 static inline int rofi_trylock(void)
 {
     return !atomic_load_explicit(&rofi.lock, memory_order_relaxed) &&

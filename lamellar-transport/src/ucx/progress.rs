@@ -7,15 +7,15 @@
 //!   a request, or has called in or polled since the thread last looked, e.g. posting puts or
 //!   polling for a flag), the progress thread naps, doubling the nap from `INTERVAL` up to
 //!   `BUSY_NAP` (waking it at the end of every wait instead costs a thread wakeup per
-//!   operation over tcp: measured 1.5-2x the latency of get and fetch-add; and each nap's end
+//!   operation over tcp, a multiple of the latency of get and fetch-add; and each nap's end
 //!   is a wakeup that takes the core from the application for a moment, which ROFI measured
-//!   as 2-3x on shm put latency at 50 us naps). Unless the application polls, it drains the
+//!   as a multiple of shm put latency at short naps). Unless the application polls, it drains the
 //!   worker once per nap if it is free, and every `SERVE_EVERY`-th application call
 //!   progresses it too (`worker.rs`), so a PE that only posts still serves its peers (as
 //!   ROFI's thread does, `rofi/src/progress.c`). Calls and polls are counted, not only waits:
 //!   sleeping on the fd while the application posted puts woke this thread (on the
 //!   application's core) for every send completion, thousands of times a second at 64 KiB
-//!   over tcp, which cost 8-18 % of put bandwidth over tcp and shm (A/B, 8 rounds); and
+//!   over tcp, which cost a good part of put bandwidth over tcp and shm; and
 //!   counting is a plain store under the lock, where registering each wait cost two atomic
 //!   read-modify-writes;
 //! - otherwise, with a wakeup fd (UCX's `UCP_FEATURE_WAKEUP`, offered by tcp and the

@@ -49,22 +49,8 @@ impl Worker<'_> {
         pe: Option<usize>,
         what: &dyn Fn() -> String,
     ) -> Result<()> {
-        let ucx = self.ucx;
-        let (timeout, peers) = (ucx.timeout, &ucx.peers);
-        let worker = self.st.worker;
-        let waited = wait_until(
-            timeout,
-            Tries::Progress,
-            what,
-            || {
-                // SAFETY: live worker, serialized by the lock we hold.
-                unsafe { sys::ucp_worker_progress(worker) };
-                Ok(())
-            },
-            // SAFETY: a request we own, not yet freed.
-            || unsafe { sys::ucp_request_check_status(req.as_ptr()) } != sys::UCS_INPROGRESS,
-            || pe.map_or(Ok(()), |p| peers.check(p)),
-        );
+        let peers = &self.ucx.peers;
+        let waited = self.progress_until_done(req, what, || pe.map_or(Ok(()), |p| peers.check(p)));
         if let Err(e) = waited {
             if let Some(p) = pe {
                 // The request may still use the caller's buffer: cancel it before returning.
@@ -95,20 +81,7 @@ impl Worker<'_> {
         pe: usize,
         what: &dyn Fn() -> String,
     ) -> bool {
-        let worker = self.st.worker;
-        let drained = wait_until(
-            self.ucx.timeout,
-            Tries::Progress,
-            what,
-            || {
-                // SAFETY: as in `finish`.
-                unsafe { sys::ucp_worker_progress(worker) };
-                Ok(())
-            },
-            // SAFETY: as in `finish`.
-            || unsafe { sys::ucp_request_check_status(req.as_ptr()) } != sys::UCS_INPROGRESS,
-            || Ok(()),
-        );
+        let drained = self.progress_until_done(req, what, || Ok(()));
         if drained.is_err() {
             let why = format!(
                 "{} could not be cancelled after PE {pe} failed; this PE's UCX worker is stopped",
@@ -117,6 +90,30 @@ impl Worker<'_> {
             self.st.poisoned = Some((pe, why));
         }
         drained.is_ok()
+    }
+
+    /// Progresses the worker until `req` is no longer in progress (the job timeout), running
+    /// `check` as waits do: the one wait loop of both `finish` and `drain_or_poison`.
+    fn progress_until_done(
+        &mut self,
+        req: NonNull<c_void>,
+        what: &dyn Fn() -> String,
+        check: impl FnMut() -> Result<()>,
+    ) -> Result<()> {
+        let worker = self.st.worker;
+        wait_until(
+            self.ucx.timeout,
+            Tries::Progress,
+            what,
+            || {
+                // SAFETY: live worker, serialized by the lock we hold.
+                unsafe { sys::ucp_worker_progress(worker) };
+                Ok(())
+            },
+            // SAFETY: a request we own, not yet freed.
+            || unsafe { sys::ucp_request_check_status(req.as_ptr()) } != sys::UCS_INPROGRESS,
+            check,
+        )
     }
 
     /// Keeps a request in flight under a new token (for non-blocking operations).

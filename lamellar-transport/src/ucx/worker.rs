@@ -19,7 +19,7 @@ use std::time::Duration;
 /// Every this many application calls, one also progresses the worker: while the
 /// application keeps calling in the progress thread naps (see `progress.rs`), and a PE that
 /// only posts (puts are sent at once, nothing waited for) must still serve its peers.
-/// (ROFI does the same in `rofi_lock`.) One progress pass per 64 calls: ~1 ns a call on shm.
+/// (ROFI does the same in `rofi_lock`.) One progress pass per 64 calls: a small share of a shm call.
 const SERVE_EVERY: usize = 64;
 
 /// UCX handles; used only with the lock held (or from `Drop`, when no one else can).

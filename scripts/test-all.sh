@@ -4,7 +4,8 @@
 # then checks formatting and lints (cargo fmt, clippy -D warnings) and runs every test of the
 # workspace: the Rust tests (conformance suite on every compiled
 # backend under lamellar-run, hydra, Open MPI, srun with PMI-2 and PMIx, across two hosts,
-# and as a singleton; launcher; bench), and ROFI's own C tests (make check).
+# and as a singleton; launcher; bench; untrusted input fuzzed), and ROFI's own C tests (make
+# check), plain and under AddressSanitizer + UndefinedBehaviorSanitizer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -70,6 +71,12 @@ if [ -f rofi/configure.ac ]; then
     (cd rofi && autoreconf -fi >/dev/null)
     top=$PWD
     (cd "$build" && "$top/rofi/configure" -q && make -s -j2 && make -s check LAUNCHER="$top/target/release/lamellar-run -n")
+    rm -rf "$build"
+    echo "== rofi: make check under AddressSanitizer and UndefinedBehaviorSanitizer"
+    build=$(mktemp -d)
+    (cd "$build" && "$top/rofi/configure" -q --enable-sanitizers && make -s -j2 &&
+        LSAN_OPTIONS="suppressions=$top/rofi/tests/lsan.supp" UBSAN_OPTIONS=print_stacktrace=1 \
+        make -s check LAUNCHER="$top/target/release/lamellar-run -n")
     rm -rf "$build"
 fi
 echo "== all tests passed"

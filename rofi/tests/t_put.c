@@ -28,8 +28,10 @@ int main(void)
     test_init();
     unsigned char *heap, *src = malloc(MAXSZ);
     OK(rofi_alloc(MAXSZ + 64, (void **)&heap));
-    volatile uint64_t *flag = (uint64_t *)(heap + MAXSZ + 8);
-    volatile uint64_t *ack = (uint64_t *)(heap + MAXSZ + 16);
+    /* The words after the payload, aligned (MAXSZ is odd on purpose). */
+    size_t words = (MAXSZ + 7) & ~(size_t)7;
+    volatile uint64_t *flag = (uint64_t *)(heap + words + 8);
+    volatile uint64_t *ack = (uint64_t *)(heap + words + 16);
     int next = (me + 1) % np, prev = (me + np - 1) % np;
 
     size_t sizes[] = { 1, 8, 100, 4096, 65536, MAXSZ };

@@ -196,7 +196,9 @@ fn job(
     }
     if let Some(h) = hosts {
         let hydra = "mpiexec.hydra";
-        let out = Command::new(hydra)
+        // coreutils' timeout bounds the job, as it bounds each client run below.
+        let out = Command::new("timeout")
+            .args([CLIENT_LIMIT, hydra])
             .args([
                 "-launcher",
                 "ssh",
@@ -216,7 +218,7 @@ fn job(
             .output()
             .map_err(|e| {
                 if e.kind() == std::io::ErrorKind::NotFound {
-                    format!("{hydra} not found: install mpich")
+                    "timeout not found: install coreutils".to_string()
                 } else {
                     format!("cannot start {hydra}: {e}")
                 }
@@ -224,6 +226,10 @@ fn job(
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         return if out.status.success() {
             Ok(text)
+        } else if out.status.code() == Some(124) {
+            Err(format!("{} under {hydra}: no result within {CLIENT_LIMIT} s", program.display()))
+        } else if out.status.code() == Some(127) {
+            Err(format!("{hydra} not found: install mpich"))
         } else {
             Err(format!(
                 "{} under {hydra}: {}: {}",
@@ -463,7 +469,8 @@ fn client_server(
     result
 }
 
-/// Seconds one client run of a tool may take (the longest, ucp_get over tcp, takes ~3).
+/// Seconds one client run of a tool, or one job across hosts, may take (the longest, ucp_get
+/// over tcp, takes ~3).
 const CLIENT_LIMIT: &str = "300";
 
 /// A port of its own for each server started (tools keep a closed port busy for a while).

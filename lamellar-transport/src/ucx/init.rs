@@ -1,6 +1,6 @@
 //! Joining the job: bootstrap, UCX context and worker, the exchange of worker addresses
-//! and control-region keys through PMI, endpoints to every PE, the atomics probe, the
-//! progress thread.
+//! and control-region keys through PMI, endpoints to every PE (wired up before init ends),
+//! the atomics probe, the progress thread.
 
 use super::card::Card;
 use super::control::{Control, control_len};
@@ -77,14 +77,23 @@ impl UcxBackend {
             let (local, remote, rkey) = ctl.scratch();
             let _ = shared.caps.set(atomics::probe(&mut w, me, local, remote, rkey)?);
         }
-        // Every PE has its endpoints before anyone leaves init.
-        boot.fence()?;
-        drop(boot);
+        // The progress thread serves peers' wireup while this PE waits in the flushes and
+        // in PMI below.
         let progress = ProgressThread::start(ucx.clone()).map_err(|e| Error::Backend {
             backend: status::BACKEND,
             code: e.raw_os_error().unwrap_or(0) as i64,
             message: format!("cannot start the progress thread: {e}"),
         })?;
+        // Every endpoint finishes its wireup now (a flush waits for it), not lazily in the
+        // first barrier: a peer that leaves right after init then fails a connected endpoint,
+        // whereas a wireup under way when it left can abort the survivor inside UCX 1.13
+        // (`wireup_ep->pending_count == 0` asserted while the endpoint is discarded).
+        for pe in (0..npes).filter(|&pe| pe != me) {
+            ucx.lock()?.flush_ep(pe)?;
+        }
+        // Every PE has its endpoints wired up before anyone leaves init.
+        boot.fence()?;
+        drop(boot);
         let provider = std::env::var("UCX_TLS")
             .ok()
             .filter(|s| !s.trim().is_empty())

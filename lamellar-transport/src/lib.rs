@@ -31,7 +31,8 @@
 //!   once (the conformance case `threads_issue_and_quiet` runs four per PE). A [`Scope`]
 //!   and its [`NbHandle`]s belong to the thread that opened the scope; other threads open
 //!   their own. `quiet` covers the operations this PE issued before it, from any thread.
-//!   Collectives (`alloc`, `barrier`, `free`) are entered by one thread per PE at a time.
+//!   Collectives (`alloc`, `barrier`, `free`) are entered by one thread per PE at a time;
+//!   a [`Collectives`] serializes its calls itself.
 //! - Bad input (PE out of range or not in the team, range outside the allocation, misaligned
 //!   or unsupported atomic, mismatched collective sizes) is an [`Error`] before any byte moves.
 //!
@@ -56,6 +57,7 @@
 mod atomic;
 mod backend;
 mod backoff;
+mod collective;
 pub mod config;
 mod dispatch;
 mod error;
@@ -86,6 +88,7 @@ pub use lamellar_bootstrap as bootstrap;
 
 pub use atomic::{AtomicOp, AtomicSupport, AtomicType, RemoteAtomic};
 pub use backend::{Capabilities, PeerPath};
+pub use collective::{Collectives, Reduce, ReduceOp};
 pub use error::{Error, ErrorKind, Result};
 pub use mailbox::Mailbox;
 pub use memory::SymAlloc;

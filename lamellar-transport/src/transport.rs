@@ -269,7 +269,7 @@ impl Transport {
         Team::new(pes, self.num_pes())
     }
 
-    fn check_member(&self, team: &Team) -> Result<()> {
+    pub(crate) fn check_member(&self, team: &Team) -> Result<()> {
         let me = self.my_pe();
         if team.len() > self.num_pes() || team.pes().iter().any(|&p| p >= self.num_pes()) {
             return Err(Error::BadPe {

@@ -6,6 +6,7 @@
 //! `cargo test --test conformance -- FILTER` runs only the runs whose name contains FILTER.
 
 mod cases;
+mod collectives;
 mod driver;
 mod messaging;
 
@@ -85,7 +86,9 @@ fn pe_main() {
     assert_eq!(t.path_to(t.num_pes()).unwrap_err().kind(), ErrorKind::BadPe);
     match mode.as_str() {
         "" => {
-            for (name, case) in cases::all().into_iter().chain(messaging::all()) {
+            for (name, case) in
+                cases::all().into_iter().chain(messaging::all()).chain(collectives::all())
+            {
                 case(&t);
                 t.barrier().unwrap_or_else(|e| panic!("barrier after {name}: {e}"));
                 if me == 0 {

@@ -9,8 +9,10 @@ use crate::backend::{Backend, Segment};
 use crate::backoff::Tries;
 use crate::dispatch::AnySegment;
 use crate::error::{Error, Result};
+use crate::heap::Block;
 use crate::team::Team;
 use crate::transport::Transport;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// A symmetric allocation: `len` bytes on every PE of its team, made by
@@ -22,9 +24,11 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 /// ucx the part stays mapped until the transport ends: UCX over tcp writes a peer's put
 /// without checking it against a key.)
 pub struct SymAlloc {
-    seg: AnySegment,
-    /// The segment's `local_base` as an address, read once: it never moves, and the
-    /// alignment check of every atomic needs it (one virtual call less per operation).
+    seg: Arc<AnySegment>,
+    /// Where this allocation starts in its segment: 0, or a [`SymHeap`](crate::SymHeap) block's place.
+    origin: usize,
+    /// This PE's part as an address, read once: it never moves, and the alignment check of
+    /// every atomic needs it (one virtual call less per operation).
     base_addr: usize,
     len: usize,
     team: Team,
@@ -34,6 +38,8 @@ pub struct SymAlloc {
     /// from the transport.
     npes: usize,
     transport: Transport,
+    /// A heap block goes back to its heap when freed or dropped.
+    _block: Option<Block>,
 }
 
 impl std::fmt::Debug for SymAlloc {
@@ -44,6 +50,18 @@ impl std::fmt::Debug for SymAlloc {
 
 impl SymAlloc {
     pub(crate) fn new(seg: AnySegment, len: usize, team: Team, transport: Transport) -> SymAlloc {
+        SymAlloc::carved(Arc::new(seg), 0, len, team, transport, None)
+    }
+
+    /// `len` bytes at `origin` of a segment shared with other allocations (a heap's).
+    pub(crate) fn carved(
+        seg: Arc<AnySegment>,
+        origin: usize,
+        len: usize,
+        team: Team,
+        transport: Transport,
+        block: Option<Block>,
+    ) -> SymAlloc {
         let n = transport.num_pes();
         let members = (team.len() != n).then(|| {
             let mut m = vec![false; n];
@@ -51,13 +69,15 @@ impl SymAlloc {
             m
         });
         SymAlloc {
-            base_addr: seg.local_base() as usize,
+            base_addr: seg.local_base() as usize + origin,
             seg,
+            origin,
             len,
             team,
             members,
             npes: n,
             transport,
+            _block: block,
         }
     }
 
@@ -87,7 +107,7 @@ impl SymAlloc {
     /// Start of this PE's own part. Other PEs may write it at any time: read it with
     /// [`SymAlloc::local_load`] or after a barrier, never through a `&[u8]` held across one.
     pub fn local_ptr(&self) -> *mut u8 {
-        self.seg().local_base()
+        self.base_addr as *mut u8
     }
 
     // The checks below run on every operation: inlined, with the building of an error (a
@@ -150,7 +170,7 @@ impl SymAlloc {
         self.check_pe(pe)?;
         self.check_range(offset, src.len())?;
         // SAFETY: `src` is a live borrow for the whole call; the range was checked.
-        unsafe { self.seg().put(pe, offset, src.as_ptr(), src.len()) }
+        unsafe { self.seg().put(pe, self.origin + offset, src.as_ptr(), src.len()) }
     }
 
     /// `put` for a caller that checked the range (the typed views): one check per operation.
@@ -158,7 +178,7 @@ impl SymAlloc {
     pub(crate) fn put_in_range(&self, pe: usize, offset: usize, src: &[u8]) -> Result<()> {
         self.check_pe(pe)?;
         // SAFETY: `src` is a live borrow for the whole call; the range was checked.
-        unsafe { self.seg().put(pe, offset, src.as_ptr(), src.len()) }
+        unsafe { self.seg().put(pe, self.origin + offset, src.as_ptr(), src.len()) }
     }
 
     /// Copies `dst.len()` bytes from `offset` on `pe`. Returns with the data in `dst`.
@@ -167,7 +187,7 @@ impl SymAlloc {
         self.check_pe(pe)?;
         self.check_range(offset, dst.len())?;
         // SAFETY: `dst` is a live exclusive borrow for the whole call; the range was checked.
-        unsafe { self.seg().get(pe, offset, dst.as_mut_ptr(), dst.len()) }
+        unsafe { self.seg().get(pe, self.origin + offset, dst.as_mut_ptr(), dst.len()) }
     }
 
     /// `get` for a caller that checked the range.
@@ -175,7 +195,7 @@ impl SymAlloc {
     pub(crate) fn get_in_range(&self, pe: usize, offset: usize, dst: &mut [u8]) -> Result<()> {
         self.check_pe(pe)?;
         // SAFETY: `dst` is a live exclusive borrow for the whole call; the range was checked.
-        unsafe { self.seg().get(pe, offset, dst.as_mut_ptr(), dst.len()) }
+        unsafe { self.seg().get(pe, self.origin + offset, dst.as_mut_ptr(), dst.len()) }
     }
 
     /// Any remote atomic: `operand` is the value to add/and/or/xor/set/swap (or the new value
@@ -228,7 +248,7 @@ impl SymAlloc {
             operand: operand.to_bits(),
             compare: compare.to_bits(),
         };
-        self.seg().atomic(pe, offset, req).map(T::from_bits)
+        self.seg().atomic(pe, self.origin + offset, req).map(T::from_bits)
     }
 
     pub fn atomic_fetch<T: RemoteAtomic>(&self, pe: usize, offset: usize) -> Result<T> {
@@ -371,13 +391,21 @@ impl SymAlloc {
         Ok(unsafe { self.local_ptr().add(offset) })
     }
 
-    pub(crate) fn segment(&self) -> &AnySegment {
-        self.seg()
+    /// The segment, and where this allocation starts in it (callers add it to offsets).
+    pub(crate) fn segment(&self) -> (&AnySegment, usize) {
+        (self.seg(), self.origin)
     }
 
     /// Collective over the team, and checked: every member must free the same allocation.
+    /// A [`SymHeap`](crate::SymHeap) block goes back to its heap instead (no communication).
     pub fn free(self) -> Result<()> {
-        self.seg.free()
+        if self._block.is_some() {
+            return Ok(());
+        }
+        match Arc::try_unwrap(self.seg) {
+            Ok(seg) => seg.free(),
+            Err(_) => Err(Error::InvalidArgument("the allocation's segment is shared".into())),
+        }
     }
 }
 

@@ -105,9 +105,10 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     ) -> Result<NbHandle<'scope, 'env, &'scope [u8]>> {
         dst.check_pe(pe)?;
         dst.check_range(offset, src.len())?;
+        let (seg, origin) = dst.segment();
         // SAFETY: `src` is borrowed for 'scope, and the scope completes the operation before
         // 'scope ends (in `complete_all` or the handle), so the backend never reads it after.
-        let token = unsafe { dst.segment().put_nb(pe, offset, src.as_ptr(), src.len())? };
+        let token = unsafe { seg.put_nb(pe, origin + offset, src.as_ptr(), src.len())? };
         self.track(token);
         Ok(NbHandle { scope: self, token, buf: Some(src) })
     }
@@ -123,9 +124,10 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     ) -> Result<NbHandle<'scope, 'env, &'scope mut [u8]>> {
         src.check_pe(pe)?;
         src.check_range(offset, dst.len())?;
+        let (seg, origin) = src.segment();
         // SAFETY: `dst` is exclusively borrowed for 'scope and moved into the handle, so no
         // one else touches it until the operation completes (before 'scope ends, see above).
-        let token = unsafe { src.segment().get_nb(pe, offset, dst.as_mut_ptr(), dst.len())? };
+        let token = unsafe { seg.get_nb(pe, origin + offset, dst.as_mut_ptr(), dst.len())? };
         self.track(token);
         Ok(NbHandle { scope: self, token, buf: Some(dst) })
     }

@@ -38,9 +38,10 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         };
         let result = Box::new(0u64);
         let slot = Box::into_raw(result);
+        let (seg, origin) = a.segment();
         // SAFETY: `slot` stays allocated until the token completes: the handle frees it only
         // after waiting (drop and wait both finish first), and a leaked handle leaks it.
-        let token = unsafe { a.segment().atomic_nb(pe, offset, req, slot) };
+        let token = unsafe { seg.atomic_nb(pe, origin + offset, req, slot) };
         let token = match token {
             Ok(t) => t,
             Err(e) => {

@@ -133,10 +133,12 @@ impl<T: Pod> SymArray<T> {
     /// member of the array's team. Rules for using it: the [`view`](crate::view) module.
     pub fn local_view(&self, pe: usize) -> Result<Option<PeerView<'_, T>>> {
         self.bytes().check_pe(pe)?;
-        let Some(base) = self.bytes().segment().peer_base(pe) else { return Ok(None) };
-        // SAFETY: the segment maps pe's part of `len` elements (peer_base's contract) for as
-        // long as the segment, which the array (borrowed for the view's life) owns; its base
-        // is page-aligned, so aligned for T.
-        Ok(Some(unsafe { PeerView::new(base.cast::<T>(), self.len()) }))
+        let (seg, origin) = self.bytes().segment();
+        let Some(base) = seg.peer_base(pe) else { return Ok(None) };
+        // SAFETY: the segment maps pe's part (peer_base's contract), whose `origin..` holds
+        // this array's `len` elements, for as long as the segment, which the array (borrowed
+        // for the view's life) holds; the base is page-aligned and `origin` a multiple of 64,
+        // so aligned for T.
+        Ok(Some(unsafe { PeerView::new(base.add(origin).cast::<T>(), self.len()) }))
     }
 }

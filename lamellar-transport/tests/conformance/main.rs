@@ -8,6 +8,7 @@
 mod cases;
 mod collectives;
 mod driver;
+mod heap;
 mod messaging;
 
 use lamellar_transport::{ErrorKind, Transport};
@@ -86,8 +87,11 @@ fn pe_main() {
     assert_eq!(t.path_to(t.num_pes()).unwrap_err().kind(), ErrorKind::BadPe);
     match mode.as_str() {
         "" => {
-            for (name, case) in
-                cases::all().into_iter().chain(messaging::all()).chain(collectives::all())
+            for (name, case) in cases::all()
+                .into_iter()
+                .chain(messaging::all())
+                .chain(collectives::all())
+                .chain(heap::all())
             {
                 case(&t);
                 t.barrier().unwrap_or_else(|e| panic!("barrier after {name}: {e}"));

@@ -32,7 +32,13 @@
 //!   and its [`NbHandle`]s belong to the thread that opened the scope; other threads open
 //!   their own. `quiet` covers the operations this PE issued before it, from any thread.
 //!   Collectives (`alloc`, `barrier`, `free`) are entered by one thread per PE at a time;
-//!   a [`Collectives`] serializes its calls itself.
+//!   a [`Collectives`] and a [`SymHeap`] are `Send` and `Sync` and serialize their calls
+//!   themselves (which must still come in the same order on every member).
+//! - Async: [`SymAlloc::put_async`] / [`SymAlloc::get_async`] give an [`AsyncOp`] that owns
+//!   its buffer (`Send + 'static`: any task of a multi-threaded executor may hold it), and
+//!   [`SymAlloc::wait_until_async`] a future on a word. Pending futures, handles included,
+//!   are woken by the transport's waker thread, not by themselves: an executor waiting on a
+//!   slow peer stays idle (the conformance suite measures it). No runtime is required.
 //! - Bad input (PE out of range or not in the team, range outside the allocation, misaligned
 //!   or unsupported atomic, mismatched collective sizes) is an [`Error`] before any byte moves.
 //!
@@ -54,6 +60,7 @@
 //! # Ok::<(), lamellar_transport::Error>(())
 //! ```
 
+mod async_ops;
 mod atomic;
 mod backend;
 mod backoff;
@@ -68,6 +75,7 @@ mod memory;
 pub mod nb;
 mod nb_atomic;
 mod node;
+mod reactor;
 mod signal;
 mod team;
 mod transport;
@@ -87,6 +95,7 @@ pub use lamellar_bootstrap::shm_prefix as shmem_prefix;
 /// How PEs find each other (re-exported: launchers and tools use its detection).
 pub use lamellar_bootstrap as bootstrap;
 
+pub use async_ops::{AsyncOp, WaitUntil};
 pub use atomic::{AtomicOp, AtomicSupport, AtomicType, RemoteAtomic};
 pub use backend::{Capabilities, PeerPath};
 pub use collective::{Collectives, Reduce, ReduceOp};

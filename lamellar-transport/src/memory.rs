@@ -396,6 +396,11 @@ impl SymAlloc {
         (self.seg(), self.origin)
     }
 
+    /// The segment shared, for an operation that may outlive this handle (`AsyncOp`).
+    pub(crate) fn segment_shared(&self) -> Arc<AnySegment> {
+        self.seg.clone()
+    }
+
     /// Collective over the team, and checked: every member must free the same allocation.
     /// A [`SymHeap`](crate::SymHeap) block goes back to its heap instead (no communication).
     pub fn free(self) -> Result<()> {

@@ -19,6 +19,7 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 /// Issues non-blocking operations whose buffers live at least as long as the scope.
 /// Created only by [`Transport::scope`].
@@ -110,7 +111,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         // 'scope ends (in `complete_all` or the handle), so the backend never reads it after.
         let token = unsafe { seg.put_nb(pe, origin + offset, src.as_ptr(), src.len())? };
         self.track(token);
-        Ok(NbHandle { scope: self, token, buf: Some(src) })
+        Ok(NbHandle { scope: self, token, buf: Some(src), since: None })
     }
 
     /// Starts copying `dst.len()` bytes from `offset` on `pe` into `dst`. The handle hands
@@ -129,7 +130,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         // one else touches it until the operation completes (before 'scope ends, see above).
         let token = unsafe { seg.get_nb(pe, origin + offset, dst.as_mut_ptr(), dst.len())? };
         self.track(token);
-        Ok(NbHandle { scope: self, token, buf: Some(dst) })
+        Ok(NbHandle { scope: self, token, buf: Some(dst), since: None })
     }
 
     /// Typed [`Scope::put_nb`]: elements of `src` to element `index` on `pe`.
@@ -166,6 +167,8 @@ pub struct NbHandle<'scope, 'env, B> {
     scope: &'scope Scope<'scope, 'env>,
     token: OpToken,
     buf: Option<B>,
+    /// When a poll first found it pending.
+    since: Option<Instant>,
 }
 
 impl<'scope, 'env, B> NbHandle<'scope, 'env, B> {
@@ -174,7 +177,7 @@ impl<'scope, 'env, B> NbHandle<'scope, 'env, B> {
         // Moving the token out leaves `self` complete, so its drop does not wait.
         let token = std::mem::replace(&mut self.token, OpToken::DONE);
         let buf = self.buf.take().map(f);
-        NbHandle { scope: self.scope, token, buf }
+        NbHandle { scope: self.scope, token, buf, since: self.since }
     }
 
     /// Has it completed? Never blocks.
@@ -219,14 +222,15 @@ impl<B> Drop for NbHandle<'_, '_, B> {
 impl<B: Unpin> Future for NbHandle<'_, '_, B> {
     type Output = Result<B>;
 
-    /// Polls the backend once; when not complete, asks to be polled again (the transport has
-    /// no interrupt to wake on, so progress is made by polling).
+    /// Polls the backend once; when not complete, the transport's waker thread wakes the
+    /// task to poll again (`reactor.rs`), sooner for a fresh operation than for one that has
+    /// waited long: an executor does not spin on it.
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<B>> {
         let this = self.get_mut();
         match this.is_complete() {
             Ok(true) => Poll::Ready(Ok(this.buf.take().expect("buffer present until completion"))),
             Ok(false) => {
-                cx.waker().wake_by_ref();
+                this.scope.transport.wake_later(cx.waker(), &mut this.since);
                 Poll::Pending
             }
             Err(e) => Poll::Ready(Err(e)),

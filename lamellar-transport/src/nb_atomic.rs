@@ -51,7 +51,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
             }
         };
         self.track(token);
-        Ok(AtomicHandle { scope: self, token, slot, _t: PhantomData })
+        Ok(AtomicHandle { scope: self, token, slot, since: None, _t: PhantomData })
     }
 
     /// [`Scope::atomic_nb`] with `FetchAdd`.
@@ -73,6 +73,8 @@ pub struct AtomicHandle<'scope, 'env, T: RemoteAtomic> {
     token: OpToken,
     /// The old value's slot, written by the backend until the token completes.
     slot: *mut u64,
+    /// When a poll first found it pending.
+    since: Option<std::time::Instant>,
     _t: PhantomData<T>,
 }
 
@@ -135,13 +137,14 @@ impl<T: RemoteAtomic> Drop for AtomicHandle<'_, '_, T> {
 impl<T: RemoteAtomic + Unpin> Future for AtomicHandle<'_, '_, T> {
     type Output = Result<T>;
 
-    /// Polls the transport once; asks to be polled again while the atomic is in flight.
+    /// Polls the transport once; while the atomic is in flight, the transport's waker thread
+    /// wakes the task to poll again (as for [`NbHandle`](crate::NbHandle)).
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T>> {
         let this = self.get_mut();
         match this.is_complete() {
             Ok(true) => Poll::Ready(Ok(this.value())),
             Ok(false) => {
-                cx.waker().wake_by_ref();
+                this.scope.transport().wake_later(cx.waker(), &mut this.since);
                 Poll::Pending
             }
             Err(e) => Poll::Ready(Err(e)),

@@ -6,13 +6,14 @@ use crate::config;
 use crate::dispatch::AnyBackend;
 use crate::error::{Error, Result};
 use crate::memory::SymAlloc;
+use crate::reactor::Reactor;
 use crate::team::Team;
 use crate::typed::{SymArray, bytes_for};
 use bytemuck::Pod;
 use lamellar_bootstrap::Job;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The job's bootstrap, shared by the transport and its backend (which finalizes it, and
 /// for ROFI serves its exchange).
@@ -56,6 +57,8 @@ struct Inner {
     nodes: Vec<usize>,
     hosts: Vec<String>,
     finalized: AtomicBool,
+    /// Wakes pending futures (started at the first one).
+    reactor: Reactor,
 }
 
 impl Drop for Inner {
@@ -128,6 +131,7 @@ impl Builder {
             nodes,
             hosts,
             finalized: AtomicBool::new(false),
+            reactor: Reactor::default(),
         };
         Ok(Transport { inner: Arc::new(inner) })
     }
@@ -188,6 +192,13 @@ impl Transport {
     #[inline]
     pub(crate) fn backend(&self) -> &AnyBackend {
         &self.inner.backend
+    }
+
+    /// For a pending future: its waker is woken by the transport's waker thread, after a
+    /// nap that grows with how long the future has waited (since its first pending poll).
+    pub(crate) fn wake_later(&self, waker: &std::task::Waker, since: &mut Option<Instant>) {
+        let since = *since.get_or_insert_with(Instant::now);
+        self.inner.reactor.register(waker, since);
     }
 
     /// This PE's index, `0..num_pes()`.

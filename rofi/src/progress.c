@@ -335,6 +335,13 @@ int rofi_poll(void)
  * PE that stops calling in after polling is served again within two naps
  * (the first still sees its last polls): tests/t_away checks it. */
 #define NAP_FIRST_NS 20000L
+/* Naps while nothing happens (no traffic, no calls): growing from
+ * NAP_FIRST_NS to this cap, so an idle or computing PE costs well under 1 %
+ * of a core (20 us naps cost a fifth of one), and a request to it after a
+ * long silence waits at most one nap.  Traffic the thread finds resets the
+ * nap and is followed by IDLE_SPINS yields, for the requests that follow. */
+#define NAP_IDLE_MAX_NS (NAP_FIRST_NS << 6)  /* 1.28 ms */
+#define IDLE_SPINS 2000u
 #define NAP_POLLING_MAX_NS (NAP_FIRST_NS << 8)  /* 5.12 ms */
 #define NAP_CALLING_MAX_NS (NAP_FIRST_NS << 6)  /* 1.28 ms */
 
@@ -342,7 +349,7 @@ static void *progress_main(void *arg)
 {
     (void)arg;
     unsigned idle = 0;
-    long nap_ns = NAP_FIRST_NS;
+    long nap_ns = NAP_FIRST_NS, idle_nap_ns = NAP_FIRST_NS;
     unsigned long calls_seen = atomic_load(&rofi.calls), polls_seen = atomic_load(&rofi.polls);
     while (!atomic_load(&rofi.progress_stop)) {
         int n = 0;
@@ -374,7 +381,10 @@ static void *progress_main(void *arg)
             nanosleep(&ts, NULL);
             if (nap_ns < cap)
                 nap_ns *= 2;
-            idle = 0;
+            /* The application's own calls served its peers: no spinning
+             * after them, and the idle naps go on growing (only traffic the
+             * thread finds itself shortens them). */
+            idle = IDLE_SPINS;
             continue;
         }
         nap_ns = NAP_FIRST_NS;
@@ -382,13 +392,17 @@ static void *progress_main(void *arg)
         rofi_unlock();
         if (n > 0) {
             idle = 0;
-        } else if (++idle < 2000) {
+            idle_nap_ns = NAP_FIRST_NS;
+        } else if (idle < IDLE_SPINS) {
+            idle++;
             sched_yield(); /* stay responsive right after traffic */
         } else {
-            /* Idle for a while: back off so an oversubscribed node keeps
-             * its cores for the application. */
-            struct timespec ts = { 0, 20000 };
+            /* Idle: back off so an oversubscribed node keeps its cores for
+             * the application, and an idle PE costs next to nothing. */
+            struct timespec ts = { 0, idle_nap_ns };
             nanosleep(&ts, NULL);
+            if (idle_nap_ns < NAP_IDLE_MAX_NS)
+                idle_nap_ns *= 2;
         }
     }
     return NULL;

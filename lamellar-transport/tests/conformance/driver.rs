@@ -403,6 +403,12 @@ fn runs() -> Vec<Run> {
             cmd: c,
             check: Box::new(expect_success),
         });
+        let c = pe_command(&l, &exe, &cfg, 2, "async_slow_peer");
+        v.push(Run {
+            name: format!("{}/async-wait-on-a-slow-peer-does-not-spin", cfg.name),
+            cmd: c,
+            check: Box::new(expect_success),
+        });
         let c = pe_command(&l, &exe, &cfg, 2, "drop_while_peer_puts");
         v.push(Run {
             name: format!("{}/dropped-allocation-while-peer-puts", cfg.name),

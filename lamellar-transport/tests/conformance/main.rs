@@ -5,6 +5,7 @@
 //!
 //! `cargo test --test conformance -- FILTER` runs only the runs whose name contains FILTER.
 
+mod asyncs;
 mod cases;
 mod collectives;
 mod driver;
@@ -92,6 +93,7 @@ fn pe_main() {
                 .chain(messaging::all())
                 .chain(collectives::all())
                 .chain(heap::all())
+                .chain(asyncs::all())
             {
                 case(&t);
                 t.barrier().unwrap_or_else(|e| panic!("barrier after {name}: {e}"));
@@ -123,6 +125,10 @@ fn pe_main() {
         }
         // Only the threads case, under a short limit: a quiet starved by the posts it waits
         // for (ROFI's unfair lock once kept them out for seconds) ends in Timeout and fails.
+        "async_slow_peer" => {
+            asyncs::slow_peer(&t);
+            t.finalize().unwrap();
+        }
         "threads" => {
             cases::threads_issue_and_quiet(&t);
             t.barrier().unwrap();

@@ -4,8 +4,8 @@
 # then checks formatting and lints (cargo fmt, clippy -D warnings) and runs every test of the
 # workspace: the Rust tests (conformance suite on every compiled
 # backend under lamellar-run, hydra, Open MPI, srun with PMI-2 and PMIx, across two hosts,
-# and as a singleton; launcher; bench; untrusted input fuzzed), and ROFI's own C tests (make
-# check), plain and under AddressSanitizer + UndefinedBehaviorSanitizer.
+# and as a singleton; launcher; bench; untrusted input fuzzed), the safe layer under Miri, and
+# ROFI's own C tests (make check), plain and under AddressSanitizer + UndefinedBehaviorSanitizer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -64,6 +64,17 @@ echo "== cargo test (workspace; features $FEATURES)"
 cargo test --workspace --release --features "$FEATURES" 2>&1
 echo "== criterion benches, each once (test mode), on every backend"
 cargo bench -p lamellar-bench --features "$FEATURES" --bench transport -- --test 2>&1
+
+# Miri over what it can interpret: the safe layer on the heap-memory backend double
+# (bounds and offset arithmetic, heap blocks, scopes, handles, futures; src/double_tests.rs).
+# Miri needs a nightly toolchain; rustup fetches it with the component.
+echo "== miri: the safe layer over the backend double"
+if command -v rustup >/dev/null &&
+    rustup toolchain install nightly --profile minimal --component miri >/dev/null 2>&1; then
+    cargo +nightly miri test -p lamellar-transport --lib --no-default-features -- miri_ 2>&1
+else
+    echo "== miri: no rustup nightly toolchain with miri can be installed here"; exit 1
+fi
 
 if [ -f rofi/configure.ac ]; then
     echo "== rofi: make check"

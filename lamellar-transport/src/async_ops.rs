@@ -81,7 +81,7 @@ impl SymAlloc {
         offset: usize,
         pred: F,
     ) -> Result<WaitUntil<'_, T, F>> {
-        let word = self.local_word::<T>(offset)? as usize;
+        let word = self.local_word::<T>(offset)?;
         Ok(WaitUntil { alloc: self, word, pred, since: None, _t: std::marker::PhantomData })
     }
 }
@@ -131,12 +131,16 @@ impl Drop for AsyncOp {
 #[must_use = "a wait happens when awaited"]
 pub struct WaitUntil<'a, T, F> {
     alloc: &'a SymAlloc,
-    /// The checked word's address.
-    word: usize,
+    /// The checked word.
+    word: *mut u8,
     pred: F,
     since: Option<Instant>,
     _t: std::marker::PhantomData<fn() -> T>,
 }
+
+// SAFETY: the word belongs to the borrowed allocation, which is Sync (peers write it too,
+// every access is an atomic load); the future only loads it, from whichever thread polls.
+unsafe impl<T, F: Send> Send for WaitUntil<'_, T, F> {}
 
 impl<T: RemoteAtomic, F: FnMut(T) -> bool + Unpin> Future for WaitUntil<'_, T, F> {
     type Output = Result<T>;
@@ -150,7 +154,7 @@ impl<T: RemoteAtomic, F: FnMut(T) -> bool + Unpin> Future for WaitUntil<'_, T, F
         }
         // SAFETY: local_word checked the word (in range, aligned); the borrowed allocation
         // keeps it mapped.
-        let seen = unsafe { load_word::<T>(this.word as *mut u8) };
+        let seen = unsafe { load_word::<T>(this.word) };
         if (this.pred)(seen) {
             return Poll::Ready(Ok(seen));
         }

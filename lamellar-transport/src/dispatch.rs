@@ -21,6 +21,8 @@ pub enum AnyBackend {
     Rofi(crate::rofi::RofiBackend),
     #[cfg(feature = "ucx")]
     Ucx(crate::ucx::UcxBackend),
+    #[cfg(test)]
+    Double(crate::double::DoubleBackend),
 }
 
 /// One allocation of the backend of this process.
@@ -31,6 +33,8 @@ pub enum AnySegment {
     Rofi(crate::rofi::segment::RofiSegment),
     #[cfg(feature = "ucx")]
     Ucx(crate::ucx::segment::UcxSegment),
+    #[cfg(test)]
+    Double(crate::double::DoubleSegment),
 }
 
 /// `each!(value, Enum, b => expr)`: `expr` with `b` bound to the backend inside `value`.
@@ -43,6 +47,8 @@ macro_rules! each {
             $enum::Rofi($b) => $body,
             #[cfg(feature = "ucx")]
             $enum::Ucx($b) => $body,
+            #[cfg(test)]
+            $enum::Double($b) => $body,
         }
     };
 }

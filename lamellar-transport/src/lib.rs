@@ -67,6 +67,10 @@ mod backoff;
 mod collective;
 pub mod config;
 mod dispatch;
+#[cfg(test)]
+mod double;
+#[cfg(test)]
+mod double_tests;
 mod error;
 mod heap;
 mod mailbox;

@@ -107,7 +107,8 @@ impl SymAlloc {
     /// Start of this PE's own part. Other PEs may write it at any time: read it with
     /// [`SymAlloc::local_load`] or after a barrier, never through a `&[u8]` held across one.
     pub fn local_ptr(&self) -> *mut u8 {
-        self.base_addr as *mut u8
+        // SAFETY: the allocation's `len` bytes start at `origin` inside the segment's part.
+        unsafe { self.seg().local_base().add(self.origin) }
     }
 
     // The checks below run on every operation: inlined, with the building of an error (a

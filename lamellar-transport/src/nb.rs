@@ -111,7 +111,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         // 'scope ends (in `complete_all` or the handle), so the backend never reads it after.
         let token = unsafe { seg.put_nb(pe, origin + offset, src.as_ptr(), src.len())? };
         self.track(token);
-        Ok(NbHandle { scope: self, token, buf: Some(src), since: None })
+        Ok(NbHandle::new(self, token, src.as_ptr().cast_mut(), src.len()))
     }
 
     /// Starts copying `dst.len()` bytes from `offset` on `pe` into `dst`. The handle hands
@@ -126,11 +126,15 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         src.check_pe(pe)?;
         src.check_range(offset, dst.len())?;
         let (seg, origin) = src.segment();
-        // SAFETY: `dst` is exclusively borrowed for 'scope and moved into the handle, so no
-        // one else touches it until the operation completes (before 'scope ends, see above).
-        let token = unsafe { seg.get_nb(pe, origin + offset, dst.as_mut_ptr(), dst.len())? };
+        // One pointer for the backend and the handle: a second reborrow of `dst` would end
+        // the first pointer's right to write.
+        let (ptr, len) = (dst.as_mut_ptr(), dst.len());
+        // SAFETY: `dst` is exclusively borrowed for 'scope and given up to the handle (as
+        // this pointer), so no one else touches it until the operation completes (before
+        // 'scope ends, see above).
+        let token = unsafe { seg.get_nb(pe, origin + offset, ptr, len)? };
         self.track(token);
-        Ok(NbHandle { scope: self, token, buf: Some(dst), since: None })
+        Ok(NbHandle::new(self, token, ptr, len))
     }
 
     /// Typed [`Scope::put_nb`]: elements of `src` to element `index` on `pe`.
@@ -142,7 +146,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         src: &'scope [T],
     ) -> Result<NbHandle<'scope, 'env, &'scope [T]>> {
         let off = dst.byte_offset(index, src.len())?;
-        Ok(self.put_nb(dst.bytes(), pe, off, bytemuck::cast_slice(src))?.map_buf(|_| src))
+        Ok(self.put_nb(dst.bytes(), pe, off, bytemuck::cast_slice(src))?.cast())
     }
 
     /// Typed [`Scope::get_nb`]: elements from element `index` on `pe` into `dst`.
@@ -154,30 +158,84 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         dst: &'scope mut [T],
     ) -> Result<NbHandle<'scope, 'env, &'scope mut [T]>> {
         let off = src.byte_offset(index, dst.len())?;
-        let h = self.get_nb(src.bytes(), pe, off, bytemuck::cast_slice_mut(dst))?;
-        // The bytes came from a `[T]` (non-zero-sized, see `alloc_array`), so casting back
-        // cannot fail on size or alignment.
-        Ok(h.map_buf(bytemuck::cast_slice_mut))
+        // The bytes come from a `[T]` and go back to one: same address, same size.
+        Ok(self.get_nb(src.bytes(), pe, off, bytemuck::cast_slice_mut(dst))?.cast())
+    }
+}
+
+/// A buffer a non-blocking operation may use: a slice of `Pod` elements, shared (a put's
+/// source) or exclusive (a get's destination). Sealed.
+pub trait NbBuf: sealed::Sealed + Unpin {
+    /// # Safety
+    /// `ptr` and `bytes` are those of a slice of this type whose borrow is still live and
+    /// not otherwise in use.
+    #[doc(hidden)]
+    unsafe fn from_raw(ptr: *mut u8, bytes: usize) -> Self;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl<T> Sealed for &[T] {}
+    impl<T> Sealed for &mut [T] {}
+}
+
+impl<T: Pod> NbBuf for &[T] {
+    unsafe fn from_raw(ptr: *mut u8, bytes: usize) -> Self {
+        // SAFETY: the caller's promise; the length in T is exact (the bytes came from a [T]).
+        unsafe { std::slice::from_raw_parts(ptr.cast::<T>(), bytes / size_of::<T>().max(1)) }
+    }
+}
+
+impl<T: Pod> NbBuf for &mut [T] {
+    unsafe fn from_raw(ptr: *mut u8, bytes: usize) -> Self {
+        // SAFETY: as above, and the borrow was exclusive.
+        unsafe { std::slice::from_raw_parts_mut(ptr.cast::<T>(), bytes / size_of::<T>().max(1)) }
     }
 }
 
 /// A non-blocking operation in flight. Completes on `wait()`, when awaited, or when dropped;
 /// gives back the buffer it borrowed.
-pub struct NbHandle<'scope, 'env, B> {
+///
+/// It keeps the buffer as an address and a length, and makes the reference again only once
+/// the operation is complete: a reference held meanwhile would claim the buffer while the
+/// backend still writes it (Miri's aliasing models call that undefined behaviour).
+pub struct NbHandle<'scope, 'env, B: NbBuf> {
     scope: &'scope Scope<'scope, 'env>,
     token: OpToken,
-    buf: Option<B>,
+    /// The buffer's address and length in bytes; None once handed back.
+    buf: Option<(*mut u8, usize)>,
     /// When a poll first found it pending.
     since: Option<Instant>,
+    _buf: PhantomData<B>,
 }
 
-impl<'scope, 'env, B> NbHandle<'scope, 'env, B> {
-    /// The same operation, handing back `f(buffer)` instead of the buffer.
-    fn map_buf<C>(mut self, f: impl FnOnce(B) -> C) -> NbHandle<'scope, 'env, C> {
+impl<'scope, 'env, B: NbBuf> NbHandle<'scope, 'env, B> {
+    fn new(scope: &'scope Scope<'scope, 'env>, token: OpToken, ptr: *mut u8, bytes: usize) -> Self {
+        NbHandle { scope, token, buf: Some((ptr, bytes)), since: None, _buf: PhantomData }
+    }
+
+    /// The same operation, handing back the buffer as a slice of another `Pod` type over
+    /// the same bytes.
+    fn cast<C: NbBuf>(mut self) -> NbHandle<'scope, 'env, C> {
         // Moving the token out leaves `self` complete, so its drop does not wait.
         let token = std::mem::replace(&mut self.token, OpToken::DONE);
-        let buf = self.buf.take().map(f);
-        NbHandle { scope: self.scope, token, buf, since: self.since }
+        NbHandle {
+            scope: self.scope,
+            token,
+            buf: self.buf.take(),
+            since: self.since,
+            _buf: PhantomData,
+        }
+    }
+
+    /// The buffer, once complete.
+    fn hand_back(&mut self) -> Result<B> {
+        let (ptr, bytes) = self.buf.take().ok_or_else(|| {
+            Error::InvalidArgument("a non-blocking handle polled after it completed".into())
+        })?;
+        // SAFETY: the operation is complete (callers check), so nothing else uses the buffer;
+        // its borrow lives for 'scope, which outlives the handle; the parts are the slice's.
+        Ok(unsafe { B::from_raw(ptr, bytes) })
     }
 
     /// Has it completed? Never blocks.
@@ -197,7 +255,7 @@ impl<'scope, 'env, B> NbHandle<'scope, 'env, B> {
     /// Blocks until complete (within the job timeout) and returns the buffer.
     pub fn wait(mut self) -> Result<B> {
         self.finish()?;
-        Ok(self.buf.take().expect("buffer present until completion"))
+        self.hand_back()
     }
 
     fn finish(&mut self) -> Result<()> {
@@ -210,7 +268,7 @@ impl<'scope, 'env, B> NbHandle<'scope, 'env, B> {
     }
 }
 
-impl<B> Drop for NbHandle<'_, '_, B> {
+impl<B: NbBuf> Drop for NbHandle<'_, '_, B> {
     /// Waits for the operation; an error goes to the scope, which returns it at its end.
     fn drop(&mut self) {
         if let Err(e) = self.finish() {
@@ -219,7 +277,7 @@ impl<B> Drop for NbHandle<'_, '_, B> {
     }
 }
 
-impl<B: Unpin> Future for NbHandle<'_, '_, B> {
+impl<B: NbBuf> Future for NbHandle<'_, '_, B> {
     type Output = Result<B>;
 
     /// Polls the backend once; when not complete, the transport's waker thread wakes the
@@ -228,7 +286,7 @@ impl<B: Unpin> Future for NbHandle<'_, '_, B> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<B>> {
         let this = self.get_mut();
         match this.is_complete() {
-            Ok(true) => Poll::Ready(Ok(this.buf.take().expect("buffer present until completion"))),
+            Ok(true) => Poll::Ready(this.hand_back()),
             Ok(false) => {
                 this.scope.transport.wake_later(cx.waker(), &mut this.since);
                 Poll::Pending

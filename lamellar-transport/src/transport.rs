@@ -178,6 +178,25 @@ fn open_backend(name: &str, job: SharedJob, yields: bool, timeout: Duration) -> 
 }
 
 impl Transport {
+    /// A job of one PE on the heap-memory backend double (`double.rs`), for Miri.
+    #[cfg(test)]
+    pub(crate) fn double() -> Transport {
+        let backend = AnyBackend::Double(crate::double::DoubleBackend::default());
+        let support =
+            AtomicOp::ALL.map(|op| AtomicType::ALL.map(|ty| backend.atomic_support(op, ty)));
+        let inner = Inner {
+            backend,
+            world: Team::world(1),
+            support,
+            timeout: Duration::from_secs(5),
+            nodes: vec![0],
+            hosts: vec!["double".into()],
+            finalized: AtomicBool::new(false),
+            reactor: Reactor::default(),
+        };
+        Transport { inner: Arc::new(inner) }
+    }
+
     /// Joins the job with the backend and timeout from the environment
     /// (`LAMELLAR_TRANSPORT`, `LAMELLAR_TIMEOUT`); a program started without a launcher is a
     /// job of one PE.

@@ -33,24 +33,29 @@ fn main() {
     rofi_baseline(&root);
 }
 
-/// Compiles the raw libfabric baseline (benches/raw-ofi) with the libfabric rofi-sys found,
-/// its `main` renamed so that the `ofi-baseline` binary can call it.
+/// Compiles the raw libfabric baseline (benches/raw-ofi) against the libfabric rofi-sys found,
+/// its `main` renamed so that the `ofi-baseline` binary can call it. It uses nothing of ROFI's,
+/// only libfabric's headers and library.
 #[cfg(feature = "rofi")]
 fn rofi_baseline(root: &Path) {
     build_support::rpath_from_deps(&["rofi"]);
-    let src = root.join("benches/raw-ofi/ofi_baseline.c");
-    println!("cargo:rerun-if-changed={}", src.display());
+    let dir = root.join("benches/raw-ofi");
+    let sources = ["ofi_baseline.c", "fabric_select.c", "pmi1.c"];
+    for f in sources.iter().chain(&["fabric_select.h", "pmi1.h"]) {
+        println!("cargo:rerun-if-changed={}", dir.join(f).display());
+    }
     let mut b = cc::Build::new();
-    b.file(&src)
+    b.files(sources.iter().map(|f| dir.join(f)))
         .define("main", "ofi_baseline_main")
         .flag("-std=gnu11")
-        .include(root.join("rofi/include"))
-        .include(root.join("rofi/src"))
         .opt_level(2)
-        .warnings(false);
+        .warnings(true)
+        .extra_warnings(true);
     if let Ok(ofi_root) = std::env::var("DEP_ROFI_OFI_ROOT") {
         b.include(Path::new(&ofi_root).join("include"));
     }
+    // With a library target, Cargo passes link libraries to it alone: the `ofi-baseline`
+    // binary gets them through `lamellar_bench::raw_ofi`.
     b.compile("ofi_baseline");
     println!("cargo:rustc-link-lib=fabric");
     println!("cargo:rustc-link-lib=pthread");

@@ -5,10 +5,13 @@
 //!
 //! Per backend: 8 B put / get / fetch_add / compare_swap through the byte API (`SymAlloc`)
 //! and through the typed API (`SymArray<u64>`), so the typed layer's cost is a number;
-//! 64 KiB and 1 MiB put bandwidth (a window of 64 `put_nb` then a quiet); barrier. The
-//! provider or transport set comes from the environment (ROFI_PROVIDER, UCX_TLS).
+//! 64 KiB and 1 MiB put bandwidth (a window of 64 `put_nb` then a quiet); barrier. Under the
+//! 8 B ops, `bare/*`: on shmem the hardware alone (`lamellar_bench::bare`, the loops of
+//! lamellar-bench's `limits` rows), on rofi the same calls straight into ROFI. The provider
+//! or transport set comes from the environment (ROFI_PROVIDER, UCX_TLS).
 
 use criterion::{BenchmarkId, Criterion, Throughput};
+use lamellar_bench::bare;
 use lamellar_transport::{Result, SymAlloc, SymArray, Transport, compiled_backends};
 use std::time::{Duration, Instant};
 
@@ -172,32 +175,17 @@ fn bench(
         b.iter(|| ok(words.put_one(peer, 0, 7).and_then(|_| t.quiet())))
     });
     g.bench_function("get/typed_one", |b| b.iter(|| ok(words.get_one(peer, 0))));
-    // The hardware under them, on the same word, where the backend maps it here (shmem).
+    // The hardware under them, on the same word, where the backend maps it here (shmem): the
+    // loops of lamellar-bench's `limits` rows, timed by criterion.
     if let Some(view) = words.local_view(peer)? {
-        use std::sync::atomic::{AtomicU64, Ordering, fence};
-        let p = view.as_ptr();
-        // SAFETY: `p` is the peer's aligned u64, mapped while `words` lives; PE 1
-        // only waits meanwhile.
-        g.bench_function("bare/store_fence", |b| {
-            b.iter(|| {
-                // SAFETY: `p` is the peer's aligned u64, mapped while `words` lives; PE 1 only
-                // waits meanwhile.
-                unsafe { p.write_volatile(std::hint::black_box(7)) };
-                fence(Ordering::SeqCst)
-            })
-        });
-        // SAFETY: as for the store above.
-        g.bench_function("bare/load", |b| b.iter(|| unsafe { p.read_volatile() }));
-        // What a get into a buffer is at the least: the load, and a store into the buffer.
-        let mut sink = [0u64; 1];
-        g.bench_function("bare/load_store", |b| {
-            // SAFETY: as above; `sink` is ours.
-            b.iter(|| unsafe { std::ptr::write_volatile(sink.as_mut_ptr(), p.read_volatile()) })
-        });
-        g.bench_function("bare/xadd", |b| {
-            // SAFETY: as above; the word is only accessed atomically while this runs.
-            b.iter(|| unsafe { AtomicU64::from_ptr(p) }.fetch_add(1, Ordering::SeqCst))
-        });
+        // SAFETY: the peer's u64, aligned and mapped while `view` lives (to the end of this
+        // block); PE 1 only waits meanwhile, and the word is touched by these loops alone.
+        let word = unsafe { bare::Word::new(view.as_ptr()) };
+        for op in bare::WordOp::ALL {
+            g.bench_function(format!("bare/{}", op.name()), |b| {
+                b.iter_custom(|n| bare::time(op, &word, n))
+            });
+        }
     }
     #[cfg(feature = "rofi")]
     if t.backend_name() == "rofi" {

@@ -2,12 +2,17 @@
  * ofi_baseline.c - what libfabric itself delivers, for comparison with
  * ROFI and the lamellar-transport backends.
  *
- * Same provider selection (ROFI_PROVIDER / ROFI_DOMAIN, exact names, same
- * hints) and the same completion levels as ROFI (puts with
+ * Same provider selection as ROFI (ROFI_PROVIDER / ROFI_DOMAIN, exact names
+ * or comma-separated preference lists, the same capabilities asked of
+ * fi_getinfo: see fabric_select.c) and the same completion levels (puts with
  * FI_DELIVERY_COMPLETE, gets and fetch_add complete when the data is
  * local), but no ROFI layer: one fi_writemsg / fi_readmsg /
  * fi_fetch_atomicmsg and a CQ poll.  PE 1 is the target and only spins on
  * its CQ (ideal target progress); PE 0 measures.  PEs >= 2 just wait.
+ *
+ * It shares no code with ROFI, the library it is the baseline for: its
+ * provider selection is fabric_select.c, its bootstrap its own PMI-1 client
+ * (pmi1.c), its clock clock_gettime.
  *
  * Ops (definitions match the harness):
  *   put       8 B fi_write + wait for its (delivery) completion
@@ -22,9 +27,10 @@
  * slow op the way a runtime issuing many ops sees it.
  * Output: one JSON object per line on stdout (PE 0).
  *
- * Build (from the workspace root; the PMI client is ROFI's, compiled in):
- *   cc -O2 -std=gnu11 -Irofi/include -Irofi/src \
- *      benches/raw-ofi/ofi_baseline.c -o ofi_baseline -lfabric -lpthread
+ * Build (from the workspace root):
+ *   cd benches/raw-ofi &&
+ *   cc -O2 -std=gnu11 ofi_baseline.c fabric_select.c pmi1.c -o ofi_baseline \
+ *      -lfabric -lpthread
  * Run:
  *   ROFI_PROVIDER=shm lamellar-run -n 2 ./ofi_baseline   (or mpiexec -n 2)
  *   env OFI_BASELINE_ITERS=N scales the latency loops (default 20000);
@@ -36,23 +42,33 @@
  *   OFI_BASELINE_IDLE_THREAD=1 starts one thread that only sleeps: glibc then
  *   takes its multi-threaded paths (cancellable syscalls, malloc locking), as
  *   in every program with a second thread - ROFI's progress thread, or a
- *   runtime's workers.  On tcp;ofi_rxm that alone cost raw libfabric 2-7 %
- *   of an 8 B op in one run here (16 rounds) and 0 (0.99-1.02, 20 rounds) in
- *   a later one: within this machine's noise.  "threads" in the output says
- *   which ran.
+ *   runtime's workers - so that cost can be told apart from the library's.
+ *   "threads" in the output says which ran.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
+#include <time.h>
 #include <unistd.h>
 
-#include "rofi_internal.h"
+#include <rdma/fabric.h>
+#include <rdma/fi_atomic.h>
+#include <rdma/fi_cm.h>
+#include <rdma/fi_domain.h>
+#include <rdma/fi_endpoint.h>
+#include <rdma/fi_errno.h>
+#include <rdma/fi_rma.h>
 
-/* Bootstrap only: ROFI's PMI-1 client and its error/clock helpers. */
-#include "clock.c"
-#include "error.c"
-#include "pmi.c"
+#include "fabric_select.h"
+#include "pmi1.h"
+
+/* Waits on others end in an error after these bounds rather than hang the
+ * job: a completion, and another PE (PMI replies, PE 1's wait for PE 0's
+ * end), which may have a whole measurement run to do in between. */
+#define COMPLETION_WAIT_S 60.0
+#define PE_WAIT_S 600.0
 
 #define BUF_SIZE (1u << 20)
 #define FLAG_OFF BUF_SIZE          /* done flag, written by PE 0 into PE 1 */
@@ -74,7 +90,12 @@ static struct {
     int rank, size;
 } g;
 
-static struct fi_context2 ctx; /* one context for every op: we count CQEs */
+/* A provider that asks for FI_CONTEXT owns an op's context until its completion:
+ * each op in flight gets its own, from a ring as large as the largest window. */
+#define MAX_WINDOW 1024
+static struct fi_context2 ctxs[MAX_WINDOW];
+static unsigned ctx_next;
+static void *op_ctx(void) { return &ctxs[ctx_next++ % MAX_WINDOW]; }
 static int threads = 1;         /* 2 with OFI_BASELINE_IDLE_THREAD */
 
 static void *idle_thread(void *arg)
@@ -97,52 +118,39 @@ static void cleanup(void)
     g.mr = NULL, g.ep = NULL, g.cq = NULL, g.av = NULL, g.domain = NULL, g.fabric = NULL;
 }
 
-static void die(const char *what, long rc)
+static double now_s(void)
 {
-    fprintf(stderr, "ofi_baseline[pe %d]: %s failed: %ld (%s) %s\n", g.rank, what, rc,
-            rc < 0 ? fi_strerror((int)-rc) : "", rofi_last_error());
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void die_because(const char *what, const char *why)
+{
+    fprintf(stderr, "ofi_baseline[pe %d]: %s: %s\n", g.rank, what, why);
     cleanup();
     exit(1);
 }
 
-/* Same hints as ROFI (src/provider.c); the first exact match wins. */
-static struct fi_info *select_info(const char *prov, const char *dom)
+/* A failed libfabric call: rc is its (negative) return value. */
+static void die(const char *what, long rc)
 {
-    for (int atomic = 1; atomic >= 0; atomic--) {
-        struct fi_info *h = fi_allocinfo(), *list = NULL, *found = NULL;
-        h->caps = FI_RMA | FI_TAGGED | (atomic ? FI_ATOMIC : 0);
-        h->ep_attr->type = FI_EP_RDM;
-        h->mode = FI_CONTEXT | FI_CONTEXT2;
-        h->domain_attr->mr_mode = FI_MR_VIRT_ADDR | FI_MR_ALLOCATED | FI_MR_PROV_KEY |
-                                  FI_MR_LOCAL | FI_MR_ENDPOINT;
-        h->domain_attr->threading = FI_THREAD_DOMAIN;
-        if (prov)
-            h->fabric_attr->prov_name = strdup(prov);
-        if (dom)
-            h->domain_attr->name = strdup(dom);
-        if (fi_getinfo(FI_VERSION(1, 13), NULL, NULL, 0, h, &list) == 0)
-            for (struct fi_info *i = list; i && !found; i = i->next)
-                if ((!prov || !strcmp(i->fabric_attr->prov_name, prov)) &&
-                    (!dom || !strcmp(i->domain_attr->name, dom)))
-                    found = fi_dupinfo(i);
-        fi_freeinfo(list);
-        fi_freeinfo(h);
-        if (found)
-            return found;
-    }
-    return NULL;
+    char why[160];
+    snprintf(why, sizeof why, "%ld (%s)", rc, rc < 0 ? fi_strerror((int)-rc) : "?");
+    die_because(what, why);
 }
 
 static void setup(void)
 {
     const char *prov = getenv("ROFI_PROVIDER"), *dom = getenv("ROFI_DOMAIN");
     long rc;
-    if ((rc = rofi_pmi_init(&g.rank, &g.size)))
-        die("PMI init", rc);
+    if (pmi1_init(&g.rank, &g.size, PE_WAIT_S))
+        die_because("bootstrap", pmi1_error());
     if (g.size < 2)
-        die("need at least 2 PEs (run under lamellar-run -n 2 or mpiexec -n 2)", 0);
-    if (!(g.info = select_info(prov && *prov ? prov : NULL, dom && *dom ? dom : NULL)))
-        die("no provider matches ROFI_PROVIDER/ROFI_DOMAIN exactly", -FI_ENODATA);
+        die_because("bootstrap", "need at least 2 PEs (run under lamellar-run -n 2 or mpiexec -n 2)");
+    if (!(g.info = fabric_select(prov && *prov ? prov : NULL, dom && *dom ? dom : NULL)))
+        die_because("provider", "no libfabric provider matches ROFI_PROVIDER/ROFI_DOMAIN "
+                                "exactly (RDM endpoint with FI_RMA and FI_TAGGED)");
 
     struct fi_av_attr av_attr = { .type = FI_AV_UNSPEC, .count = (size_t)g.size };
     struct fi_cq_attr cq_attr = { .format = FI_CQ_FORMAT_CONTEXT, .wait_obj = FI_WAIT_NONE,
@@ -156,7 +164,9 @@ static void setup(void)
     if ((rc = fi_ep_bind(g.ep, &g.cq->fid, FI_TRANSMIT | FI_RECV))) die("fi_ep_bind(cq)", rc);
     if ((rc = fi_enable(g.ep))) die("fi_enable", rc);
 
-    /* One registered region; MR mode bits honored as in ROFI. */
+    /* One registered region, the source and the target of every op, so that
+     * FI_MR_LOCAL needs no other registration; the mr_mode bits the provider
+     * chose are honored here and in the address sent to the peer. */
     uint64_t mode = (uint64_t)g.info->domain_attr->mr_mode;
     if (posix_memalign((void **)&g.buf, 4096, REGION)) die("posix_memalign", -FI_ENOMEM);
     memset(g.buf, 0, REGION);
@@ -175,25 +185,26 @@ static void setup(void)
     uint64_t mine[2] = { (uint64_t)(uintptr_t)g.buf, fi_mr_key(g.mr) }, theirs[2];
     if ((rc = fi_getname(&g.ep->fid, name, &len))) die("fi_getname", rc);
     snprintf(key, sizeof key, "ofib-ep%d", g.rank);
-    if ((rc = rofi_pmi_put_bytes(key, name, len))) die("PMI put", rc);
+    if (pmi1_put(key, name, len)) die_because("PMI put", pmi1_error());
     snprintf(key, sizeof key, "ofib-mr%d", g.rank);
-    if ((rc = rofi_pmi_put_bytes(key, mine, sizeof mine))) die("PMI put", rc);
-    if ((rc = rofi_pmi_barrier())) die("PMI barrier", rc);
+    if (pmi1_put(key, mine, sizeof mine)) die_because("PMI put", pmi1_error());
+    if (pmi1_barrier()) die_because("PMI barrier", pmi1_error());
     int peer = g.rank == 0 ? 1 : 0;
     snprintf(key, sizeof key, "ofib-ep%d", peer);
-    if ((rc = rofi_pmi_get_bytes(key, name, sizeof name, &len))) die("PMI get", rc);
+    if (pmi1_get(key, name, sizeof name, &len)) die_because("PMI get", pmi1_error());
     if ((rc = fi_av_insert(g.av, name, 1, &g.peer, 0, NULL)) != 1) die("fi_av_insert", rc);
     snprintf(key, sizeof key, "ofib-mr%d", peer);
-    if ((rc = rofi_pmi_get_bytes(key, theirs, sizeof theirs, &len))) die("PMI get", rc);
+    if (pmi1_get(key, theirs, sizeof theirs, &len) || len != sizeof theirs)
+        die_because("PMI get", len != sizeof theirs ? "peer's region: wrong size" : pmi1_error());
     g.raddr = (mode & FI_MR_VIRT_ADDR) ? theirs[0] : 0;
     g.rkey = theirs[1];
 }
 
-/* Wait for n completions (60 s bound). */
+/* Wait for n completions. */
 static void wait_cq(long n)
 {
     struct fi_cq_entry e[16];
-    double deadline = rofi_now() + 60;
+    double deadline = now_s() + COMPLETION_WAIT_S;
     unsigned spins = 0;
     while (n > 0) {
         ssize_t r = fi_cq_read(g.cq, e, n < 16 ? (size_t)n : 16);
@@ -205,8 +216,8 @@ static void wait_cq(long n)
             die("completion", -(long)(err.err < 0 ? -err.err : err.err));
         } else if (r != -FI_EAGAIN) {
             die("fi_cq_read", r);
-        } else if (++spins % 4096 == 0 && rofi_now() > deadline) {
-            die("wait for completion (60 s)", -FI_ETIMEDOUT);
+        } else if (++spins % 4096 == 0 && now_s() > deadline) {
+            die("wait for completion", -FI_ETIMEDOUT);
         }
     }
 }
@@ -235,7 +246,7 @@ static void put(size_t off, size_t bytes)
     struct fi_rma_iov riov = { g.raddr + off, bytes, g.rkey };
     struct fi_msg_rma msg = { .msg_iov = &iov, .desc = &g.desc, .iov_count = 1,
                               .addr = g.peer, .rma_iov = &riov, .rma_iov_count = 1,
-                              .context = &ctx };
+                              .context = op_ctx() };
     POST(fi_writemsg(g.ep, &msg, FI_COMPLETION | FI_DELIVERY_COMPLETE));
 }
 
@@ -245,7 +256,7 @@ static void get(size_t off, size_t bytes)
     struct fi_rma_iov riov = { g.raddr + off, bytes, g.rkey };
     struct fi_msg_rma msg = { .msg_iov = &iov, .desc = &g.desc, .iov_count = 1,
                               .addr = g.peer, .rma_iov = &riov, .rma_iov_count = 1,
-                              .context = &ctx };
+                              .context = op_ctx() };
     POST(fi_readmsg(g.ep, &msg, FI_COMPLETION));
 }
 
@@ -257,7 +268,7 @@ static void fetch_add(void)
     struct fi_rma_ioc rioc = { g.raddr + ATOM_OFF, 1, g.rkey };
     struct fi_msg_atomic msg = { .msg_iov = &ioc, .desc = &g.desc, .iov_count = 1,
                                  .addr = g.peer, .rma_iov = &rioc, .rma_iov_count = 1,
-                                 .datatype = FI_UINT64, .op = FI_SUM, .context = &ctx };
+                                 .datatype = FI_UINT64, .op = FI_SUM, .context = op_ctx() };
     POST(fi_fetch_atomicmsg(g.ep, &msg, &res, &g.desc, 1, FI_COMPLETION));
 }
 
@@ -373,6 +384,8 @@ int main(void)
         int window = getenv("OFI_BASELINE_WINDOW") ? atoi(getenv("OFI_BASELINE_WINDOW")) : 64;
         if (window < 1)
             window = 64;
+        if (window > MAX_WINDOW)
+            window = MAX_WINDOW;
         if (bw) {
             bandwidth(64 * 1024, window, 100);
             bandwidth(1 << 20, window, 100);
@@ -390,18 +403,18 @@ int main(void)
         struct fi_rma_iov riov = { g.raddr + FLAG_OFF, 8, g.rkey };
         struct fi_msg_rma msg = { .msg_iov = &iov, .desc = &g.desc, .iov_count = 1,
                                   .addr = g.peer, .rma_iov = &riov, .rma_iov_count = 1,
-                                  .context = &ctx };
+                                  .context = op_ctx() };
         POST(fi_writemsg(g.ep, &msg, FI_COMPLETION | FI_DELIVERY_COMPLETE));
         drain();
     } else if (g.rank == 1) {
         /* Target: drive progress (software providers need it) until told. */
         struct fi_cq_entry e;
-        double deadline = rofi_now() + 600;
+        double deadline = now_s() + PE_WAIT_S;
         unsigned spins = 0;
         while (!*done) {
             fi_cq_read(g.cq, &e, 1);
-            if (++spins % 65536 == 0 && rofi_now() > deadline)
-                die("waiting for PE 0 (600 s)", -FI_ETIMEDOUT);
+            if (++spins % 65536 == 0 && now_s() > deadline)
+                die("waiting for PE 0", -FI_ETIMEDOUT);
         }
         long samples, batch;
         batches(iters, &samples, &batch);
@@ -410,9 +423,15 @@ int main(void)
             fprintf(stderr, "ofi_baseline: fetch_add total %llu, want %llu\n",
                     (unsigned long long)total, (unsigned long long)want);
     }
-    long rc = rofi_pmi_barrier();
+    /* Nobody closes its endpoint while a peer may still need it. */
+    int failed = pmi1_barrier();
+    if (failed)
+        fprintf(stderr, "ofi_baseline[pe %d]: final barrier: %s\n", g.rank, pmi1_error());
     cleanup();
     fi_freeinfo(g.info);
-    rofi_pmi_finalize();
-    return rc ? 1 : 0;
+    if (pmi1_finalize() && !failed) {
+        fprintf(stderr, "ofi_baseline[pe %d]: finalize: %s\n", g.rank, pmi1_error());
+        failed = 1;
+    }
+    return failed ? 1 : 0;
 }

@@ -1,9 +1,12 @@
 //! The machine's own ceilings, measured in the same run as the transport: single-thread
-//! memcpy bandwidth, the round trip of one cache line between two threads, and random atomic
-//! adds by two threads on one shared table.
+//! memcpy bandwidth, bare loads, stores and atomic adds on the target's word, the round trip
+//! of one cache line between two threads, and random atomic adds by two threads on one
+//! shared table.
 
 use crate::buf::AlignedBuf;
-use crate::stats::{plan, summarize, time_batches};
+use lamellar_bench::bare::{self, Word, WordOp};
+use lamellar_bench::cacheline;
+use lamellar_bench::stats::{plan, summarize, time_batches};
 
 /// Median and p99 ns per memcpy of `size` bytes between two private buffers.
 pub fn memcpy(size: usize, iters: usize) -> (f64, f64) {
@@ -19,11 +22,11 @@ pub fn memcpy(size: usize, iters: usize) -> (f64, f64) {
 }
 
 /// Median and p99 ns of a cache-line round trip between two threads of this process
-/// (`cacheline.rs`, as `core-pingpong` measures it, here with the PE's own affinity). `None`
-/// if it could not be measured (reported on stderr).
+/// (`lamellar_bench::cacheline`, as `core-pingpong` measures it, here with the PE's own
+/// affinity). `None` if it could not be measured (reported on stderr).
 pub fn cacheline_rtt(iters: usize) -> Option<(f64, f64)> {
     let (samples, batch) = plan(iters);
-    match crate::cacheline::round_trips(None, 1000, samples, batch) {
+    match cacheline::round_trips(None, 1000, samples, batch) {
         Ok(v) => Some(summarize(v)),
         Err(e) => {
             eprintln!("lamellar-bench: cache-line round trip: {e}");
@@ -46,7 +49,7 @@ pub fn random_xadd(entries: usize, per_thread: usize) -> Option<f64> {
             .map(|cpu| {
                 let (table, start) = (&table, &start);
                 s.spawn(move || {
-                    let pinned = crate::cacheline::pin(cpu);
+                    let pinned = cacheline::pin(cpu);
                     start.wait();
                     pinned?;
                     let mut rng = rand::rngs::SmallRng::seed_from_u64(cpu as u64);
@@ -77,40 +80,21 @@ pub fn random_xadd(entries: usize, per_thread: usize) -> Option<f64> {
     }
 }
 
-/// The hardware under an 8 B operation on `word` (in a mapping shared with the target PE
-/// where the backend gives a view of it): a store and a full fence (what put + quiet is on
-/// shared memory), a load (get) and a `lock xadd` (fetch_add), each without any of our code.
-/// Median and p99 ns per operation, by name.
-pub fn bare_word_ops(word: *mut u64, iters: usize) -> Vec<(&'static str, (f64, f64))> {
-    use std::sync::atomic::{AtomicU64, Ordering, fence};
+/// The hardware under an 8 B put + quiet, get and fetch_add on `word` (in a mapping shared
+/// with the target PE where the backend gives a view of it), each without any of our code:
+/// the library's bare loops (`lamellar_bench::bare`), as the criterion bench runs them.
+/// Median and p99 ns per operation, by row name.
+pub fn bare_word_ops(word: &Word, iters: usize) -> Vec<(&'static str, (f64, f64))> {
     let (samples, batch) = plan(iters);
     let warmup = batch.min(1000);
-    let mut v = Vec::new();
-    let mut x = 0u64;
-    // SAFETY: the caller's `word` is an aligned u64 of a live mapping, accessed
-    // by nobody else while this runs (the other PEs wait in a barrier).
-    let store = time_batches(warmup, samples, batch, || {
-        x = x.wrapping_add(1);
-        // SAFETY: the caller's `word` is an aligned u64 of a live mapping, accessed by nobody
-        // else while this runs (the other PEs wait in a barrier).
-        unsafe { word.write_volatile(std::hint::black_box(x)) };
-        fence(Ordering::SeqCst);
-        Ok::<(), ()>(())
-    });
-    v.push(("bare_store_fence", summarize(store.unwrap_or_default())));
-    let load = time_batches(warmup, samples, batch, || {
-        // SAFETY: as for the store above.
-        std::hint::black_box(unsafe { word.read_volatile() });
-        Ok::<(), ()>(())
-    });
-    v.push(("bare_load", summarize(load.unwrap_or_default())));
-    let xadd = time_batches(warmup, samples, batch, || {
-        // SAFETY: as above; nobody accesses the word non-atomically meanwhile.
-        std::hint::black_box(unsafe { AtomicU64::from_ptr(word) }.fetch_add(1, Ordering::SeqCst));
-        Ok::<(), ()>(())
-    });
-    v.push(("bare_xadd", summarize(xadd.unwrap_or_default())));
-    v
+    let rows = [
+        ("bare_store_fence", WordOp::StoreFence),
+        ("bare_load", WordOp::Load),
+        ("bare_xadd", WordOp::Xadd),
+    ];
+    rows.into_iter()
+        .map(|(name, op)| (name, summarize(bare::samples(op, word, warmup, samples, batch))))
+        .collect()
 }
 
 #[cfg(test)]

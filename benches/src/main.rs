@@ -4,14 +4,12 @@
 
 mod args;
 mod buf;
-mod cacheline;
 mod compare;
 mod kernels;
 mod limits;
 mod ops;
 mod plot;
 mod report;
-mod stats;
 mod sweep;
 mod tune;
 
@@ -79,7 +77,6 @@ fn pe(args: &args::Args) -> i32 {
 }
 
 fn pe_main(args: &args::Args) -> Result<()> {
-    // SAFETY: still single-threaded: no transport and no threads exist yet.
     if let Some(p) = args.provider.first() {
         // SAFETY: still single-threaded: no transport and no threads exist yet.
         unsafe { std::env::set_var("ROFI_PROVIDER", p) };
@@ -183,7 +180,11 @@ fn pe_main(args: &args::Args) -> Result<()> {
                 let view = word.local_view(bench.target)?;
                 let ptr =
                     view.as_ref().map_or(word.bytes().local_ptr().cast::<u64>(), |v| v.as_ptr());
-                for m in limits_rows(&t, args, ptr) {
+                // SAFETY: `ptr` is the first u64 of `word` (the target's part or ours), aligned
+                // and mapped while `view` and `word` live, past this block's last use of it;
+                // the other PEs wait in the barrier, so only these loops touch it meanwhile.
+                let bare_word = unsafe { lamellar_bench::bare::Word::new(ptr) };
+                for m in limits_rows(&t, args, &bare_word) {
                     progress.suspend(|| emit(m, &mut results));
                 }
             }
@@ -271,7 +272,11 @@ fn progress_bar(me: usize, args: &args::Args) -> indicatif::ProgressBar {
     bar
 }
 
-fn limits_rows(t: &Transport, args: &args::Args, word: *mut u64) -> Vec<Measurement> {
+fn limits_rows(
+    t: &Transport,
+    args: &args::Args,
+    word: &lamellar_bench::bare::Word,
+) -> Vec<Measurement> {
     let row = |op: &str, bytes: usize, iters: usize, (median_ns, p99_ns): (f64, f64)| Measurement {
         backend: t.backend_name().into(),
         provider: t.provider(),

@@ -24,7 +24,7 @@
 use crate::args::Args;
 use crate::buf::AlignedBuf;
 use crate::report::Measurement;
-use crate::stats::{plan, summarize, time_batches};
+use lamellar_bench::stats::{plan, summarize, time_batches};
 use lamellar_transport::{Cmp, Error, NbHandle, Result, SignalOp, SymAlloc, Transport};
 use std::collections::VecDeque;
 use std::time::Instant;

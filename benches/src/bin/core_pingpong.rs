@@ -1,22 +1,17 @@
 //! `core-pingpong [CPU_A CPU_B] [ITERS]`: the machine's own floor for a put ping-pong, with
 //! no library in between. Two threads, pinned to CPU_A and CPU_B (default 0 and 1, the CPUs
-//! `--bind-to core` gives PE 0 and PE 1), bounce one cache line (`cacheline.rs`, which
-//! lamellar-bench's `cacheline_rtt` row uses too); prints half the median of ten batch
+//! `--bind-to core` gives PE 0 and PE 1), bounce one cache line (`lamellar_bench::cacheline`,
+//! which lamellar-bench's `cacheline_rtt` row uses too); prints half the median of ten batch
 //! means of the round trip, in ns, as one JSON line
 //! `{"op":"core_pingpong","cpus":[A,B],"half_rtt_ns":X}`.
 //!
 //! Why: on a VM the cost of moving a cache line between two vCPUs depends on where the host
-//! runs them, and it changes from second to second (on this project's EPYC guest: ~75 ns or
-//! ~300 ns, sometimes ~32). `lamellar-bench compare` measures the same floor (in process)
-//! next to every run, so that a pair of runs made on different floors is recognised as such
-//! instead of read as one program being 4x slower than the other.
+//! runs them, and it changes from second to second, several-fold. `lamellar-bench compare`
+//! measures the same floor (in process) next to every run, so that a pair of runs made on
+//! different floors is recognised as such instead of read as one program being 4x slower
+//! than the other.
 
-#[path = "../cacheline.rs"]
-mod cacheline;
-// lamellar-bench's timing and summary, shared (this binary uses two of its functions).
-#[allow(dead_code)]
-#[path = "../stats.rs"]
-mod stats;
+use lamellar_bench::{cacheline, stats};
 
 /// Half the median round trip, in ns: a tenth of `iters` to warm up, the rest in ten batches.
 fn measure(cpus: [usize; 2], iters: u64) -> Result<f64, String> {

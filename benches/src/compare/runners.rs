@@ -2,6 +2,7 @@
 //! and the layer below (ofi-baseline as a job, ucx_perftest as server and client pinned to
 //! CPUs 1 and 0, or the machine measured in this process).
 
+use lamellar_bench::{cacheline, stats};
 use lamellar_run::{JobSpec, run as run_job};
 use serde_json::Value;
 use std::path::PathBuf;
@@ -163,10 +164,10 @@ pub fn probe() -> Result<f64, String> {
     if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
         return Ok(f64::NAN);
     }
-    let v = std::thread::spawn(|| crate::cacheline::round_trips(Some([0, 1]), 2000, 10, 2000))
+    let v = std::thread::spawn(|| cacheline::round_trips(Some([0, 1]), 2000, 10, 2000))
         .join()
         .map_err(|_| "the probe panicked".to_string())??;
-    Ok(crate::stats::summarize(v).0 / 2.0)
+    Ok(stats::summarize(v).0 / 2.0)
 }
 
 fn scratch(name: &str) -> PathBuf {

@@ -27,9 +27,9 @@ pub const GAP: f64 = 2.0;
 pub const MIN_MATCHED: usize = 5;
 const RESAMPLES: usize = 2000;
 
-/// The harness's own median (stats.rs), NaN for no values.
+/// The harness's own median (`lamellar_bench::stats`), NaN for no values.
 pub fn median(v: &[f64]) -> f64 {
-    crate::stats::summarize(v.to_vec()).0
+    lamellar_bench::stats::summarize(v.to_vec()).0
 }
 
 /// Median over rounds of ours_i / theirs_i.

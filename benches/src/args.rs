@@ -21,8 +21,10 @@ pub const ALL_OPS: [&str; 13] = [
     "limits",
 ];
 
-/// Asked for by name only: the harness's own cost per measured op (its loop and timer).
-pub const EXTRA_OPS: [&str; 1] = ["overhead"];
+/// Asked for by name only: the harness's own cost per measured op (its loop and timer), and
+/// the collective and allocation rows (`collective_ops.rs`).
+pub const EXTRA_OPS: [&str; 7] =
+    ["overhead", "broadcast", "allreduce", "allgather", "alltoall", "heap_alloc", "alloc"];
 
 fn known(op: &str) -> bool {
     ALL_OPS.contains(&op) || EXTRA_OPS.contains(&op) || crate::kernels::KERNELS.contains(&op)

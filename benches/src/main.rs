@@ -4,6 +4,7 @@
 
 mod args;
 mod buf;
+mod collective_ops;
 mod compare;
 mod kernels;
 mod limits;
@@ -247,6 +248,7 @@ fn kernel_row(t: &Transport, op: &str, n: usize, secs: f64) -> Measurement {
 fn sizes_for(op: &str, args: &args::Args) -> Vec<usize> {
     match op {
         "fetch_add" | "compare_swap" | "overhead" => vec![8],
+        "heap_alloc" | "alloc" => vec![64],
         "barrier" => vec![0],
         _ => args.sizes().to_vec(),
     }

@@ -19,6 +19,8 @@
 //! - `msg_rate`: PE 0 sends a stream of messages that the target receives; time per
 //!   message, and `mups` = million messages per second (ucx_perftest am_bw's message rate).
 //!
+//! - the collectives and allocation rows: `collective_ops.rs`.
+//!
 //! PE 0 measures and PE 1 is the target (itself when P = 1); other PEs wait.
 
 use crate::args::Args;
@@ -87,6 +89,9 @@ impl Bench<'_> {
                 self.pingpong(bytes, warmup, samples, batch)?
             }
             ("msg_latency" | "msg_rate", _) => self.messages(op, bytes, warmup, samples, batch)?,
+            (op, _) if crate::collective_ops::COLLECTIVE_OPS.contains(&op) => {
+                Some(self.collective(op, bytes, warmup, samples, batch)?)
+            }
             ("put_signal_pingpong", m) if t.num_pes() >= 2 && (m == 0 || m == target) => {
                 self.signal_pingpong(bytes, warmup, samples, batch)?
             }

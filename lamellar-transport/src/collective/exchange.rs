@@ -2,21 +2,26 @@
 //! team through a symmetric workspace.
 //!
 //! Each member has, for every member `j` of the team, two slots (messages from `j`
-//! alternate between them) and their signal words, and one word where member `j` says how
-//! many of this member's messages it has consumed. A message is a put-with-signal into the
+//! alternate between them) and their signal words. A message is a put-with-signal into the
 //! slot; the signal carries the message's number, its length and a fingerprint of the call
 //! (collective, op, root, sizes), so a member that called differently is seen at the first
-//! message. The receiver copies the message out and acknowledges it; a sender waits for
-//! the acknowledgement of message `c - 2` before it reuses that slot with message `c`. That
-//! wait is almost never felt (a peer is rarely two messages behind), and it makes every
-//! collective safe in any order, including a root that broadcasts faster than its members
-//! read.
+//! message.
+//!
+//! Two slots need no acknowledgements because of one invariant every collective here keeps:
+//! a pass (one call, or one slot-sized part of a large one) sends at most one message per
+//! ordered pair, and is causally complete: no member ends a pass before it has heard, through
+//! some chain of messages of that pass, from every member's first send of it (recursive
+//! doubling and pairwise exchange both are). So member `j` can start pass `k + 1`, and reuse
+//! the slot of its pass-`k - 1` message to me, only after I started pass `k`, that is after I
+//! read every message of pass `k - 1`. A collective that broke the invariant (a one-way tree
+//! broadcast, say) would need acknowledgements.
 //!
 //! A member that sees a different fingerprint, or a message marked *poisoned*, marks its own
-//! messages poisoned from then on. The collectives exchange in patterns where every member
-//! hears from every other within one pass, so after the first pass every member knows, and
-//! all stop there with `SizeMismatch`: message numbers stay in step for the next call.
+//! messages poisoned from then on. By causal completeness every member knows by the end of
+//! the first pass, and all stop there with `SizeMismatch`: message numbers stay in step for
+//! the next call.
 
+use super::schedule::{Step, recursive_doubling};
 use crate::error::{Error, Result};
 use crate::memory::SymAlloc;
 use crate::signal::SignalOp;
@@ -40,10 +45,13 @@ pub(crate) struct Workspace {
     /// This PE's index in the team.
     me: usize,
     slot: usize,
-    /// Where the slots start (after the signal and acknowledgement words).
-    data0: usize,
+    /// Bytes from one slot to the next: its signal word, then `slot` bytes of data, so that
+    /// a short message and its signal share a cache line (one transfer to the reader).
+    stride: usize,
     sent: Vec<u64>,
     received: Vec<u64>,
+    /// This member's recursive-doubling schedule (it depends only on the team).
+    steps: Vec<Step>,
     /// The last message received.
     inbox: Vec<u8>,
     /// The fingerprint of the current call, and whether it is poisoned.
@@ -57,8 +65,8 @@ impl Workspace {
         let n = team.len();
         let me = team.index_of(t.my_pe()).expect("Transport::collectives checked membership");
         let slot = (BUDGET / (2 * n)).clamp(MIN_SLOT, MAX_SLOT) / 64 * 64;
-        let data0 = (24 * n).div_ceil(64) * 64;
-        let ws = t.alloc_team(team, data0 + 2 * n * slot)?;
+        let stride = (8 + slot).next_multiple_of(64);
+        let ws = t.alloc_team(team, 2 * n * stride)?;
         // SAFETY: our own part, `len` bytes; no peer writes it before the barrier below.
         unsafe { ws.local_ptr().write_bytes(0, ws.len()) };
         t.barrier_team(team)?;
@@ -67,9 +75,10 @@ impl Workspace {
             team: team.clone(),
             me,
             slot,
-            data0,
+            stride,
             sent: vec![0; n],
             received: vec![0; n],
+            steps: recursive_doubling(n, me),
             inbox: Vec::with_capacity(slot),
             fp: 0,
             poisoned: false,
@@ -85,6 +94,11 @@ impl Workspace {
         self.me
     }
 
+    /// Step `k` of this member's recursive-doubling schedule, if there is one.
+    pub fn step(&self, k: usize) -> Option<Step> {
+        self.steps.get(k).copied()
+    }
+
     /// The largest message.
     pub fn slot(&self) -> usize {
         self.slot
@@ -92,11 +106,9 @@ impl Workspace {
 
     /// Starts a call: its fingerprint (what every member must agree on) and a clean slate.
     pub fn begin(&mut self, what: &[u64]) {
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for w in what {
-            for b in w.to_le_bytes() {
-                h = (h ^ b as u64).wrapping_mul(0x100_0000_01b3);
-            }
+        let mut h: u64 = 0x9e37_79b9_7f4a_7c15;
+        for &w in what {
+            h = (h ^ w).wrapping_mul(0xff51_afd7_ed55_8ccd).rotate_left(29);
         }
         self.fp = h & ((1 << FP_BITS) - 1);
         self.poisoned = false;
@@ -116,15 +128,11 @@ impl Workspace {
     }
 
     fn sig_off(&self, from: usize, parity: u64) -> usize {
-        16 * from + 8 * parity as usize
-    }
-
-    fn ack_off(&self, of: usize) -> usize {
-        16 * self.team.len() + 8 * of
+        (2 * from + parity as usize) * self.stride
     }
 
     fn data_off(&self, from: usize, parity: u64) -> usize {
-        self.data0 + (2 * from + parity as usize) * self.slot
+        self.sig_off(from, parity) + 8
     }
 
     /// Message `c`'s number in the signal: never 0, the value of a fresh word.
@@ -135,11 +143,8 @@ impl Workspace {
     /// Sends `payload` (at most `slot` bytes) to member `to`.
     pub fn send(&mut self, to: usize, payload: &[u8]) -> Result<()> {
         debug_assert!(payload.len() <= self.slot && to != self.me);
+        // Slot c % 2 is free: `to` read message c - 2 before we could get here (see above).
         let c = self.sent[to];
-        if c >= 2 {
-            // Slot c % 2 is free once `to` has consumed message c - 2.
-            self.ws.wait_until::<u64>(self.ack_off(to), |acked| acked + 1 >= c)?;
-        }
         let pe = self.team.pes()[to];
         let poison = if self.poisoned { POISON } else { 0 };
         let value = Self::number(c) << (64 - NUM_BITS)
@@ -157,7 +162,7 @@ impl Workspace {
         Ok(())
     }
 
-    /// Receives the next message from member `from` and acknowledges it.
+    /// Receives the next message from member `from`.
     pub fn recv(&mut self, from: usize) -> Result<&[u8]> {
         let c = self.received[from];
         let want = Self::number(c);
@@ -172,13 +177,11 @@ impl Workspace {
         self.inbox.clear();
         // SAFETY: data_off + len is inside our own part (len <= slot); the signal was read
         // with acquire, after the sender's data landed; the sender writes this slot again
-        // only after our acknowledgement below.
+        // only after we started the next pass (see above).
         self.inbox.extend_from_slice(unsafe {
             std::slice::from_raw_parts(self.ws.local_ptr().add(self.data_off(from, c % 2)), len)
         });
         self.received[from] = c + 1;
-        let pe = self.team.pes()[from];
-        self.ws.atomic_set::<u64>(pe, self.ack_off(self.me), c + 1)?;
         Ok(&self.inbox)
     }
 }

@@ -1,8 +1,8 @@
 //! Collectives over a team: broadcast, reduce, allreduce, allgather and alltoall, typed over
 //! `Pod` buffers, for every backend alike.
 //!
-//! All are built on one mechanism (`exchange.rs`: put-with-signal into a per-team workspace,
-//! acknowledged), so a backend needs nothing beyond put, fence and atomics. Broadcast,
+//! All are built on one mechanism (`exchange.rs`: numbered put-with-signal messages into a
+//! per-team workspace), so a backend needs nothing beyond put, fence and atomics. Broadcast,
 //! reduce, allreduce and allgather use recursive doubling (`schedule.rs`: ceil(log2 P)
 //! rounds, two more when P is not a power of two); alltoall exchanges pairwise (P - 1
 //! rounds, each message the size of one block). Data beyond a slot goes in passes of a slot
@@ -19,7 +19,7 @@ use crate::team::Team;
 use crate::transport::Transport;
 use bytemuck::Pod;
 use exchange::Workspace;
-use schedule::{Step, recursive_doubling};
+use schedule::Step;
 use std::sync::Mutex;
 
 /// A team's collectives, made by [`Transport::collectives`]. `Send` and `Sync`: calls from
@@ -64,7 +64,7 @@ impl Collectives {
     pub fn broadcast<T: Pod>(&self, root: usize, buf: &mut [T]) -> Result<()> {
         let mut w = self.lock();
         let r = root_index(&w, root)?;
-        let (n, me) = (w.team().len(), w.me());
+        let me = w.me();
         let bytes: &mut [u8] = bytemuck::cast_slice_mut(buf);
         let fp = [BROADCAST, r as u64, bytes.len() as u64];
         for range in passes(bytes.len(), w.slot()) {
@@ -72,7 +72,9 @@ impl Collectives {
             // The schedule does not depend on the root (members that disagree on it must
             // still meet): the data spreads from wherever it is, an empty message elsewhere.
             let mut have = (me == r).then(|| bytes[range.clone()].to_vec());
-            for step in recursive_doubling(n, me) {
+            let mut k = 0;
+            while let Some(step) = w.step(k) {
+                k += 1;
                 let (to, from) = peers(step);
                 if let Some(j) = to {
                     w.send(j, have.as_deref().unwrap_or(&[]))?;
@@ -116,14 +118,15 @@ impl Collectives {
             Some(r) => root_index(&w, r)? == w.me(),
             None => true,
         };
-        let n = w.team().len();
         let per = (w.slot() / size_of::<T>()).max(1);
         let r = root.map_or(u64::MAX, |r| r as u64);
         let fp = [ALLREDUCE, op as u64, size_of::<T>() as u64, buf.len() as u64, r];
         for range in passes(buf.len(), per) {
             w.begin(&fp);
             let mut acc = buf[range.clone()].to_vec();
-            for step in recursive_doubling(n, w.me()) {
+            let mut k = 0;
+            while let Some(step) = w.step(k) {
+                k += 1;
                 let (to, from) = peers(step);
                 if let Some(j) = to {
                     w.send(j, bytemuck::cast_slice(&acc))?;
@@ -175,7 +178,9 @@ impl Collectives {
             have[me] = true;
             out[me * len..][..len].copy_from_slice(&src[range.clone()]);
             let mut msg = Vec::with_capacity(map + n * len);
-            for step in recursive_doubling(n, me) {
+            let mut k = 0;
+            while let Some(step) = w.step(k) {
+                k += 1;
                 let (to, from) = peers(step);
                 if let Some(j) = to {
                     msg.clear();

@@ -41,7 +41,7 @@ impl Bench<'_> {
                 return Ok(v);
             }
             "alloc" => {
-                let (samples, batch) = (samples.min(ALLOC_ITERS / 10).max(1), 10);
+                let (samples, batch) = (samples.clamp(1, ALLOC_ITERS / 10), 10);
                 return time_batches(10, samples, batch, || t.alloc(bytes)?.free());
             }
             _ => {}

@@ -371,7 +371,11 @@ fn runs() -> Vec<Run> {
             check: Box::new(expect_success),
         });
         let l = [run, "-n", "2", "--timeout", "60", "--"];
-        let mut c = pe_command(&l, &exe, &cfg, 2, "peer_exit");
+        // On ucx twenty jobs in a row: UCX 1.13 aborted a survivor whose peer left while an
+        // endpoint's wireup was still under way (rarely; init now ends every wireup first).
+        let times = if cfg.name.starts_with("ucx") { "20" } else { "1" };
+        let repeat = ["sh", "-c", "for i in $(seq $0); do \"$@\" || exit $?; done", times];
+        let mut c = pe_command(&[&repeat[..], &l[..]].concat(), &exe, &cfg, 2, "peer_exit");
         c.env("LAMELLAR_TIMEOUT", "5");
         v.push(Run {
             name: format!("{}/departed-peer-is-an-error", cfg.name),

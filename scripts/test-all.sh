@@ -76,6 +76,9 @@ else
     echo "== miri: no rustup nightly toolchain with miri can be installed here"; exit 1
 fi
 
+echo "== cargo package (verified): the published crates, native parts built from their packages"
+scripts/package-check.sh 2>&1
+
 if [ -f rofi/configure.ac ]; then
     echo "== rofi: make check"
     build=$(mktemp -d)

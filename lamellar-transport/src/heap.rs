@@ -54,7 +54,7 @@ pub(crate) struct Heap {
 }
 
 /// A block's place in its heap; returns it there when dropped.
-pub(crate) struct Block {
+struct Block {
     heap: Arc<Mutex<Heap>>,
     segment: usize,
     offset: usize,
@@ -144,7 +144,7 @@ impl SymHeap {
         drop(heap);
         let block = Block { heap: self.state.clone(), segment, offset, len: size };
         let t = self.transport.clone();
-        Ok(SymAlloc::carved(seg, offset, len, self.team.clone(), t, Some(block)))
+        Ok(SymAlloc::carved(seg, offset, len, self.team.clone(), t, Some(Box::new(block))))
     }
 
     /// [`SymHeap::alloc`] of `len` elements of `T`.

@@ -9,7 +9,6 @@ use crate::backend::{Backend, Segment};
 use crate::backoff::Tries;
 use crate::dispatch::AnySegment;
 use crate::error::{Error, Result};
-use crate::heap::Block;
 use crate::team::Team;
 use crate::transport::Transport;
 use std::sync::Arc;
@@ -38,8 +37,24 @@ pub struct SymAlloc {
     /// from the transport.
     npes: usize,
     transport: Transport,
-    /// A heap block goes back to its heap when freed or dropped.
-    _block: Option<Block>,
+    /// What a carved allocation gives back when it is freed or dropped (a heap block's
+    /// place in its heap); None for a whole segment.
+    carved_from: Option<Box<dyn Send + Sync>>,
+}
+
+impl Transport {
+    /// Collective over all PEs: `len` bytes on every PE. Every PE must pass the same `len`;
+    /// otherwise every PE gets [`crate::ErrorKind::SizeMismatch`] and nothing is allocated.
+    pub fn alloc(&self, len: usize) -> Result<SymAlloc> {
+        self.alloc_team(&self.world().clone(), len)
+    }
+
+    /// Collective over the members of `team` (this PE must be one).
+    pub fn alloc_team(&self, team: &Team, len: usize) -> Result<SymAlloc> {
+        self.check_member(team)?;
+        let seg = self.backend().alloc(team, len)?;
+        Ok(SymAlloc::new(seg, len, team.clone(), self.clone()))
+    }
 }
 
 impl std::fmt::Debug for SymAlloc {
@@ -60,7 +75,7 @@ impl SymAlloc {
         len: usize,
         team: Team,
         transport: Transport,
-        block: Option<Block>,
+        carved_from: Option<Box<dyn Send + Sync>>,
     ) -> SymAlloc {
         let n = transport.num_pes();
         let members = (team.len() != n).then(|| {
@@ -77,7 +92,7 @@ impl SymAlloc {
             members,
             npes: n,
             transport,
-            _block: block,
+            carved_from,
         }
     }
 
@@ -405,7 +420,7 @@ impl SymAlloc {
     /// Collective over the team, and checked: every member must free the same allocation.
     /// A [`SymHeap`](crate::SymHeap) block goes back to its heap instead (no communication).
     pub fn free(self) -> Result<()> {
-        if self._block.is_some() {
+        if self.carved_from.is_some() {
             return Ok(());
         }
         match Arc::try_unwrap(self.seg) {

@@ -5,11 +5,8 @@ use crate::backend::{Backend, Capabilities, PeerPath};
 use crate::config;
 use crate::dispatch::AnyBackend;
 use crate::error::{Error, Result};
-use crate::memory::SymAlloc;
 use crate::reactor::Reactor;
 use crate::team::Team;
-use crate::typed::{SymArray, bytes_for};
-use bytemuck::Pod;
 use lamellar_bootstrap::Job;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -314,33 +311,6 @@ impl Transport {
             });
         }
         Ok(())
-    }
-
-    /// Collective over all PEs: `len` bytes on every PE. Every PE must pass the same `len`;
-    /// otherwise every PE gets [`crate::ErrorKind::SizeMismatch`] and nothing is allocated.
-    pub fn alloc(&self, len: usize) -> Result<SymAlloc> {
-        self.alloc_team(&self.inner.world.clone(), len)
-    }
-
-    /// Collective over the members of `team` (this PE must be one).
-    pub fn alloc_team(&self, team: &Team, len: usize) -> Result<SymAlloc> {
-        self.check_member(team)?;
-        let seg = self.inner.backend.alloc(team, len)?;
-        Ok(SymAlloc::new(seg, len, team.clone(), self.clone()))
-    }
-
-    /// Collective: `len` elements of `T` on every PE.
-    pub fn alloc_array<T: Pod>(&self, len: usize) -> Result<SymArray<T>> {
-        self.alloc_array_team(&self.inner.world.clone(), len)
-    }
-
-    /// Collective over `team`: `len` elements of `T` on each member.
-    pub fn alloc_array_team<T: Pod>(&self, team: &Team, len: usize) -> Result<SymArray<T>> {
-        if size_of::<T>() == 0 {
-            return Err(Error::InvalidArgument("zero-sized element type".into()));
-        }
-        let bytes = self.alloc_team(team, bytes_for::<T>(len)?)?;
-        Ok(SymArray::from_bytes(bytes, len))
     }
 
     /// Every operation this PE issued is complete at its target.

@@ -3,6 +3,8 @@
 use crate::atomic::{AtomicOp, RemoteAtomic};
 use crate::error::{Error, Result};
 use crate::memory::SymAlloc;
+use crate::team::Team;
+use crate::transport::Transport;
 use bytemuck::Pod;
 use std::marker::PhantomData;
 
@@ -12,6 +14,22 @@ pub struct SymArray<T: Pod> {
     bytes: SymAlloc,
     len: usize,
     _t: PhantomData<T>,
+}
+
+impl Transport {
+    /// Collective: `len` elements of `T` on every PE.
+    pub fn alloc_array<T: Pod>(&self, len: usize) -> Result<SymArray<T>> {
+        self.alloc_array_team(&self.world().clone(), len)
+    }
+
+    /// Collective over `team`: `len` elements of `T` on each member.
+    pub fn alloc_array_team<T: Pod>(&self, team: &Team, len: usize) -> Result<SymArray<T>> {
+        if size_of::<T>() == 0 {
+            return Err(Error::InvalidArgument("zero-sized element type".into()));
+        }
+        let bytes = self.alloc_team(team, bytes_for::<T>(len)?)?;
+        Ok(SymArray::from_bytes(bytes, len))
+    }
 }
 
 impl<T: Pod> std::fmt::Debug for SymArray<T> {

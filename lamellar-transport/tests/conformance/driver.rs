@@ -426,6 +426,22 @@ fn runs() -> Vec<Run> {
             cmd: c,
             check: Box::new(expect_success),
         });
+        // LT_SOAK_SECS (default 3) lengthens the soak: see docs/testing.md.
+        let secs = std::env::var("LT_SOAK_SECS").unwrap_or_else(|_| "3".into());
+        let limit = (secs.parse::<u64>().expect("LT_SOAK_SECS in seconds") + 120).to_string();
+        let l = [run, "-n", "4", "--timeout", limit.as_str(), "--"];
+        let mut c = pe_command(&l, &exe, &cfg, 4, "soak");
+        c.env("LT_SOAK_SECS", &secs);
+        v.push(Run {
+            name: format!("{}/soak-resources-flat/P=4", cfg.name),
+            cmd: c,
+            // Each PE's numbers go to the log when it passes too: growth shows before it fails.
+            check: Box::new(|out, took| {
+                let said = String::from_utf8_lossy(&out.stdout);
+                said.lines().filter(|l| l.starts_with("soak: PE")).for_each(|l| println!("  {l}"));
+                expect_success(out, took)
+            }),
+        });
     }
     v
 }

@@ -11,6 +11,8 @@ mod collectives;
 mod driver;
 mod heap;
 mod messaging;
+mod random_program;
+mod soak;
 
 use lamellar_transport::{ErrorKind, Transport};
 
@@ -94,6 +96,7 @@ fn pe_main() {
                 .chain(collectives::all())
                 .chain(heap::all())
                 .chain(asyncs::all())
+                .chain(random_program::all())
             {
                 case(&t);
                 t.barrier().unwrap_or_else(|e| panic!("barrier after {name}: {e}"));
@@ -127,6 +130,16 @@ fn pe_main() {
         // for (ROFI's unfair lock once kept them out for seconds) ends in Timeout and fails.
         "async_slow_peer" => {
             asyncs::slow_peer(&t);
+            t.finalize().unwrap();
+        }
+        // Only the random program, over LT_RANDOM_SEED_START and LT_RANDOM_SEEDS (a count).
+        "random" => {
+            random_program::seeds_from_env(&t);
+            t.finalize().unwrap();
+        }
+        // The random program for LT_SOAK_SECS, then resources as after the warm-up.
+        "soak" => {
+            soak::run(&t);
             t.finalize().unwrap();
         }
         "threads" => {

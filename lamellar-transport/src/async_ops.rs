@@ -138,6 +138,12 @@ pub struct WaitUntil<'a, T, F> {
     _t: std::marker::PhantomData<fn() -> T>,
 }
 
+impl<T, F> std::fmt::Debug for WaitUntil<'_, T, F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WaitUntil").field("since", &self.since).finish_non_exhaustive()
+    }
+}
+
 // SAFETY: the word belongs to the borrowed allocation, which is Sync (peers write it too,
 // every access is an atomic load); the future only loads it, from whichever thread polls.
 unsafe impl<T, F: Send> Send for WaitUntil<'_, T, F> {}

@@ -137,3 +137,32 @@ fn miri_collectives_on_one_pe() {
     c.alltoall(&[1u8, 2, 3], &mut out).unwrap();
     assert_eq!(out, [1, 2, 3]);
 }
+
+#[test]
+fn miri_bad_input_to_heaps_and_collectives_is_typed() {
+    let t = Transport::double();
+    let e = t.sym_heap(t.world(), 32).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument, "segment smaller than a block: {e}");
+    let heap = t.sym_heap(t.world(), 4096).unwrap();
+    let e = heap.alloc(usize::MAX - 10).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument, "block too large: {e}");
+    assert_eq!(heap.segments(), 0, "a refused block allocates nothing");
+    let c = t.collectives(t.world()).unwrap();
+    let mut out = [0u8; 3];
+    let e = c.alltoall(&[1u8, 2, 3], &mut out[..2]).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::SizeMismatch, "dst of another size: {e}");
+    assert_eq!(out, [0; 3], "nothing written");
+    let e = c.broadcast(1, &mut out).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::BadPe, "root outside the team: {e}");
+    let e = c.reduce(0, ReduceOp::And, &mut [1.0f32]).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument, "bitwise op on floats: {e}");
+    let a = t.alloc(16).unwrap();
+    assert_eq!(
+        a.wait_until_async::<u64, _>(4, |_| true).unwrap_err().kind(),
+        ErrorKind::Misaligned
+    );
+    assert_eq!(
+        a.wait_until_async::<u64, _>(16, |_| true).unwrap_err().kind(),
+        ErrorKind::OutOfBounds
+    );
+}

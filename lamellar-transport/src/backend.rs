@@ -113,8 +113,38 @@ pub trait Backend: Send + Sync {
         false
     }
 
+    /// Native messages for a [`Mailbox`](crate::Mailbox) made with `slots` slots of
+    /// `slot_bytes` per pair (checked by the caller; a backend may size its buffers by them),
+    /// or None where the mailbox is to use its rings in symmetric memory (the default).
+    /// Collective over every PE, like the mailbox.
+    fn messages(&self, _slots: usize, _slot_bytes: usize) -> Result<Option<Box<dyn Messages>>> {
+        Ok(None)
+    }
+
     /// Ends the job for this PE (called once, from `Transport::finalize` or drop).
     fn finalize(&self) -> Result<()>;
+}
+
+/// A backend's own messages, under one [`Mailbox`](crate::Mailbox): reliable byte messages
+/// to any PE (this one included), handed out whole and in order per (source, target) pair.
+/// Flow control is the mailbox's: it counts credits and sends only what the target has
+/// room for; this layer only carries the credit counts back (with a message, or alone:
+/// `return_credit`; totalled by `credit_from`). `pe` arguments are checked by the caller.
+pub trait Messages: Send + Sync {
+    /// Sends `msg` to `pe`, handing back `credits` with it; returns when `msg` may be
+    /// reused. An error may leave `pe` short of this message (the mailbox then stops
+    /// sending to `pe`).
+    fn send(&self, pe: usize, msg: &[u8], credits: u64) -> Result<()>;
+    /// The next message that arrived whole (in order per source): `(source, bytes)`, or
+    /// None. Does not progress the transport: callers call [`Backend::progress`] first.
+    fn try_recv(&self) -> Result<Option<(usize, Vec<u8>)>>;
+    /// Tells `pe` that this PE took `credits` more of its messages' credits out.
+    fn return_credit(&self, pe: usize, credits: u64) -> Result<()>;
+    /// The credits `pe` has returned to this PE so far (a running total).
+    fn credit_from(&self, pe: usize) -> u64;
+    /// Releases this PE's part (messages not yet received are dropped). Collective: the
+    /// mailbox calls it on every PE after a barrier.
+    fn free(self: Box<Self>) -> Result<()>;
 }
 
 /// One symmetric allocation, as one PE sees it.
@@ -125,11 +155,18 @@ pub trait Segment: Send + Sync {
     /// Start of this PE's own part (valid for `len` bytes; dangling when `len` is 0).
     fn local_base(&self) -> *mut u8;
 
-    /// Start of `pe`'s part as mapped into this process, for backends that map node-local
-    /// peers' memory (valid for the allocation's length while the segment lives); None
-    /// where `pe`'s part is reached only through the transport.
-    fn peer_base(&self, _pe: usize) -> Option<*mut u8> {
+    /// Per world PE, the start of its part as mapped into this process (valid for the
+    /// allocation's length while the segment lives), null where that part is reached only
+    /// through the transport; None when no part is mapped. The table never changes after
+    /// the segment is made: `SymAlloc` keeps a pointer to it, so that a blocking put or get
+    /// to a mapped PE is a check and a copy, with no call into the backend.
+    fn mapped_table(&self) -> Option<&[*mut u8]> {
         None
+    }
+
+    /// Start of `pe`'s part as mapped into this process, if it is (see `mapped_table`).
+    fn peer_base(&self, pe: usize) -> Option<*mut u8> {
+        self.mapped_table()?.get(pe).copied().filter(|p| !p.is_null())
     }
 
     /// # Safety

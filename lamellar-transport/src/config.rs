@@ -65,6 +65,18 @@ pub fn ucx_peer_errors() -> Result<bool> {
     }
 }
 
+/// `LAMELLAR_MAILBOX`: `rings` makes every mailbox use its rings in symmetric memory even
+/// where the backend has native messages (to compare the two); `native` or unset: the
+/// backend's messages where it has them.
+pub fn mailbox_rings() -> Result<bool> {
+    match var("LAMELLAR_MAILBOX").map(|v| v.trim().to_ascii_lowercase()) {
+        None => Ok(false),
+        Some(v) if v == "rings" => Ok(true),
+        Some(v) if v == "native" => Ok(false),
+        Some(v) => Err(bad("LAMELLAR_MAILBOX", &v, "rings or native")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,7 +9,7 @@
 //! implements them and adds one variant to each enum here (and one arm to `each!`).
 
 use crate::atomic::{AtomicOp, AtomicRequest, AtomicSupport, AtomicType};
-use crate::backend::{Backend, Capabilities, OpToken, PeerPath, Segment};
+use crate::backend::{Backend, Capabilities, Messages, OpToken, PeerPath, Segment};
 use crate::error::Result;
 use crate::team::Team;
 
@@ -117,6 +117,9 @@ impl Backend for AnyBackend {
     fn has_progress(&self) -> bool {
         each!(self, AnyBackend, b => b.has_progress())
     }
+    fn messages(&self, slots: usize, slot_bytes: usize) -> Result<Option<Box<dyn Messages>>> {
+        each!(self, AnyBackend, b => b.messages(slots, slot_bytes))
+    }
     fn finalize(&self) -> Result<()> {
         each!(self, AnyBackend, b => b.finalize())
     }
@@ -128,8 +131,8 @@ impl Segment for AnySegment {
         each!(self, AnySegment, s => s.local_base())
     }
     #[inline]
-    fn peer_base(&self, pe: usize) -> Option<*mut u8> {
-        each!(self, AnySegment, s => s.peer_base(pe))
+    fn mapped_table(&self) -> Option<&[*mut u8]> {
+        each!(self, AnySegment, s => s.mapped_table())
     }
     #[inline(always)]
     unsafe fn put(&self, pe: usize, offset: usize, src: *const u8, len: usize) -> Result<()> {

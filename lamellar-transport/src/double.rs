@@ -160,8 +160,8 @@ impl Segment for DoubleSegment {
     fn local_base(&self) -> *mut u8 {
         self.base
     }
-    fn peer_base(&self, _pe: usize) -> Option<*mut u8> {
-        Some(self.base)
+    fn mapped_table(&self) -> Option<&[*mut u8]> {
+        Some(std::slice::from_ref(&self.base)) // one PE
     }
     unsafe fn put(&self, _pe: usize, offset: usize, src: *const u8, len: usize) -> Result<()> {
         // SAFETY: the safe layer checked the range; `src` is valid for `len`.

@@ -9,6 +9,7 @@ use crate::backend::{Backend, Segment};
 use crate::backoff::Tries;
 use crate::dispatch::AnySegment;
 use crate::error::{Error, Result};
+use crate::mapped;
 use crate::team::Team;
 use crate::transport::Transport;
 use std::sync::Arc;
@@ -40,7 +41,21 @@ pub struct SymAlloc {
     /// What a carved allocation gives back when it is freed or dropped (a heap block's
     /// place in its heap); None for a whole segment.
     carved_from: Option<Box<dyn Send + Sync>>,
+    /// The segment's table of mapped peers (`Segment::mapped_table`), read here directly.
+    mapped: Mapped,
 }
+
+/// A pointer to a segment's mapped table (one entry per world PE, null where that PE's
+/// part is not mapped), or null when the segment maps no PE. A blocking put or get to a
+/// mapped PE reads it and copies: no match over the backends, no call into the segment.
+#[derive(Clone, Copy)]
+struct Mapped(*const *mut u8);
+
+// SAFETY: it points into the table of a segment that the same `SymAlloc` keeps alive (its
+// `Arc`), and that table is never written after the segment is made: only read.
+unsafe impl Send for Mapped {}
+// SAFETY: as for Send.
+unsafe impl Sync for Mapped {}
 
 impl Transport {
     /// Collective over all PEs: `len` bytes on every PE. Every PE must pass the same `len`;
@@ -83,7 +98,10 @@ impl SymAlloc {
             team.pes().iter().for_each(|&p| m[p] = true);
             m
         });
+        let table = seg.mapped_table().filter(|t| t.len() == n);
+        let mapped = Mapped(table.map_or(std::ptr::null(), |t| t.as_ptr()));
         SymAlloc {
+            mapped,
             base_addr: seg.local_base() as usize + origin,
             seg,
             origin,
@@ -185,14 +203,24 @@ impl SymAlloc {
     pub fn put(&self, pe: usize, offset: usize, src: &[u8]) -> Result<()> {
         self.check_pe(pe)?;
         self.check_range(offset, src.len())?;
-        // SAFETY: `src` is a live borrow for the whole call; the range was checked.
-        unsafe { self.seg().put(pe, self.origin + offset, src.as_ptr(), src.len()) }
+        self.put_checked(pe, offset, src)
     }
 
     /// `put` for a caller that checked the range (the typed views): one check per operation.
     #[inline(always)]
     pub(crate) fn put_in_range(&self, pe: usize, offset: usize, src: &[u8]) -> Result<()> {
         self.check_pe(pe)?;
+        self.put_checked(pe, offset, src)
+    }
+
+    #[inline(always)]
+    fn put_checked(&self, pe: usize, offset: usize, src: &[u8]) -> Result<()> {
+        if let Some(dst) = self.mapped_at(pe, offset) {
+            // SAFETY: `pe`'s part is mapped for the allocation's length and the range was
+            // checked inside it; `src` is a live borrow.
+            unsafe { mapped::put(dst, src.as_ptr(), src.len()) };
+            return Ok(());
+        }
         // SAFETY: `src` is a live borrow for the whole call; the range was checked.
         unsafe { self.seg().put(pe, self.origin + offset, src.as_ptr(), src.len()) }
     }
@@ -202,16 +230,37 @@ impl SymAlloc {
     pub fn get(&self, pe: usize, offset: usize, dst: &mut [u8]) -> Result<()> {
         self.check_pe(pe)?;
         self.check_range(offset, dst.len())?;
-        // SAFETY: `dst` is a live exclusive borrow for the whole call; the range was checked.
-        unsafe { self.seg().get(pe, self.origin + offset, dst.as_mut_ptr(), dst.len()) }
+        self.get_checked(pe, offset, dst)
     }
 
     /// `get` for a caller that checked the range.
     #[inline(always)]
     pub(crate) fn get_in_range(&self, pe: usize, offset: usize, dst: &mut [u8]) -> Result<()> {
         self.check_pe(pe)?;
+        self.get_checked(pe, offset, dst)
+    }
+
+    #[inline(always)]
+    fn get_checked(&self, pe: usize, offset: usize, dst: &mut [u8]) -> Result<()> {
+        if let Some(src) = self.mapped_at(pe, offset) {
+            // SAFETY: as in `put_in_range`, with source and destination exchanged.
+            unsafe { mapped::get(src, dst.as_mut_ptr(), dst.len()) };
+            return Ok(());
+        }
         // SAFETY: `dst` is a live exclusive borrow for the whole call; the range was checked.
         unsafe { self.seg().get(pe, self.origin + offset, dst.as_mut_ptr(), dst.len()) }
+    }
+
+    /// Where byte `offset` of `pe`'s part is mapped into this process, if it is (`pe`
+    /// checked by the caller).
+    #[inline(always)]
+    fn mapped_at(&self, pe: usize, offset: usize) -> Option<*mut u8> {
+        if self.mapped.0.is_null() {
+            return None;
+        }
+        // SAFETY: the table has an entry per world PE and `pe` was checked below their number.
+        let base = unsafe { *self.mapped.0.add(pe) };
+        (!base.is_null()).then(|| base.wrapping_add(self.origin + offset))
     }
 
     /// Any remote atomic: `operand` is the value to add/and/or/xor/set/swap (or the new value

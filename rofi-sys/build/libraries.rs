@@ -22,7 +22,8 @@ pub const ROFI: Library = Library {
     name: "ROFI",
     env_prefix: "ROFI",
     pkg_config: "rofi",
-    min_version: Version::new(0, 1, 0),
+    // 0.2: the trusted entries (rofi_target, rofi_*_at) and rofi_send_nb / rofi_recv_nb.
+    min_version: Version::new(0, 2, 0),
     libs: &["rofi"],
     header: "rofi.h",
     version_macros: ("ROFI_VERSION_MAJOR", "ROFI_VERSION_MINOR"),

@@ -448,7 +448,7 @@ fn rofi_dir_uses_the_installed_rofi() {
 #[test]
 fn rofi_dir_too_old_or_incomplete_fails_with_the_diagnostic() {
     let tmp = tempfile::tempdir().unwrap();
-    // Too old: a rofi.h below the 0.1 minimum, next to a librofi.so.
+    // Too old: a rofi.h below the 0.2 minimum, next to a librofi.so.
     let old = tmp.path().join("old");
     std::fs::create_dir_all(old.join("include")).unwrap();
     std::fs::create_dir_all(old.join("lib")).unwrap();
@@ -466,7 +466,7 @@ fn rofi_dir_too_old_or_incomplete_fails_with_the_diagnostic() {
     let c = Consumer::new("rofi_dir_bad", RofiSys::Workspace, &[]);
     let _g = heavy();
     let common = [
-        "could not find ROFI >= 0.1, needed by rofi-sys 0.1.0",
+        "could not find ROFI >= 0.2, needed by rofi-sys 0.1.0",
         "  2. pkg-config rofi: skipped (ROFI_DIR is set, so only that prefix is used)\n",
         "  3. source build, bundled ROFI in ",
         ": skipped (ROFI_DIR is set, so only that prefix is used)\n",
@@ -478,7 +478,7 @@ fn rofi_dir_too_old_or_incomplete_fails_with_the_diagnostic() {
     let o = old.display();
     assert_contains(
         &stderr,
-        &[&format!("  1. ROFI_DIR={o}: found 0.0 (in {o}/include/rofi.h), need >= 0.1\n")],
+        &[&format!("  1. ROFI_DIR={o}: found 0.0 (in {o}/include/rofi.h), need >= 0.2\n")],
     );
 
     let stderr = assert_build_script_failure(&c.build(&[("ROFI_DIR", &nolib)]));

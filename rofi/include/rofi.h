@@ -88,7 +88,7 @@
 
 /* Version of this header and library (checked by rofi-sys when ROFI_DIR is used). */
 #define ROFI_VERSION_MAJOR 0
-#define ROFI_VERSION_MINOR 1
+#define ROFI_VERSION_MINOR 2
 
 #ifdef __cplusplus
 extern "C" {
@@ -352,6 +352,40 @@ ROFI_API int rofi_atomic_nb(rofi_atomic_op_t op, rofi_type_t type, void *dst,
 
 /* ---- synchronization and messages ------------------------------------- */
 
+/* TRUSTED ENTRIES, for a caller that checks each request itself against
+ * bounds it keeps (a language binding): the calls above check the PE, the
+ * buffers and the range on every call and look the allocation up; these do
+ * not.
+ * rofi_target - resolves, once, where PE `pe`'s part of the allocation whose
+ *   local base is `base` lives (checked: ROFI_EINVAL if `base` is not an
+ *   allocation's base or `pe` not a member of its team).  `t` stays valid
+ *   until the allocation is released.
+ * rofi_put_at / rofi_get_at / rofi_atomic_at - rofi_put(_nb), rofi_get(_nb)
+ *   and rofi_atomic(_nb) at byte `off` of a resolved target: blocking when
+ *   `op` is NULL, else non-blocking with the handle in *op.  The caller
+ *   promises ROFI is initialized, `t` came from rofi_target for a live
+ *   allocation, off + size <= t->size (the type's size for atomics), the
+ *   buffers are valid, and an atomic's word is aligned to its type;
+ *   otherwise the behaviour is undefined.  An (op, type) the provider lacks
+ *   is still ROFI_ENOTSUP; fabric errors are reported as by the checked
+ *   calls. */
+typedef struct rofi_target {
+    uint64_t raddr; /* the part's start as the fabric addresses it */
+    uint64_t key;   /* its remote key */
+    char *local;    /* the part mapped here (node-local path), or NULL */
+    size_t size;    /* the allocation's length */
+    int pe;
+} rofi_target_t;
+
+ROFI_API int rofi_target(const void *base, int pe, rofi_target_t *t);
+ROFI_API int rofi_put_at(const rofi_target_t *t, size_t off, const void *src, size_t size,
+                         rofi_op_t **op);
+ROFI_API int rofi_get_at(const rofi_target_t *t, size_t off, void *dst, size_t size,
+                         rofi_op_t **op);
+ROFI_API int rofi_atomic_at(rofi_atomic_op_t op, rofi_type_t type, const rofi_target_t *t,
+                            size_t off, const void *operand, const void *compare, void *result,
+                            rofi_op_t **handle);
+
 /* rofi_barrier - rofi_quiet(), then wait until every PE has entered.
  *   COLLECTIVE.  Dissemination algorithm: ceil(log2 P) rounds of tagged
  *   messages over the fabric.
@@ -371,6 +405,28 @@ ROFI_API int rofi_barrier_pes(const int *pes, int npes);
 ROFI_API int rofi_send(int pe, const void *buf, size_t size, uint32_t tag);
 ROFI_API int rofi_recv(int pe, void *buf, size_t size, uint32_t tag,
                        size_t *received);
+
+/* rofi_send_nb - rofi_send without waiting: the handle completes
+ *   (rofi_wait / rofi_test) when buf may be reused; a large message's handle
+ *   completes once `pe` has posted the matching receive.
+ * rofi_recv_nb - posts a receive of a message with user tag `tag` from `pe`,
+ *   or from any PE when `pe` is ROFI_ANY_PE, into buf (capacity size).  The
+ *   handle completes when a message arrived; rofi_wait returning 0 or
+ *   rofi_test returning 1 has then written its source to *src and its
+ *   length to *received (each if not NULL).  A longer message completes the
+ *   handle with ROFI_ETRUNC.  Receives match messages in the order they were
+ *   posted.  ROFI_ANY_PE is ROFI_ENOTSUP on the shm provider, which loses
+ *   messages under receives from any PE.
+ * rofi_cancel - withdraws a receive posted by rofi_recv_nb and releases its
+ *   handle: 0 if it was withdrawn (buf is no longer written), 1 if a
+ *   message had completed it first (*src and *received written), or an
+ *   error. */
+#define ROFI_ANY_PE (-1)
+ROFI_API int rofi_send_nb(int pe, const void *buf, size_t size, uint32_t tag,
+                          rofi_op_t **op);
+ROFI_API int rofi_recv_nb(int pe, void *buf, size_t size, uint32_t tag, int *src,
+                          size_t *received, rofi_op_t **op);
+ROFI_API int rofi_cancel(rofi_op_t *op);
 
 #ifdef __cplusplus
 }

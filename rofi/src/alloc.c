@@ -293,6 +293,24 @@ int rofi_translate(const void *addr, size_t len, int pe, uint64_t *raddr, uint64
     return 0;
 }
 
+int rofi_target(const void *base, int pe, rofi_target_t *t)
+{
+    ROFI_CHECK_INIT();
+    const struct alloc_view *v = lookup(base);
+    if (!t)
+        return rofi_error(ROFI_EINVAL, "rofi_target: NULL target");
+    if (!v || v->base != (const char *)base)
+        return rofi_error(ROFI_EINVAL, "rofi_target: %p is not an allocation base", base);
+    if (!is_member(v, pe))
+        return rofi_error(ROFI_EINVAL, "rofi_target: PE %d is not a member of the allocation's team", pe);
+    t->raddr = rofi.mr_virt_addr ? v->rbase[pe] : 0;
+    t->key = v->rkey[pe];
+    t->local = v->local[pe];
+    t->size = v->size;
+    t->pe = pe;
+    return 0;
+}
+
 void *rofi_alloc_desc(const void *buf, size_t len)
 {
     const struct alloc_view *v = lookup(buf);

@@ -96,13 +96,17 @@ int rofi_atomic_supported(rofi_atomic_op_t op, rofi_type_t type)
     return mode < 0 ? mode : mode != AT_NONE;
 }
 
+ROFI_INLINE int atomic_post(rofi_atomic_op_t aop, rofi_type_t type, int mode, uint64_t raddr,
+                            uint64_t key, char *peer, const void *operand, const void *compare,
+                            void *result, int pe, int counted, struct rofi_op **out);
+
+/* Check an atomic request against ROFI's state and allocations, then issue it. */
 ROFI_INLINE int atomic_issue(rofi_atomic_op_t aop, rofi_type_t type, void *dst,
                              const void *operand, const void *compare, void *result, int pe,
                              int counted, struct rofi_op **out)
 {
     uint64_t raddr = 0, key = 0;
     char *peer = NULL;
-    void *desc;
     int rc;
 
     *out = NULL;
@@ -115,7 +119,6 @@ ROFI_INLINE int atomic_issue(rofi_atomic_op_t aop, rofi_type_t type, void *dst,
                                      rofi.has_atomic ? "" : " (no FI_ATOMIC endpoint)");
     size_t sz = type_size(type);
     enum kind kind = op_map[aop].kind;
-    int plain_as_fetch = mode == AT_PLAIN_AS_FETCH;
     if (pe < 0 || pe >= rofi.size)
         return rofi_error(ROFI_EINVAL, "rofi_atomic: PE %d out of range [0, %d)", pe, rofi.size);
     /* A mask, not `% sz`: sz is known only at run time, so the remainder
@@ -127,6 +130,23 @@ ROFI_INLINE int atomic_issue(rofi_atomic_op_t aop, rofi_type_t type, void *dst,
         return rofi_error(ROFI_EINVAL, "rofi_atomic: missing operand, compare or result");
     if ((rc = rofi_translate(dst, sz, pe, &raddr, &key, &peer)))
         return rc;
+    return atomic_post(aop, type, mode, raddr, key, peer, operand, compare, result, pe, counted,
+                       out);
+}
+
+/* Issue a checked atomic on a resolved target: raddr/key at the peer, or
+ * `peer`, its node-local mapping. */
+ROFI_INLINE int atomic_post(rofi_atomic_op_t aop, rofi_type_t type, int mode, uint64_t raddr,
+                            uint64_t key, char *peer, const void *operand, const void *compare,
+                            void *result, int pe, int counted, struct rofi_op **out)
+{
+    size_t sz = type_size(type);
+    enum kind kind = op_map[aop].kind;
+    int plain_as_fetch = mode == AT_PLAIN_AS_FETCH;
+    void *desc;
+    int rc;
+
+    *out = NULL;
     if (peer && rofi.local_atomics) {
         /* Node-local, and the provider's atomics are CPU atomics at their
          * target too (local.c): one CPU atomic is the whole op. */
@@ -205,4 +225,30 @@ int rofi_atomic_nb(rofi_atomic_op_t op, rofi_type_t type, void *dst, const void 
     }
     *handle = h;
     return 0;
+}
+
+/* The trusted entry (rofi.h): the request was checked by the caller, except
+ * that an (op, type) the provider lacks is still ROFI_ENOTSUP (a table
+ * load). A NULL `handle` makes the call blocking. */
+int rofi_atomic_at(rofi_atomic_op_t aop, rofi_type_t type, const rofi_target_t *t, size_t off,
+                   const void *operand, const void *compare, void *result, rofi_op_t **handle)
+{
+    int mode = rofi.has_atomic ? rofi.atomic_ok[aop][type] : AT_NONE;
+    if (mode == AT_NONE)
+        return rofi_error(ROFI_ENOTSUP, "atomic op %d on type %d not supported by provider %s",
+                          (int)aop, (int)type, rofi.prov_name);
+    struct rofi_op *h;
+    int rc = atomic_post(aop, type, mode, t->raddr + off, t->key, t->local ? t->local + off : NULL,
+                         operand, compare, result, t->pe,
+                         handle ? OP_COUNTED : OP_COUNTED_IF_ORPHANED, &h);
+    if (handle) {
+        *handle = rc ? NULL : h;
+        if (rc && h)
+            rofi_op_wait(h);
+        return rc;
+    }
+    if (!h)
+        return rc;
+    int wrc = rofi_op_wait(h);
+    return rc ? rc : wrc;
 }

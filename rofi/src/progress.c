@@ -51,6 +51,8 @@ struct rofi_op *rofi_op_new(int counted)
     op->tag = 0;
     op->lmr = NULL;
     op->result_out = NULL;
+    op->src_out = NULL;
+    op->len_out = NULL;
     if (counted == OP_COUNTED)
         atomic_fetch_add(&rofi.outstanding, 1);
     return op;
@@ -277,7 +279,14 @@ int rofi_wait(rofi_op_t *op)
 {
     if (!op)
         return rofi_error(ROFI_EINVAL, "rofi_wait: NULL handle");
-    return rofi_op_wait(op);
+    int orphaned;
+    int rc = op_wait_until(op, ROFI_DEADLINE_LAZY, &orphaned);
+    if (!orphaned) {
+        if (rc == 0)
+            rofi_recv_report(op);
+        op_free(op);
+    }
+    return rc;
 }
 
 int rofi_test(rofi_op_t *op)
@@ -290,6 +299,8 @@ int rofi_test(rofi_op_t *op)
             return 0;
     }
     int rc = op->err ? op_status(op) : 1;
+    if (rc == 1)
+        rofi_recv_report(op);
     op_free(op);
     return rc;
 }

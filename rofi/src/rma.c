@@ -10,24 +10,17 @@
 
 #include "rofi_internal.h"
 
-/* Issue one RMA (split into max_msg pieces, each its own CQ entry). */
-ROFI_INLINE int rma_issue(int is_put, char *local, const void *sym, size_t size, int pe,
-                          int counted, struct rofi_op **out)
+/* Issue one RMA on a resolved target: raddr/key at the peer, or `peer`, its
+ * node-local mapping (split into max_msg pieces, each its own CQ entry).
+ * No checks: the callers made them. */
+ROFI_INLINE int rma_post(int is_put, char *local, uint64_t raddr, uint64_t key, char *peer,
+                         size_t size, int pe, int counted, struct rofi_op **out)
 {
     const char *fn = is_put ? "rofi_put" : "rofi_get";
-    uint64_t raddr = 0, key = 0;
-    char *peer = NULL;
     void *desc;
     int rc;
 
     *out = NULL;
-    ROFI_CHECK_INIT();
-    if (pe < 0 || pe >= rofi.size)
-        return rofi_error(ROFI_EINVAL, "%s: PE %d out of range [0, %d)", fn, pe, rofi.size);
-    if (size && !local)
-        return rofi_error(ROFI_EINVAL, "%s: NULL local buffer", fn);
-    if (size && (rc = rofi_translate(sym, size, pe, &raddr, &key, &peer)))
-        return rc;
     if (peer) {
         /* Node-local: the copy is the whole op, complete (locally and
          * remotely) when it returns; a handle only if one is asked for. */
@@ -80,6 +73,26 @@ ROFI_INLINE int rma_issue(int is_put, char *local, const void *sym, size_t size,
     return 0;
 }
 
+/* Check a request against ROFI's state and allocations, then issue it. */
+ROFI_INLINE int rma_issue(int is_put, char *local, const void *sym, size_t size, int pe,
+                          int counted, struct rofi_op **out)
+{
+    const char *fn = is_put ? "rofi_put" : "rofi_get";
+    uint64_t raddr = 0, key = 0;
+    char *peer = NULL;
+    int rc;
+
+    *out = NULL;
+    ROFI_CHECK_INIT();
+    if (pe < 0 || pe >= rofi.size)
+        return rofi_error(ROFI_EINVAL, "%s: PE %d out of range [0, %d)", fn, pe, rofi.size);
+    if (size && !local)
+        return rofi_error(ROFI_EINVAL, "%s: NULL local buffer", fn);
+    if (size && (rc = rofi_translate(sym, size, pe, &raddr, &key, &peer)))
+        return rc;
+    return rma_post(is_put, local, raddr, key, peer, size, pe, counted, out);
+}
+
 /* Blocking form: issue, then wait (the op is freed either way). */
 static int rma_blocking(int is_put, char *local, const void *sym, size_t size, int pe)
 {
@@ -127,4 +140,34 @@ int rofi_get(void *dst, const void *src, size_t size, int pe)
 int rofi_get_nb(void *dst, const void *src, size_t size, int pe, rofi_op_t **op)
 {
     return rma_nb(0, dst, src, size, pe, op);
+}
+
+/* The trusted entries (rofi.h): the request was checked by the caller. A
+ * NULL `op` makes the call blocking. */
+static int rma_at(int is_put, const rofi_target_t *t, size_t off, char *local, size_t size,
+                  rofi_op_t **op)
+{
+    struct rofi_op *h;
+    int rc = rma_post(is_put, local, t->raddr + off, t->key, t->local ? t->local + off : NULL,
+                      size, t->pe, op ? OP_COUNTED : OP_COUNTED_IF_ORPHANED, &h);
+    if (op) {
+        *op = rc ? NULL : h;
+        if (rc && h)
+            rofi_op_wait(h);
+        return rc;
+    }
+    if (!h)
+        return rc;
+    int wrc = rofi_op_wait(h);
+    return rc ? rc : wrc;
+}
+
+int rofi_put_at(const rofi_target_t *t, size_t off, const void *src, size_t size, rofi_op_t **op)
+{
+    return rma_at(1, t, off, (char *)src, size, op);
+}
+
+int rofi_get_at(const rofi_target_t *t, size_t off, void *dst, size_t size, rofi_op_t **op)
+{
+    return rma_at(0, t, off, dst, size, op);
 }

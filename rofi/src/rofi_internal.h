@@ -65,6 +65,8 @@ struct rofi_op {
     int pe;                /* the PE it addresses, -1 if none              */
     size_t len;            /* received length (receives)                   */
     uint64_t tag;          /* received tag (receives)                      */
+    int *src_out;          /* rofi_recv_nb: the source and length, written */
+    size_t *len_out;       /* ... where the caller learns of completion    */
     struct fid_mr *lmr;    /* on-the-fly local MR (FI_MR_LOCAL), or NULL   */
     void *result_out;      /* fetching atomics: copy scratch[2] here ...   */
     size_t result_len;     /* ... this many bytes, at completion           */
@@ -209,7 +211,9 @@ ROFI_HIDDEN uint64_t rofi_tag_coll(int kind, int src, uint32_t team,
 ROFI_HIDDEN int rofi_post_send(struct rofi_op *op, int pe, const void *buf,
                                size_t len, uint64_t tag);
 ROFI_HIDDEN int rofi_post_recv(struct rofi_op *op, int pe, void *buf,
-                               size_t len, uint64_t tag);
+                               size_t len, uint64_t tag, uint64_t ignore);
+/* A completed receive's source and length to where rofi_recv_nb said. */
+ROFI_HIDDEN void rofi_recv_report(const struct rofi_op *op);
 
 /* ---- allocations (alloc.c) -------------------------------------------- */
 

@@ -77,7 +77,7 @@ static struct rofi_op *recv_from(int pe, size_t len, uint64_t tag)
     struct rofi_op *op = rofi_op_new(OP_UNCOUNTED);
     if (op) {
         op->is_recv = 1;
-        rofi_post_recv(op, pe, op->scratch, len, tag); /* failure finishes op */
+        rofi_post_recv(op, pe, op->scratch, len, tag, 0); /* failure finishes op */
     }
     return op;
 }

@@ -10,10 +10,11 @@
 //! collective and so cannot run in a destructor.
 
 mod error;
+mod messages;
 pub(crate) mod segment;
 
 use crate::atomic::{AtomicOp, AtomicSupport, AtomicType};
-use crate::backend::{Backend, Capabilities, OpToken, PeerPath};
+use crate::backend::{Backend, Capabilities, Messages, OpToken, PeerPath};
 use crate::dispatch::AnySegment;
 use crate::error::{Error, Result};
 use crate::team::Team;
@@ -38,6 +39,10 @@ pub struct RofiBackend {
     yields: bool,
     /// ROFI's collectives must be called by one thread at a time.
     collective: Mutex<()>,
+    /// Mailboxes made so far: the next one's id in its messages' tags.
+    mailboxes: std::sync::atomic::AtomicU32,
+    /// The job's timeout, for waits in this backend's own code.
+    timeout: Duration,
     /// The bootstrap ROFI joined through (`rofi_set_bootstrap`); boxed so its address,
     /// which ROFI holds, stays put. Finalized after ROFI.
     boot: Box<SharedJob>,
@@ -173,7 +178,16 @@ impl RofiBackend {
                 p,
             )
         };
-        Ok(RofiBackend { me, npes, provider, yields, collective: Mutex::new(()), boot })
+        Ok(RofiBackend {
+            me,
+            npes,
+            provider,
+            yields,
+            collective: Mutex::new(()),
+            mailboxes: Default::default(),
+            timeout,
+            boot,
+        })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
@@ -219,7 +233,7 @@ impl Backend for RofiBackend {
             unsafe { sys::rofi_alloc_pes(size, pes.as_ptr(), pes.len() as i32, &mut addr) }
         };
         check(rc, "rofi_alloc")?;
-        Ok(AnySegment::Rofi(RofiSegment::new(addr.cast(), self.npes)))
+        Ok(AnySegment::Rofi(RofiSegment::new(addr.cast(), team, self.npes)?))
     }
 
     fn test(&self, op: OpToken) -> Result<bool> {
@@ -271,8 +285,15 @@ impl Backend for RofiBackend {
             atomic_nb: true,
             quiet_pe: false,
             fence_orders_only: false,
-            messages: false,
+            messages: true,
         }
+    }
+
+    fn messages(&self, _slots: usize, slot_bytes: usize) -> Result<Option<Box<dyn Messages>>> {
+        // Collective: every PE counts its mailboxes alike.
+        let id = self.mailboxes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let m = messages::RofiMessages::new(id, self.npes, slot_bytes, self.timeout)?;
+        Ok(Some(Box::new(m)))
     }
 
     fn path_to(&self, pe: usize) -> PeerPath {

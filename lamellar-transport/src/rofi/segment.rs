@@ -4,6 +4,7 @@ use super::error::check;
 use crate::atomic::{AtomicOp, AtomicRequest, AtomicType};
 use crate::backend::{OpToken, Segment, atomic_at_once};
 use crate::error::Result;
+use crate::team::Team;
 use rofi_sys as sys;
 use std::ffi::c_void;
 
@@ -16,10 +17,15 @@ pub struct RofiSegment {
     mapped: Vec<*mut u8>,
     /// Whether ROFI takes node-local atomics on the CPU (`rofi_local_atomics`).
     cpu_atomics: bool,
+    /// Per world PE: its part, resolved once by `rofi_target` (zeroed for non-members). The
+    /// safe layer checks each operation, so puts, gets and atomics use ROFI's trusted
+    /// entries (`rofi_*_at`), which skip ROFI's own checks and allocation lookup.
+    targets: Vec<sys::rofi_target_t>,
 }
 
-// SAFETY: `base` is an address ROFI owns until rofi_release; ROFI's RMA and atomic calls
-// are thread-safe (rofi.h, THREADS AND PROGRESS), and we never form references to it.
+// SAFETY: `base`, `mapped` and the targets' `local` are addresses ROFI owns until
+// rofi_release; ROFI's RMA and atomic calls are thread-safe (rofi.h, THREADS AND PROGRESS),
+// and we never form references to that memory.
 unsafe impl Send for RofiSegment {}
 // SAFETY: as for the impl above, for the same reason.
 unsafe impl Sync for RofiSegment {}
@@ -55,14 +61,22 @@ pub fn rofi_op(op: AtomicOp) -> sys::rofi_atomic_op_t {
 }
 
 impl RofiSegment {
-    pub(super) fn new(base: *mut u8, npes: usize) -> RofiSegment {
+    pub(super) fn new(base: *mut u8, team: &Team, npes: usize) -> Result<RofiSegment> {
         // SAFETY: `base` is a live allocation's base; rofi_local_ptr only looks it up.
         let mapped = (0..npes)
             .map(|pe| unsafe { sys::rofi_local_ptr(base.cast(), pe as i32) }.cast())
             .collect();
         // SAFETY: a query of ROFI's state, initialized while the backend lives.
         let cpu_atomics = unsafe { sys::rofi_local_atomics() } == 1;
-        RofiSegment { base, mapped, cpu_atomics }
+        // SAFETY: rofi_target_t is plain data (integers and a pointer), valid all zero.
+        let mut targets = vec![unsafe { std::mem::zeroed::<sys::rofi_target_t>() }; npes];
+        for &pe in team.pes() {
+            // SAFETY: `base` is a live allocation's base and `pe` a member of its team; ROFI
+            // writes the target it resolves into the vector's element.
+            let rc = unsafe { sys::rofi_target(base.cast(), pe as i32, &mut targets[pe]) };
+            check(rc, "rofi_target")?;
+        }
+        Ok(RofiSegment { base, mapped, cpu_atomics, targets })
     }
 
     /// Byte `offset` of `pe`'s part as mapped here, if ROFI reaches `pe` that way.
@@ -70,12 +84,6 @@ impl RofiSegment {
     fn mapped_at(&self, pe: usize, offset: usize) -> Option<*mut u8> {
         let p = self.mapped[pe];
         (!p.is_null()).then(|| p.wrapping_add(offset))
-    }
-
-    /// # Safety (callers in this file)
-    /// The safe layer checked the range, so the address is inside the allocation.
-    fn at(&self, offset: usize) -> *mut c_void {
-        self.base.wrapping_add(offset).cast()
     }
 }
 
@@ -119,8 +127,8 @@ impl Segment for RofiSegment {
         self.base
     }
 
-    fn peer_base(&self, pe: usize) -> Option<*mut u8> {
-        self.mapped_at(pe, 0)
+    fn mapped_table(&self) -> Option<&[*mut u8]> {
+        self.mapped.iter().any(|p| !p.is_null()).then_some(&self.mapped[..])
     }
 
     unsafe fn put(&self, pe: usize, offset: usize, src: *const u8, len: usize) -> Result<()> {
@@ -130,9 +138,11 @@ impl Segment for RofiSegment {
             unsafe { crate::mapped::put(dst, src, len) };
             return Ok(());
         }
-        // SAFETY: destination range checked by the safe layer; `src` valid for `len`.
-        check(unsafe { sys::rofi_put(self.at(offset), src.cast(), len, pe as i32) }, "rofi_put")
-            .map(drop)
+        let t = &self.targets[pe];
+        let null = std::ptr::null_mut();
+        // SAFETY: `t` is pe's resolved target and the range was checked inside the allocation
+        // by the safe layer (rofi_put_at's promise); `src` valid for `len`.
+        check(unsafe { sys::rofi_put_at(t, offset, src.cast(), len, null) }, "rofi_put").map(drop)
     }
 
     unsafe fn get(&self, pe: usize, offset: usize, dst: *mut u8, len: usize) -> Result<()> {
@@ -141,9 +151,10 @@ impl Segment for RofiSegment {
             unsafe { crate::mapped::get(src, dst, len) };
             return Ok(());
         }
-        // SAFETY: source range checked; `dst` valid for writes of `len`.
-        check(unsafe { sys::rofi_get(dst.cast(), self.at(offset), len, pe as i32) }, "rofi_get")
-            .map(drop)
+        let t = &self.targets[pe];
+        let null = std::ptr::null_mut();
+        // SAFETY: as `put`; `dst` valid for writes of `len`.
+        check(unsafe { sys::rofi_get_at(t, offset, dst.cast(), len, null) }, "rofi_get").map(drop)
     }
 
     unsafe fn put_nb(
@@ -160,7 +171,7 @@ impl Segment for RofiSegment {
         let mut op = std::ptr::null_mut();
         check(
             // SAFETY: as `put`; the caller keeps `src` valid until the token completes.
-            unsafe { sys::rofi_put_nb(self.at(offset), src.cast(), len, pe as i32, &mut op) },
+            unsafe { sys::rofi_put_at(&self.targets[pe], offset, src.cast(), len, &mut op) },
             "rofi_put_nb",
         )?;
         Ok(token(op))
@@ -174,7 +185,7 @@ impl Segment for RofiSegment {
         let mut op = std::ptr::null_mut();
         check(
             // SAFETY: as `get`; the caller keeps `dst` valid and untouched until completion.
-            unsafe { sys::rofi_get_nb(dst.cast(), self.at(offset), len, pe as i32, &mut op) },
+            unsafe { sys::rofi_get_at(&self.targets[pe], offset, dst.cast(), len, &mut op) },
             "rofi_get_nb",
         )?;
         Ok(token(op))
@@ -194,14 +205,15 @@ impl Segment for RofiSegment {
             // and the result into `res` (8 bytes, ROFI writes the type's width at its start), all
             // live for this blocking call.
             unsafe {
-                sys::rofi_atomic(
+                sys::rofi_atomic_at(
                     rofi_op(req.op),
                     rofi_type(req.ty),
-                    self.at(offset),
+                    &self.targets[pe],
+                    offset,
                     o,
                     c,
                     (&mut res as *mut u64).cast(),
-                    pe as i32,
+                    std::ptr::null_mut(),
                 )
             },
             "rofi_atomic",
@@ -235,14 +247,14 @@ impl Segment for RofiSegment {
             // SAFETY: target word checked in range and aligned; operands live for the call;
             // `result` stays valid until the token completes (trait contract).
             unsafe {
-                sys::rofi_atomic_nb(
+                sys::rofi_atomic_at(
                     rofi_op(req.op),
                     rofi_type(req.ty),
-                    self.at(offset),
+                    &self.targets[pe],
+                    offset,
                     o,
                     c,
                     result.cast(),
-                    pe as i32,
                     &mut h,
                 )
             },

@@ -48,8 +48,8 @@ impl Segment for ShmemSegment {
     }
 
     #[inline]
-    fn peer_base(&self, pe: usize) -> Option<*mut u8> {
-        self.bases.get(pe).copied().filter(|p| !p.is_null())
+    fn mapped_table(&self) -> Option<&[*mut u8]> {
+        Some(&self.bases)
     }
 
     #[inline(always)]

@@ -74,6 +74,8 @@ impl UcxBackend {
             for (pe, c) in cards.iter().enumerate() {
                 ctl.add_peer(RemoteKey::unpack(&mut w, pe, c.control_base, &c.control_key)?);
             }
+            // Mailbox messages may arrive as soon as peers are connected.
+            w.set_am_handlers()?;
             let (local, remote, rkey) = ctl.scratch();
             let _ = shared.caps.set(atomics::probe(&mut w, me, local, remote, rkey)?);
         }

@@ -15,6 +15,8 @@
 //! - Atomics ([`atomics`]): `ucp_atomic_op_nbx`, waited for until performed at the target;
 //!   UCX 1.13's broken fetching and/or/xor are detected at init and emulated.
 //! - barrier ([`control`]): dissemination over UCX atomics on the control regions.
+//! - Mailbox messages ([`messages`]): active messages (`ucp_am_send_nbx`), handlers set at
+//!   init; long messages by rendezvous straight into the receiver's buffer.
 //! - Progress: the caller's thread progresses the worker while it waits; a low-duty progress
 //!   thread does when the application does not call in ([`progress`]).
 //! - Failures: every wait has the job timeout; a peer on this host that exited is found by
@@ -29,6 +31,7 @@ mod control;
 mod init;
 mod lock;
 mod memory;
+mod messages;
 mod peers;
 mod progress;
 mod requests;
@@ -38,7 +41,7 @@ mod status;
 mod worker;
 
 use crate::atomic::{AtomicOp, AtomicSupport, AtomicType};
-use crate::backend::{Backend, Capabilities, OpToken, PeerPath};
+use crate::backend::{Backend, Capabilities, Messages, OpToken, PeerPath};
 use crate::dispatch::AnySegment;
 use crate::error::Result;
 use crate::team::Team;
@@ -171,14 +174,19 @@ impl Backend for UcxBackend {
 
     fn capabilities(&self) -> Capabilities {
         // ucp_atomic_op_nbx tracked like put_nb (bitwise ones at issue), ucp_ep_flush_nbx for
-        // one PE, ucp_worker_fence.
+        // one PE, ucp_worker_fence, active messages for mailboxes.
         Capabilities {
             put_signal: false,
             atomic_nb: true,
             quiet_pe: true,
             fence_orders_only: true,
-            messages: false,
+            messages: true,
         }
+    }
+
+    fn messages(&self, _slots: usize, _slot_bytes: usize) -> Result<Option<Box<dyn Messages>>> {
+        let (ucx, me, npes) = (self.shared.ucx.clone(), self.shared.me, self.shared.npes);
+        Ok(Some(Box::new(messages::UcxMessages::new(ucx, me, npes))))
     }
 
     fn quiet_pe(&self, pe: usize) -> Result<()> {
@@ -186,6 +194,12 @@ impl Backend for UcxBackend {
     }
 
     fn path_to(&self, pe: usize) -> PeerPath {
+        // Put and get to oneself are local copies, atomics go over UCX's `self` lane; with a
+        // network in UCX_TLS the endpoint to oneself also gets network lanes for active-message
+        // rendezvous, which are not how this PE reaches itself.
+        if pe == self.shared.me {
+            return PeerPath::SharedMemory;
+        }
         let info = self.shared.ucx.lock().ok().and_then(|w| w.ep_info(pe)).unwrap_or_default();
         path_of_lanes(&info)
     }

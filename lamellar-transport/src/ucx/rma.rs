@@ -11,7 +11,7 @@ use std::ffi::c_void;
 
 /// `ucp_request_param_t` for host memory and no callback: the request pointer is polled.
 /// A constant, so a put or get passes a pointer to it instead of building ~80 bytes per call.
-const HOST_PARAM: sys::ucp_request_param_t = {
+pub(super) const HOST_PARAM: sys::ucp_request_param_t = {
     // SAFETY: a plain C struct of integers, pointers and optional callbacks, for which all
     // zeroes is valid (null, None) and means "no optional field set" to UCX.
     let mut p: sys::ucp_request_param_t = unsafe { std::mem::zeroed() };

@@ -6,6 +6,7 @@
 //! calls are in `rma.rs`, request completion in `requests.rs`.
 
 use super::lock::{SpinGuard, SpinLock};
+use super::messages::Hub;
 use super::peers::{Peers, on_ep_error};
 use super::requests::Pending;
 use super::status::{check, error};
@@ -53,6 +54,8 @@ pub struct Ucx {
     /// Must outlive the endpoints (their error callback points into it): declared after
     /// `state`, so it drops after `State` has closed them.
     pub peers: Peers,
+    /// Mailbox messages; the AM handlers point into it, so it too drops after the worker.
+    pub hub: Hub,
     pub timeout: Duration,
     /// Application calls into the worker ([`Ucx::lock`]) and ...
     calls: AtomicUsize,
@@ -95,7 +98,8 @@ pub struct Worker<'a> {
 
 impl Ucx {
     /// Reads the UCX configuration from the environment (UCX_TLS, ...), creates the
-    /// context (RMA + 32/64-bit atomics, wakeup if offered) and a serialized worker.
+    /// context (RMA, 32/64-bit atomics, active messages for mailboxes, wakeup if offered)
+    /// and a serialized worker.
     pub fn open(npes: usize, peers: Peers, timeout: Duration) -> Result<Ucx> {
         let mut st = State {
             ctx: null_mut(),
@@ -109,7 +113,10 @@ impl Ucx {
         let mut config = null_mut();
         // SAFETY: NULL env prefix and file name mean "defaults + UCX_* environment".
         check(unsafe { sys::ucp_config_read(null(), null(), &mut config) }, "ucp_config_read")?;
-        let base = (sys::UCP_FEATURE_RMA | sys::UCP_FEATURE_AMO32 | sys::UCP_FEATURE_AMO64) as u64;
+        let base = (sys::UCP_FEATURE_RMA
+            | sys::UCP_FEATURE_AMO32
+            | sys::UCP_FEATURE_AMO64
+            | sys::UCP_FEATURE_AM) as u64;
         let mut status = sys::UCS_OK;
         let mut wakeup = false;
         // With wakeup if the transports allow it (the progress thread then sleeps on the
@@ -164,6 +171,7 @@ impl Ucx {
         Ok(Ucx {
             state: SpinLock::new(st),
             peers,
+            hub: Hub::new(worker),
             timeout,
             calls: AtomicUsize::new(0),
             polls: AtomicUsize::new(0),

@@ -241,14 +241,5 @@ int rofi_atomic_at(rofi_atomic_op_t aop, rofi_type_t type, const rofi_target_t *
     int rc = atomic_post(aop, type, mode, t->raddr + off, t->key, t->local ? t->local + off : NULL,
                          operand, compare, result, t->pe,
                          handle ? OP_COUNTED : OP_COUNTED_IF_ORPHANED, &h);
-    if (handle) {
-        *handle = rc ? NULL : h;
-        if (rc && h)
-            rofi_op_wait(h);
-        return rc;
-    }
-    if (!h)
-        return rc;
-    int wrc = rofi_op_wait(h);
-    return rc ? rc : wrc;
+    return rofi_op_finish(rc, h, handle);
 }

@@ -273,6 +273,20 @@ int rofi_op_wait(struct rofi_op *op)
     return rc;
 }
 
+int rofi_op_finish(int rc, struct rofi_op *h, rofi_op_t **out)
+{
+    if (out) {
+        *out = rc ? NULL : h;
+        if (rc && h)
+            rofi_op_wait(h);
+        return rc;
+    }
+    if (!h)
+        return rc;
+    int wrc = rofi_op_wait(h);
+    return rc ? rc : wrc;
+}
+
 /* ---- public: wait / test / quiet --------------------------------------- */
 
 int rofi_wait(rofi_op_t *op)

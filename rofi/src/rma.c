@@ -150,16 +150,7 @@ static int rma_at(int is_put, const rofi_target_t *t, size_t off, char *local, s
     struct rofi_op *h;
     int rc = rma_post(is_put, local, t->raddr + off, t->key, t->local ? t->local + off : NULL,
                       size, t->pe, op ? OP_COUNTED : OP_COUNTED_IF_ORPHANED, &h);
-    if (op) {
-        *op = rc ? NULL : h;
-        if (rc && h)
-            rofi_op_wait(h);
-        return rc;
-    }
-    if (!h)
-        return rc;
-    int wrc = rofi_op_wait(h);
-    return rc ? rc : wrc;
+    return rofi_op_finish(rc, h, op);
 }
 
 int rofi_put_at(const rofi_target_t *t, size_t off, const void *src, size_t size, rofi_op_t **op)

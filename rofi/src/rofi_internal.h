@@ -113,6 +113,10 @@ ROFI_HIDDEN int rofi_op_wait_until(struct rofi_op *op, double deadline,
                                    int *orphaned);
 /* Wait (ROFI_TIMEOUT) and free; returns the op's status. */
 ROFI_HIDDEN int rofi_op_wait(struct rofi_op *op);
+/* The end of a call that issued `h` (NULL if none) with status rc: with `out`
+ * (non-blocking) the handle goes to the caller, or is waited for and freed
+ * if the issue failed; without it (blocking) the op is waited for. */
+ROFI_HIDDEN int rofi_op_finish(int rc, struct rofi_op *h, rofi_op_t **out);
 /* Decides rofi.yield_when_waiting (collective, through PMI). */
 ROFI_HIDDEN int rofi_node_init(void);
 /* What a PE publishes about its node (node.c): the kernel's boot id, whether

@@ -150,24 +150,10 @@ impl RofiMessages {
     /// Posts a receive of `src`'s next eager message into `buf`.
     fn post(&self, src: usize, mut buf: Box<[u8]>) -> Result<Posted> {
         let mut len = Box::new(0usize);
-        let mut op = std::ptr::null_mut();
-        check(
-            // SAFETY: `buf` and `len` are heap memory that `Posted` keeps until the receive
-            // completes or is cancelled (moving the boxes does not move it).
-            unsafe {
-                sys::rofi_recv_nb(
-                    src as i32,
-                    buf.as_mut_ptr().cast(),
-                    buf.len(),
-                    self.tag(),
-                    std::ptr::null_mut(),
-                    &mut *len,
-                    &mut op,
-                )
-            },
-            "rofi_recv_nb",
-        )?;
-        Ok(Posted { src, buf, len, op: Op(op) })
+        // SAFETY: `buf` and `len` are heap memory that `Posted` keeps until the receive
+        // completes or is cancelled (moving the boxes does not move it).
+        let op = unsafe { recv(src, buf.as_mut_ptr(), buf.len(), self.tag(), &mut len)? };
+        Ok(Posted { src, buf, len, op })
     }
 
     /// Sends `bytes` to `pe` with `tag` and waits for it to complete, taking in what
@@ -284,30 +270,31 @@ impl RofiMessages {
             LONG => {
                 let mut buf = Vec::<u8>::with_capacity(h.len as usize);
                 let mut len = Box::new(0usize);
-                let mut op = std::ptr::null_mut();
-                check(
-                    // SAFETY: the Vec's heap buffer (capacity `h.len`) and `len` stay
-                    // allocated in `Arrival::Body` until the receive completes.
-                    unsafe {
-                        sys::rofi_recv_nb(
-                            src as i32,
-                            buf.as_mut_ptr().cast(),
-                            h.len as usize,
-                            self.body_tag(h.seq),
-                            std::ptr::null_mut(),
-                            &mut *len,
-                            &mut op,
-                        )
-                    },
-                    "rofi_recv_nb",
-                )?;
-                st.arrived[src]
-                    .insert(h.seq, Arrival::Body { buf, want: h.len as usize, len, op: Op(op) });
+                let tag = self.body_tag(h.seq);
+                // SAFETY: the Vec's heap buffer (capacity `h.len`) and `len` stay allocated
+                // in `Arrival::Body` until the receive completes.
+                let op = unsafe { recv(src, buf.as_mut_ptr(), h.len as usize, tag, &mut len)? };
+                st.arrived[src].insert(h.seq, Arrival::Body { buf, want: h.len as usize, len, op });
             }
             _ => return Err(bad("a message of an unknown kind")),
         }
         Ok(())
     }
+}
+
+/// Posts a receive of `src`'s message with `tag` into `cap` bytes at `buf`.
+///
+/// # Safety
+/// `buf` (for `cap` bytes) and `len` stay allocated until the receive completes or is
+/// cancelled.
+unsafe fn recv(src: usize, buf: *mut u8, cap: usize, tag: u32, len: &mut usize) -> Result<Op> {
+    let mut op = std::ptr::null_mut();
+    // SAFETY: the caller's promise; ROFI writes the handle into `op`.
+    let rc = unsafe {
+        sys::rofi_recv_nb(src as i32, buf.cast(), cap, tag, std::ptr::null_mut(), len, &mut op)
+    };
+    check(rc, "rofi_recv_nb")?;
+    Ok(Op(op))
 }
 
 impl Messages for RofiMessages {

@@ -274,7 +274,7 @@ impl Report {
         assert_eq!((self.size, self.id), (1, 0), "{self:#?}");
         let wanted = if provider == SHM { "shm" } else { "tcp" };
         assert!(self.provider.contains(wanted), "asked for {provider}, got {self:#?}");
-        assert_eq!(self.version, "0.1", "{self:#?}");
+        assert_eq!(self.version, "0.2", "{self:#?}");
     }
 
     /// The one libfabric mapped into the process.

@@ -13,7 +13,7 @@ fn text(p: *const std::os::raw::c_char) -> String {
 
 #[test]
 fn singleton_init_size_finalize() {
-    assert_eq!((ROFI_VERSION_MAJOR, ROFI_VERSION_MINOR), (0, 1));
+    assert_eq!((ROFI_VERSION_MAJOR, ROFI_VERSION_MINOR), (0, 2));
     // SAFETY: single-threaded; init, queries and finalize in ROFI's documented order.
     unsafe {
         let rc = rofi_init(c"tcp;ofi_rxm".as_ptr(), std::ptr::null());

@@ -27,7 +27,7 @@ use crate::backend::Messages;
 use crate::backoff::{Tries, wait_until};
 use crate::error::{Error, Result};
 use lamellar_ucx_sys::{self as sys, StatusPtr, ucp_am_recv_param_t, ucs_status_t};
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::ffi::c_void;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr::NonNull;
@@ -96,7 +96,8 @@ impl Header {
 pub struct Hub {
     /// For `ucp_am_recv_data_nbx` inside a handler (the worker lock is held there).
     worker: sys::ucp_worker_h,
-    boxes: Mutex<HashMap<u32, Inbox>>,
+    /// Live mailboxes by id: a few at most, so an ordered map (no hashing on every poll).
+    boxes: Mutex<BTreeMap<u32, Inbox>>,
     /// Mailboxes are made collectively and in the same order everywhere: the n-th on each PE
     /// is the same mailbox.
     next_id: AtomicU32,
@@ -205,7 +206,7 @@ impl Inbox {
 
 impl Hub {
     pub fn new(worker: sys::ucp_worker_h) -> Hub {
-        Hub { worker, boxes: Mutex::new(HashMap::new()), next_id: AtomicU32::new(0) }
+        Hub { worker, boxes: Mutex::new(BTreeMap::new()), next_id: AtomicU32::new(0) }
     }
 
     /// A message of ours from a handler: eager data (copied now) or a rendezvous descriptor

@@ -65,12 +65,14 @@ fn pe(args: &args::Args) -> i32 {
                     "provider": args.tls.first().or(args.provider.first()),
                     "error": e.to_string(),
                 });
-                // Every PE may write it: appends are whole lines, and the reader takes the first.
+                // Every PE may write it, and the reader takes the first whole line: one
+                // write(2) per line, since an O_APPEND write lands whole while `writeln!` on a
+                // File writes piece by piece, and two PEs' pieces interleaved into no line.
                 let _ = std::fs::OpenOptions::new()
                     .create(true)
                     .append(true)
                     .open(path)
-                    .and_then(|mut f| writeln!(f, "{line}"));
+                    .and_then(|mut f| f.write_all(format!("{line}\n").as_bytes()));
             }
             1
         }

@@ -57,23 +57,24 @@ pub fn yield_from_env() -> Result<Option<bool>> {
 /// `LAMELLAR_UCX_ERR_MODE`: `peer` (UCX's peer-failure handling on every endpoint) or
 /// `none` (the default).
 pub fn ucx_peer_errors() -> Result<bool> {
-    match var("LAMELLAR_UCX_ERR_MODE").map(|v| v.trim().to_ascii_lowercase()) {
-        None => Ok(false),
-        Some(v) if v == "peer" => Ok(true),
-        Some(v) if v == "none" => Ok(false),
-        Some(v) => Err(bad("LAMELLAR_UCX_ERR_MODE", &v, "peer or none")),
-    }
+    two_words("LAMELLAR_UCX_ERR_MODE", var("LAMELLAR_UCX_ERR_MODE"), "peer", "none")
 }
 
 /// `LAMELLAR_MAILBOX`: `rings` makes every mailbox use its rings in symmetric memory even
 /// where the backend has native messages (to compare the two); `native` or unset: the
 /// backend's messages where it has them.
 pub fn mailbox_rings() -> Result<bool> {
-    match var("LAMELLAR_MAILBOX").map(|v| v.trim().to_ascii_lowercase()) {
+    two_words("LAMELLAR_MAILBOX", var("LAMELLAR_MAILBOX"), "rings", "native")
+}
+
+/// A setting that is one of two words (any case, spaces around ignored): true for `on`,
+/// false for `off` or unset.
+fn two_words(name: &str, value: Option<String>, on: &str, off: &str) -> Result<bool> {
+    match value.map(|v| v.trim().to_ascii_lowercase()) {
         None => Ok(false),
-        Some(v) if v == "rings" => Ok(true),
-        Some(v) if v == "native" => Ok(false),
-        Some(v) => Err(bad("LAMELLAR_MAILBOX", &v, "rings or native")),
+        Some(v) if v == on => Ok(true),
+        Some(v) if v == off => Ok(false),
+        Some(v) => Err(bad(name, &v, &format!("{on} or {off}"))),
     }
 }
 
@@ -88,5 +89,19 @@ mod tests {
         for bad in ["abc", "-1", "0", "", "nan", "inf", "1e300", "0x10"] {
             assert_eq!(parse_timeout(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn two_word_settings_take_either_word_and_refuse_others() {
+        let of =
+            |v: Option<&str>| two_words("LAMELLAR_MAILBOX", v.map(String::from), "rings", "native");
+        assert!(!of(None).unwrap());
+        assert!(of(Some(" Rings ")).unwrap());
+        assert!(!of(Some("native")).unwrap());
+        let e = of(Some("ring")).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::InvalidArgument);
+        assert!(
+            e.to_string().contains("LAMELLAR_MAILBOX") && e.to_string().contains("rings or native")
+        );
     }
 }

@@ -28,9 +28,10 @@ pub unsafe fn get(src: *const u8, dst: *mut u8, len: usize) {
 
 /// `ptr::copy` with the sizes of one word done as one load and one store: a single element's
 /// put or get, whose length the caller knows only at run time (a byte slice), then costs no
-/// call into `memmove`. 8 bytes is tested first and alone, as a compare and a branch that
-/// predicts well (a `match` over the widths is a table and an indirect jump). Loading
-/// before storing keeps an overlapping copy (a put to oneself) right.
+/// call into `memmove`. 8 bytes is tested first and alone, as one compare and a branch that
+/// predicts well: written as one `match` over the widths (or as tests the compiler merges into
+/// one), it became a power-of-two test and a bit count before the compare. Loading before
+/// storing keeps an overlapping copy (a put to oneself) right.
 ///
 /// # Safety
 /// As `ptr::copy`.
@@ -40,26 +41,21 @@ unsafe fn copy(src: *const u8, dst: *mut u8, len: usize) {
         // SAFETY: the caller's promise covers 8 bytes at both ends; unaligned accesses, since
         // neither end need be aligned.
         unsafe { dst.cast::<u64>().write_unaligned(src.cast::<u64>().read_unaligned()) };
-    } else {
-        // The hint keeps 8 out of a jump table over the widths (a switch with one case
-        // marked likely is lowered with that case tested first).
-        cold_path();
+    } else if len < 8 {
         // SAFETY: the caller's promise.
-        unsafe { copy_other(src, dst, len) }
+        unsafe { copy_short(src, dst, len) }
+    } else {
+        // SAFETY: the caller's promise.
+        unsafe { std::ptr::copy(src, dst, len) }
     }
 }
 
-/// Marks the path that calls it as unlikely (`std::hint::cold_path`, newer than our MSRV).
-#[cold]
-#[inline(always)]
-fn cold_path() {}
-
-/// `copy` of any length but 8.
+/// `copy` of fewer than 8 bytes.
 ///
 /// # Safety
 /// As `ptr::copy`.
 #[inline(always)]
-unsafe fn copy_other(src: *const u8, dst: *mut u8, len: usize) {
+unsafe fn copy_short(src: *const u8, dst: *mut u8, len: usize) {
     // SAFETY: the caller's promise covers `len` bytes at both ends; unaligned accesses.
     unsafe {
         match len {

@@ -41,21 +41,22 @@ pub struct SymAlloc {
     /// What a carved allocation gives back when it is freed or dropped (a heap block's
     /// place in its heap); None for a whole segment.
     carved_from: Option<Box<dyn Send + Sync>>,
-    /// The segment's table of mapped peers (`Segment::mapped_table`), read here directly.
-    mapped: Mapped,
+    /// Per world PE, where this allocation's first byte on that PE is mapped into this
+    /// process: non-null only for a member whose part the segment maps here.
+    direct: Direct,
 }
 
-/// A pointer to a segment's mapped table (one entry per world PE, null where that PE's
-/// part is not mapped), or null when the segment maps no PE. A blocking put or get to a
-/// mapped PE reads it and copies: no match over the backends, no call into the segment.
-#[derive(Clone, Copy)]
-struct Mapped(*const *mut u8);
+/// The table that makes a put or get to a mapped PE one lookup, one range compare and a copy:
+/// an entry in it says the PE is in range, a member and mapped (no match over the backends,
+/// no call into the segment). Every other case (errors, PEs reached through the backend)
+/// takes the checked path.
+struct Direct(Box<[*mut u8]>);
 
-// SAFETY: it points into the table of a segment that the same `SymAlloc` keeps alive (its
-// `Arc`), and that table is never written after the segment is made: only read.
-unsafe impl Send for Mapped {}
+// SAFETY: the entries point into mappings of the segment that the same `SymAlloc` keeps
+// alive (its `Arc`), and the table is never written after the allocation is made.
+unsafe impl Send for Direct {}
 // SAFETY: as for Send.
-unsafe impl Sync for Mapped {}
+unsafe impl Sync for Direct {}
 
 impl Transport {
     /// Collective over all PEs: `len` bytes on every PE. Every PE must pass the same `len`;
@@ -98,10 +99,17 @@ impl SymAlloc {
             team.pes().iter().for_each(|&p| m[p] = true);
             m
         });
-        let table = seg.mapped_table().filter(|t| t.len() == n);
-        let mapped = Mapped(table.map_or(std::ptr::null(), |t| t.as_ptr()));
+        let table = seg.mapped_table().filter(|t| t.len() == n).unwrap_or(&[]);
+        let direct = (0..n)
+            .map(|pe| match table.get(pe) {
+                Some(&base) if !base.is_null() && members.as_ref().is_none_or(|m| m[pe]) => {
+                    base.wrapping_add(origin)
+                }
+                _ => std::ptr::null_mut(),
+            })
+            .collect();
         SymAlloc {
-            mapped,
+            direct: Direct(direct),
             base_addr: seg.local_base() as usize + origin,
             seg,
             origin,
@@ -166,9 +174,10 @@ impl SymAlloc {
 
     #[inline(always)]
     pub(crate) fn check_range(&self, offset: usize, len: usize) -> Result<()> {
-        match offset.checked_add(len) {
-            Some(end) if end <= self.len => Ok(()),
-            _ => Err(Error::OutOfBounds { offset, len, size: self.len }),
+        if self.fits(offset, len) {
+            Ok(())
+        } else {
+            Err(Error::OutOfBounds { offset, len, size: self.len })
         }
     }
 
@@ -201,26 +210,34 @@ impl SymAlloc {
     /// visible at the target after [`Transport::quiet`] or [`Transport::barrier`].
     #[inline(always)]
     pub fn put(&self, pe: usize, offset: usize, src: &[u8]) -> Result<()> {
-        self.check_pe(pe)?;
-        self.check_range(offset, src.len())?;
-        self.put_checked(pe, offset, src)
+        let base = self.direct(pe);
+        if base.is_null() || !self.fits(offset, src.len()) {
+            return self.put_other(pe, offset, src);
+        }
+        // SAFETY: `pe`'s part is mapped for the allocation's length (`direct`) and the range
+        // is inside it; `src` is a live borrow.
+        unsafe { mapped::put(base.add(offset), src.as_ptr(), src.len()) };
+        Ok(())
     }
 
     /// `put` for a caller that checked the range (the typed views): one check per operation.
     #[inline(always)]
     pub(crate) fn put_in_range(&self, pe: usize, offset: usize, src: &[u8]) -> Result<()> {
-        self.check_pe(pe)?;
-        self.put_checked(pe, offset, src)
+        let base = self.direct(pe);
+        if base.is_null() {
+            return self.put_other(pe, offset, src);
+        }
+        // SAFETY: as in `put`, the caller having checked the range.
+        unsafe { mapped::put(base.add(offset), src.as_ptr(), src.len()) };
+        Ok(())
     }
 
-    #[inline(always)]
-    fn put_checked(&self, pe: usize, offset: usize, src: &[u8]) -> Result<()> {
-        if let Some(dst) = self.mapped_at(pe, offset) {
-            // SAFETY: `pe`'s part is mapped for the allocation's length and the range was
-            // checked inside it; `src` is a live borrow.
-            unsafe { mapped::put(dst, src.as_ptr(), src.len()) };
-            return Ok(());
-        }
+    /// A put that `direct` does not cover: checked, then the segment's (or an error). Out of
+    /// line, so that the mapped path stays a few instructions in the caller's loop.
+    #[inline(never)]
+    fn put_other(&self, pe: usize, offset: usize, src: &[u8]) -> Result<()> {
+        self.check_pe(pe)?;
+        self.check_range(offset, src.len())?;
         // SAFETY: `src` is a live borrow for the whole call; the range was checked.
         unsafe { self.seg().put(pe, self.origin + offset, src.as_ptr(), src.len()) }
     }
@@ -228,39 +245,48 @@ impl SymAlloc {
     /// Copies `dst.len()` bytes from `offset` on `pe`. Returns with the data in `dst`.
     #[inline(always)]
     pub fn get(&self, pe: usize, offset: usize, dst: &mut [u8]) -> Result<()> {
-        self.check_pe(pe)?;
-        self.check_range(offset, dst.len())?;
-        self.get_checked(pe, offset, dst)
+        let base = self.direct(pe);
+        if base.is_null() || !self.fits(offset, dst.len()) {
+            return self.get_other(pe, offset, dst);
+        }
+        // SAFETY: as in `put`, with source and destination exchanged.
+        unsafe { mapped::get(base.add(offset), dst.as_mut_ptr(), dst.len()) };
+        Ok(())
     }
 
     /// `get` for a caller that checked the range.
     #[inline(always)]
     pub(crate) fn get_in_range(&self, pe: usize, offset: usize, dst: &mut [u8]) -> Result<()> {
-        self.check_pe(pe)?;
-        self.get_checked(pe, offset, dst)
+        let base = self.direct(pe);
+        if base.is_null() {
+            return self.get_other(pe, offset, dst);
+        }
+        // SAFETY: as in `get`, the caller having checked the range.
+        unsafe { mapped::get(base.add(offset), dst.as_mut_ptr(), dst.len()) };
+        Ok(())
     }
 
-    #[inline(always)]
-    fn get_checked(&self, pe: usize, offset: usize, dst: &mut [u8]) -> Result<()> {
-        if let Some(src) = self.mapped_at(pe, offset) {
-            // SAFETY: as in `put_in_range`, with source and destination exchanged.
-            unsafe { mapped::get(src, dst.as_mut_ptr(), dst.len()) };
-            return Ok(());
-        }
+    /// A get that `direct` does not cover (see `put_other`).
+    #[inline(never)]
+    fn get_other(&self, pe: usize, offset: usize, dst: &mut [u8]) -> Result<()> {
+        self.check_pe(pe)?;
+        self.check_range(offset, dst.len())?;
         // SAFETY: `dst` is a live exclusive borrow for the whole call; the range was checked.
         unsafe { self.seg().get(pe, self.origin + offset, dst.as_mut_ptr(), dst.len()) }
     }
 
-    /// Where byte `offset` of `pe`'s part is mapped into this process, if it is (`pe`
-    /// checked by the caller).
+    /// Where this allocation starts on `pe` as mapped into this process if `pe` is a member
+    /// whose part is mapped here, else null (any `pe`: out of range is null). A raw pointer
+    /// rather than an `Option`, which the compiler materialized as a flag and tested twice.
     #[inline(always)]
-    fn mapped_at(&self, pe: usize, offset: usize) -> Option<*mut u8> {
-        if self.mapped.0.is_null() {
-            return None;
-        }
-        // SAFETY: the table has an entry per world PE and `pe` was checked below their number.
-        let base = unsafe { *self.mapped.0.add(pe) };
-        (!base.is_null()).then(|| base.wrapping_add(self.origin + offset))
+    fn direct(&self, pe: usize) -> *mut u8 {
+        self.direct.0.get(pe).copied().unwrap_or(std::ptr::null_mut())
+    }
+
+    /// `len` bytes at `offset` are inside the allocation.
+    #[inline(always)]
+    fn fits(&self, offset: usize, len: usize) -> bool {
+        offset.checked_add(len).is_some_and(|end| end <= self.len)
     }
 
     /// Any remote atomic: `operand` is the value to add/and/or/xor/set/swap (or the new value

@@ -7,7 +7,8 @@
 //! is still chosen at run time, but each call is a `match` the compiler sees through: on
 //! shmem a typed 8 B put inlines to a store into the peer's mapping and a fence, where two
 //! virtual calls used to cost more than the store itself. A new backend implements these traits and
-//! adds a variant to each enum.
+//! adds a variant to each enum. Above that, a blocking put or get to a PE whose memory the
+//! segment maps here (`Segment::mapped_table`) does not reach the segment at all (`memory.rs`).
 
 use crate::atomic::{AtomicOp, AtomicRequest, AtomicSupport, AtomicType};
 use crate::error::Result;
@@ -158,8 +159,9 @@ pub trait Segment: Send + Sync {
     /// Per world PE, the start of its part as mapped into this process (valid for the
     /// allocation's length while the segment lives), null where that part is reached only
     /// through the transport; None when no part is mapped. The table never changes after
-    /// the segment is made: `SymAlloc` keeps a pointer to it, so that a blocking put or get
-    /// to a mapped PE is a check and a copy, with no call into the backend.
+    /// the segment is made: `SymAlloc` builds its own table from it (its offset in the
+    /// segment added, non-members left out), so that a blocking put or get to a mapped PE is
+    /// one lookup, one range compare and a copy, with no call into the backend.
     fn mapped_table(&self) -> Option<&[*mut u8]> {
         None
     }

@@ -2,7 +2,10 @@
 //!
 //! Every call checks its arguments here, before any byte moves: the PE is in range and a
 //! member of the allocation's team, the range is inside the allocation, atomics are aligned
-//! and supported. Backends below see only valid requests.
+//! and supported. Backends below see only valid requests. A put or get to a PE whose part is
+//! mapped into this process checks all of that with one entry of a per-allocation table and
+//! one range compare (`direct`), and copies; everything else takes the full checks, then the
+//! segment.
 
 use crate::atomic::{AtomicOp, AtomicRequest, AtomicSupport, AtomicType, RemoteAtomic};
 use crate::backend::{Backend, Segment};
@@ -273,6 +276,40 @@ impl SymAlloc {
         self.check_range(offset, dst.len())?;
         // SAFETY: `dst` is a live exclusive borrow for the whole call; the range was checked.
         unsafe { self.seg().get(pe, self.origin + offset, dst.as_mut_ptr(), dst.len()) }
+    }
+
+    /// The `T` at `offset` on `pe`, by value, if `pe`'s part is mapped here (`None`: take the
+    /// checked path). By value, nothing of the caller's is written, so in a loop of these the
+    /// compiler keeps the lookup in registers; a `get` into a slice stores into memory it must
+    /// assume the next lookup reads. The caller checked the range.
+    #[inline(always)]
+    pub(crate) fn read_direct<T: bytemuck::Pod>(&self, pe: usize, offset: usize) -> Option<T> {
+        let base = self.direct(pe);
+        if base.is_null() {
+            return None;
+        }
+        let mut v = T::zeroed();
+        // SAFETY: as in `get`; `v` is a local of `size_of::<T>()` bytes.
+        unsafe { mapped::get(base.add(offset), (&raw mut v).cast(), size_of::<T>()) };
+        Some(v)
+    }
+
+    /// `value` written at `offset` on `pe` if `pe`'s part is mapped here; false: take the
+    /// checked path. The caller checked the range.
+    #[inline(always)]
+    pub(crate) fn write_direct<T: bytemuck::Pod>(
+        &self,
+        pe: usize,
+        offset: usize,
+        value: T,
+    ) -> bool {
+        let base = self.direct(pe);
+        if base.is_null() {
+            return false;
+        }
+        // SAFETY: as in `put`; `value` is a local of `size_of::<T>()` bytes.
+        unsafe { mapped::put(base.add(offset), (&raw const value).cast(), size_of::<T>()) };
+        true
     }
 
     /// Where this allocation starts on `pe` as mapped into this process if `pe` is a member

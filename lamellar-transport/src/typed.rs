@@ -90,14 +90,22 @@ impl<T: Pod> SymArray<T> {
     /// Writes one element at `index` on `pe` (OpenSHMEM's `shmem_p`).
     #[inline]
     pub fn put_one(&self, pe: usize, index: usize, value: T) -> Result<()> {
-        self.put(pe, index, std::slice::from_ref(&value))
+        let off = self.byte_offset(index, 1)?;
+        if self.bytes.write_direct(pe, off, value) {
+            return Ok(());
+        }
+        self.bytes.put_in_range(pe, off, bytemuck::bytes_of(&value))
     }
 
     /// Reads one element at `index` on `pe` (OpenSHMEM's `shmem_g`).
     #[inline]
     pub fn get_one(&self, pe: usize, index: usize) -> Result<T> {
+        let off = self.byte_offset(index, 1)?;
+        if let Some(v) = self.bytes.read_direct(pe, off) {
+            return Ok(v);
+        }
         let mut v = T::zeroed();
-        self.get(pe, index, std::slice::from_mut(&mut v))?;
+        self.bytes.get_in_range(pe, off, bytemuck::bytes_of_mut(&mut v))?;
         Ok(v)
     }
 

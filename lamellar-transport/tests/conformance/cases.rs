@@ -495,7 +495,13 @@ fn team_alloc_and_barrier(t: &Transport) {
             t.barrier_team(&team).unwrap();
         }
         if let Some(outsider) = (0..n).find(|p| !team.contains(*p)) {
+            // Every path to a PE, the one-element and byte ones included: on shmem the
+            // outsider's memory is mapped here all the same.
             assert_eq!(a.put(outsider, 0, &[1]).unwrap_err().kind(), ErrorKind::BadPe);
+            assert_eq!(a.put_one(outsider, 0, 1).unwrap_err().kind(), ErrorKind::BadPe);
+            assert_eq!(a.get_one(outsider, 0).unwrap_err().kind(), ErrorKind::BadPe);
+            let mut word = [0u8; 8];
+            assert_eq!(a.bytes().get(outsider, 0, &mut word).unwrap_err().kind(), ErrorKind::BadPe);
         }
         a.free().unwrap();
     } else {

@@ -96,11 +96,19 @@ impl Bench<'_> {
                 self.signal_pingpong(bytes, warmup, samples, batch)?
             }
             (_, 0) => Some(match op {
-                "put" => time_batches(warmup, samples, batch, || {
-                    a.put(target, 0, &src)?;
-                    t.quiet()
-                })?,
-                "get" => time_batches(warmup, samples, batch, || a.get(target, 0, &mut dst))?,
+                // The measured closures take their operands by value (`move`), as a caller's
+                // loop holds them in registers; captured by reference, each call reloaded them.
+                "put" => {
+                    let src: &[u8] = &src;
+                    time_batches(warmup, samples, batch, move || {
+                        a.put(target, 0, src)?;
+                        t.quiet()
+                    })?
+                }
+                "get" => {
+                    let dst: &mut [u8] = &mut dst;
+                    time_batches(warmup, samples, batch, move || a.get(target, 0, &mut *dst))?
+                }
                 "put_nb" => {
                     let w = self.args.window();
                     let v = time_batches(

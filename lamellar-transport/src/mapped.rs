@@ -26,44 +26,92 @@ pub unsafe fn get(src: *const u8, dst: *mut u8, len: usize) {
     unsafe { copy(src, dst, len) }
 }
 
-/// `ptr::copy` with the sizes of one word done as one load and one store: a single element's
-/// put or get, whose length the caller knows only at run time (a byte slice), then costs no
-/// call into `memmove`. 8 bytes is tested first and alone, as one compare and a branch that
-/// predicts well: written as one `match` over the widths (or as tests the compiler merges into
-/// one), it became a power-of-two test and a bit count before the compare. Loading before
-/// storing keeps an overlapping copy (a put to oneself) right.
+/// `ptr::copy` with the short lengths done as plain loads and stores: a single element's put
+/// or get, whose length the caller knows only at run time (a byte slice), then costs no call
+/// into `memmove`, which costs more than the copy itself at these lengths
+/// (docs/design-measurements.md). 8 bytes is tested first and alone, as one compare and a branch that predicts well: written
+/// as one `match` over the widths (or as tests the compiler merges into one), it became a
+/// power-of-two test and a bit count before the compare. Every path loads all it copies before
+/// it stores, so an overlapping copy (a put to oneself) stays right.
 ///
 /// # Safety
 /// As `ptr::copy`.
 #[inline(always)]
 unsafe fn copy(src: *const u8, dst: *mut u8, len: usize) {
-    if len == 8 {
-        // SAFETY: the caller's promise covers 8 bytes at both ends; unaligned accesses, since
-        // neither end need be aligned.
-        unsafe { dst.cast::<u64>().write_unaligned(src.cast::<u64>().read_unaligned()) };
-    } else if len < 8 {
-        // SAFETY: the caller's promise.
-        unsafe { copy_short(src, dst, len) }
-    } else {
-        // SAFETY: the caller's promise.
-        unsafe { std::ptr::copy(src, dst, len) }
+    // SAFETY: the caller's promise covers `len` bytes at both ends; each arm touches only
+    // bytes below `len`, with unaligned accesses, since neither end need be aligned.
+    unsafe {
+        if len == 8 {
+            dst.cast::<u64>().write_unaligned(src.cast::<u64>().read_unaligned());
+        } else if len < 8 {
+            copy_short(src, dst, len);
+        } else if len <= INLINE_MAX {
+            copy_medium(src, dst, len);
+        } else {
+            std::ptr::copy(src, dst, len);
+        }
     }
 }
 
-/// `copy` of fewer than 8 bytes.
+/// The longest copy done inline (`copy_medium`); memmove above it. Measured: inline gets and
+/// puts of 64 bytes still beat memmove (docs/design-measurements.md).
+const INLINE_MAX: usize = 64;
+
+/// `copy` of fewer than 8 bytes: one access, or two overlapping ones of the widest width
+/// that fits.
 ///
 /// # Safety
-/// As `ptr::copy`.
+/// As `ptr::copy`, with `len < 8`.
 #[inline(always)]
 unsafe fn copy_short(src: *const u8, dst: *mut u8, len: usize) {
-    // SAFETY: the caller's promise covers `len` bytes at both ends; unaligned accesses.
+    // SAFETY: the caller's promise, for the `len` bytes the arms touch.
     unsafe {
-        match len {
-            4 => dst.cast::<u32>().write_unaligned(src.cast::<u32>().read_unaligned()),
-            2 => dst.cast::<u16>().write_unaligned(src.cast::<u16>().read_unaligned()),
-            1 => dst.write(src.read()),
-            _ => std::ptr::copy(src, dst, len),
+        if len >= 4 {
+            ends::<u32>(src, dst, len);
+        } else if len >= 2 {
+            ends::<u16>(src, dst, len);
+        } else if len == 1 {
+            dst.write(src.read());
         }
+    }
+}
+
+/// `copy` of 9 to `INLINE_MAX` bytes: two overlapping halves, or both ends of two halves.
+///
+/// # Safety
+/// As `ptr::copy`, with `8 < len <= INLINE_MAX`.
+#[inline(always)]
+unsafe fn copy_medium(src: *const u8, dst: *mut u8, len: usize) {
+    // SAFETY: the caller's promise, for the `len` bytes the arms touch.
+    unsafe {
+        if len <= 16 {
+            ends::<u64>(src, dst, len);
+        } else if len <= 32 {
+            ends::<u128>(src, dst, len);
+        } else {
+            // The first and last 32 bytes, each as two u128, all four loaded first.
+            let tail = len - 32;
+            let v = [0, 16, tail, tail + 16].map(|at| src.add(at).cast::<u128>().read_unaligned());
+            for (at, x) in [0, 16, tail, tail + 16].into_iter().zip(v) {
+                dst.add(at).cast::<u128>().write_unaligned(x);
+            }
+        }
+    }
+}
+
+/// The first and the last `size_of::<T>()` bytes (overlapping when `len` is less than two of
+/// them), both loaded before either is stored.
+///
+/// # Safety
+/// As `ptr::copy`, with `size_of::<T>() <= len <= 2 * size_of::<T>()`.
+#[inline(always)]
+unsafe fn ends<T: Copy>(src: *const u8, dst: *mut u8, len: usize) {
+    let last = len - size_of::<T>();
+    // SAFETY: both accesses lie within the `len` bytes of the caller's promise.
+    unsafe {
+        let (a, b) = (src.cast::<T>().read_unaligned(), src.add(last).cast::<T>().read_unaligned());
+        dst.cast::<T>().write_unaligned(a);
+        dst.add(last).cast::<T>().write_unaligned(b);
     }
 }
 
@@ -112,3 +160,26 @@ macro_rules! apply {
 }
 apply!(apply32, AtomicU32, u32);
 apply!(apply64, AtomicU64, u64);
+
+#[cfg(test)]
+mod tests {
+    /// Every length through the inline paths and past them, with source and destination
+    /// apart and overlapping either way (a put to oneself), against `ptr::copy`.
+    #[test]
+    fn miri_copy_matches_memmove_at_every_length() {
+        let start: Vec<u8> = (0..200u8).map(|i| i.wrapping_mul(37).wrapping_add(11)).collect();
+        for len in 0..=super::INLINE_MAX + 3 {
+            for (from, to) in [(0, 100), (100, 0), (40, 43), (43, 40), (40, 48), (48, 40)] {
+                let (mut ours, mut want) = (start.clone(), start.clone());
+                // SAFETY: both ranges are inside each 200-byte buffer (at most 100 + 67 bytes).
+                unsafe {
+                    let p = ours.as_mut_ptr();
+                    super::copy(p.add(from), p.add(to), len);
+                    let q = want.as_mut_ptr();
+                    std::ptr::copy(q.add(from), q.add(to), len);
+                }
+                assert_eq!(ours, want, "len {len}, from {from} to {to}");
+            }
+        }
+    }
+}

@@ -118,11 +118,13 @@ impl<T: Pod> SymArray<T> {
 // The element at an index in range is a word in range and aligned (elements are their own
 // width, on a page-aligned base): the atomics check only the PE further down.
 impl<T: Pod + RemoteAtomic> SymArray<T> {
-    #[inline]
+    #[inline(always)]
     fn at(&self, index: usize) -> Result<usize> {
         self.byte_offset(index, 1)
     }
-    #[inline]
+    // Always inlined, as `SymAlloc::atomic` is: out of line, `op` became a run-time argument
+    // and every typed atomic a call and a jump table (twice the byte API's time on shmem).
+    #[inline(always)]
     fn atomic(&self, pe: usize, index: usize, op: AtomicOp, operand: T, compare: T) -> Result<T> {
         self.bytes.atomic_on_word(pe, self.at(index)?, op, operand, compare)
     }

@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # `cargo package`, with verification, of every crate this workspace publishes (docs/packaging.md):
 # each is packaged, unpacked into target/package-check/package/<crate>-<version>/ and built from
-# there alone,
-# path dependencies between them resolved through cargo's temporary registry of the packaged
-# crates. lamellar-transport is verified with its rofi and ucx backends, so the verification
+# there alone, path dependencies between them resolved through cargo's temporary registry of
+# the packaged crates. lamellar-transport is verified with its rofi and ucx backends, so the verification
 # builds rofi-sys (ROFI from the C sources inside its package, against the system's
 # libfabric-dev) and lamellar-ucx-sys (its C shim, against libucx-dev) from their packages.
 # Also checks what the packages hold: ROFI's sources as real files, no generated or build files,
@@ -26,7 +25,6 @@ field() { grep -o "\"$1\":\"[^\"]*\"" <<<"$meta" | head -1 | cut -d'"' -f4; }
 # Packages and their verification builds go to a target directory of their own, emptied first
 # (below: why a warm one would build stale copies).
 target="$(field target_directory)/package-check"
-build=$target
 version_of() { grep -o "\"name\":\"$1\",\"version\":\"[^\"]*\"" <<<"$meta" | cut -d'"' -f8; }
 
 # What each package holds. The working tree may hold others' uncommitted edits: this checks
@@ -95,7 +93,7 @@ entry=$(tar -tvzf "$target/package/rofi-sys-$v.crate" "rofi-sys-$v/rofi/src/init
 
 # The verification built ROFI from the package's own rofi/ (not from a ROFI found elsewhere).
 packaged="$target/package/rofi-sys-$v/rofi/src"
-found=$(find "$build" -name output -path '*rofi-sys*' -newer "$stamp" \
+found=$(find "$target" -name output -path '*rofi-sys*' -newer "$stamp" \
     -exec grep -lxF "cargo::rerun-if-changed=$packaged" {} + 2>/dev/null || true)
 [ -n "$found" ] || fail "no rofi-sys build of this run built ROFI from $packaged"
 grep -qxF "cargo::rustc-link-lib=static=rofi" $found ||

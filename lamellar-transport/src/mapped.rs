@@ -29,10 +29,11 @@ pub unsafe fn get(src: *const u8, dst: *mut u8, len: usize) {
 /// `ptr::copy` with the short lengths done as plain loads and stores: a single element's put
 /// or get, whose length the caller knows only at run time (a byte slice), then costs no call
 /// into `memmove`, which costs more than the copy itself at these lengths
-/// (docs/design-measurements.md). 8 bytes is tested first and alone, as one compare and a branch that predicts well: written
-/// as one `match` over the widths (or as tests the compiler merges into one), it became a
-/// power-of-two test and a bit count before the compare. Every path loads all it copies before
-/// it stores, so an overlapping copy (a put to oneself) stays right.
+/// (docs/design-measurements.md). 8 bytes is tested first and alone, as one compare and a
+/// branch that predicts well: written as one `match` over the widths (or as tests the
+/// compiler merges into one), it became a power-of-two test and a bit count before the
+/// compare. Every path loads all it copies before it stores, so an overlapping copy (a put to
+/// oneself) stays right.
 ///
 /// # Safety
 /// As `ptr::copy`.
@@ -76,7 +77,7 @@ unsafe fn copy_short(src: *const u8, dst: *mut u8, len: usize) {
     }
 }
 
-/// `copy` of 9 to `INLINE_MAX` bytes: two overlapping halves, or both ends of two halves.
+/// `copy` of 9 to `INLINE_MAX` bytes: its first and last 8, 16 or 32 bytes (`ends`).
 ///
 /// # Safety
 /// As `ptr::copy`, with `8 < len <= INLINE_MAX`.
@@ -89,12 +90,7 @@ unsafe fn copy_medium(src: *const u8, dst: *mut u8, len: usize) {
         } else if len <= 32 {
             ends::<u128>(src, dst, len);
         } else {
-            // The first and last 32 bytes, each as two u128, all four loaded first.
-            let tail = len - 32;
-            let v = [0, 16, tail, tail + 16].map(|at| src.add(at).cast::<u128>().read_unaligned());
-            for (at, x) in [0, 16, tail, tail + 16].into_iter().zip(v) {
-                dst.add(at).cast::<u128>().write_unaligned(x);
-            }
+            ends::<[u128; 2]>(src, dst, len);
         }
     }
 }

@@ -213,14 +213,10 @@ impl SymAlloc {
     /// visible at the target after [`Transport::quiet`] or [`Transport::barrier`].
     #[inline(always)]
     pub fn put(&self, pe: usize, offset: usize, src: &[u8]) -> Result<()> {
-        let base = self.direct(pe);
-        if base.is_null() || !self.fits(offset, src.len()) {
+        if !self.fits(offset, src.len()) {
             return self.put_other(pe, offset, src);
         }
-        // SAFETY: `pe`'s part is mapped for the allocation's length (`direct`) and the range
-        // is inside it; `src` is a live borrow.
-        unsafe { mapped::put(base.add(offset), src.as_ptr(), src.len()) };
-        Ok(())
+        self.put_in_range(pe, offset, src)
     }
 
     /// `put` for a caller that checked the range (the typed views): one check per operation.
@@ -230,7 +226,8 @@ impl SymAlloc {
         if base.is_null() {
             return self.put_other(pe, offset, src);
         }
-        // SAFETY: as in `put`, the caller having checked the range.
+        // SAFETY: `pe`'s part is mapped for the allocation's length (`direct`) and the caller
+        // checked the range inside it; `src` is a live borrow.
         unsafe { mapped::put(base.add(offset), src.as_ptr(), src.len()) };
         Ok(())
     }
@@ -248,13 +245,10 @@ impl SymAlloc {
     /// Copies `dst.len()` bytes from `offset` on `pe`. Returns with the data in `dst`.
     #[inline(always)]
     pub fn get(&self, pe: usize, offset: usize, dst: &mut [u8]) -> Result<()> {
-        let base = self.direct(pe);
-        if base.is_null() || !self.fits(offset, dst.len()) {
+        if !self.fits(offset, dst.len()) {
             return self.get_other(pe, offset, dst);
         }
-        // SAFETY: as in `put`, with source and destination exchanged.
-        unsafe { mapped::get(base.add(offset), dst.as_mut_ptr(), dst.len()) };
-        Ok(())
+        self.get_in_range(pe, offset, dst)
     }
 
     /// `get` for a caller that checked the range.
@@ -264,7 +258,7 @@ impl SymAlloc {
         if base.is_null() {
             return self.get_other(pe, offset, dst);
         }
-        // SAFETY: as in `get`, the caller having checked the range.
+        // SAFETY: as in `put_in_range`, with source and destination exchanged.
         unsafe { mapped::get(base.add(offset), dst.as_mut_ptr(), dst.len()) };
         Ok(())
     }
@@ -289,27 +283,9 @@ impl SymAlloc {
             return None;
         }
         let mut v = T::zeroed();
-        // SAFETY: as in `get`; `v` is a local of `size_of::<T>()` bytes.
+        // SAFETY: as in `get_in_range`; `v` is a local of `size_of::<T>()` bytes.
         unsafe { mapped::get(base.add(offset), (&raw mut v).cast(), size_of::<T>()) };
         Some(v)
-    }
-
-    /// `value` written at `offset` on `pe` if `pe`'s part is mapped here; false: take the
-    /// checked path. The caller checked the range.
-    #[inline(always)]
-    pub(crate) fn write_direct<T: bytemuck::Pod>(
-        &self,
-        pe: usize,
-        offset: usize,
-        value: T,
-    ) -> bool {
-        let base = self.direct(pe);
-        if base.is_null() {
-            return false;
-        }
-        // SAFETY: as in `put`; `value` is a local of `size_of::<T>()` bytes.
-        unsafe { mapped::put(base.add(offset), (&raw const value).cast(), size_of::<T>()) };
-        true
     }
 
     /// Where this allocation starts on `pe` as mapped into this process if `pe` is a member

@@ -91,9 +91,6 @@ impl<T: Pod> SymArray<T> {
     #[inline]
     pub fn put_one(&self, pe: usize, index: usize, value: T) -> Result<()> {
         let off = self.byte_offset(index, 1)?;
-        if self.bytes.write_direct(pe, off, value) {
-            return Ok(());
-        }
         self.bytes.put_in_range(pe, off, bytemuck::bytes_of(&value))
     }
 
